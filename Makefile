@@ -1,0 +1,34 @@
+# The two commands: `make demo` and `make test`. Each creates .venv if missing and installs mmhay.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch with torchvision (transformers' video processors need torchvision). On this project's
+# machines these two install from local disk; elsewhere see README "Installing torch".
+TORCH ?= torch==2.14.1 torchvision==0.29.1
+NPROC ?= $(shell nproc 2>/dev/null || echo 2)
+DEMO ?= out/demo
+STAMP := $(VENV)/.mmhay-installed
+
+.PHONY: setup demo test clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(TORCH)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $(STAMP)
+
+demo: setup
+	$(BIN)/mmhay build configs/quickstart.yaml --out $(DEMO)/data --num-proc $(NPROC)
+	$(BIN)/mmhay tiny-model qwen2-vl --out $(DEMO)/tiny-qwen2-vl
+	$(BIN)/mmhay eval --model random --data $(DEMO)/data --out $(DEMO)/runs/random
+	$(BIN)/mmhay eval --model hf:$(DEMO)/tiny-qwen2-vl --data $(DEMO)/data --out $(DEMO)/runs/tiny-qwen2-vl --frames 8
+	$(BIN)/mmhay report $(DEMO)/runs/random $(DEMO)/runs/tiny-qwen2-vl
+	@echo "demo outputs: $(DEMO)/data (dataset), $(DEMO)/runs/*/ (samples.jsonl, metrics.json, results.md)"
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(DEMO) .pytest_cache

@@ -1,0 +1,52 @@
+"""Baselines that give every report its chance line."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from mmhay.adapters import ADAPTERS, Request
+from mmhay.errors import ConfigError
+from mmhay.schema import option_letter
+
+__all__ = ["RandomBaseline", "random_baseline"]
+
+
+@ADAPTERS.register("random")
+def random_baseline(argument: str | None, args: dict[str, str]) -> "RandomBaseline":
+    """Answers uniformly at random among the options; the chance line (model-args: seed=N)."""
+    unknown = set(args) - {"seed"}
+    if argument or unknown:
+        raise ConfigError("--model-args", ", ".join(sorted(unknown)) or "random", "the random baseline takes only seed=N")
+    try:
+        seed = int(args.get("seed", "0"))
+    except ValueError:
+        raise ConfigError("--model-args", "seed", "must be an integer", args["seed"]) from None
+    return RandomBaseline(seed)
+
+
+@dataclass(frozen=True)
+class RandomBaseline:
+    """Uniform random answers; each depends only on the seed and the request's key, never on order."""
+
+    seed: int = 0
+    name: str = "random"
+    needs_frames: bool = False
+
+    def identity(self) -> dict:
+        return {"adapter": "random", "seed": self.seed}
+
+    def generate(self, requests: Sequence[Request]) -> list[str]:
+        return [self._answer(request) for request in requests]
+
+    def _answer(self, request: Request) -> str:
+        key = int.from_bytes(hashlib.sha256(request.key.encode()).digest()[:8], "big")
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, key]))
+        if request.answer_type == "choice" and request.options:
+            return option_letter(int(rng.integers(len(request.options))))
+        if request.answer_type == "boolean":
+            return "yes" if rng.integers(2) else "no"
+        raise ConfigError("--model", "random", f"has no random answer for {request.answer_type!r} questions")

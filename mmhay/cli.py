@@ -1,0 +1,239 @@
+"""The ``mmhay`` command. The only module that prints: errors become one line and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from mmhay import __version__
+from mmhay.errors import MmhayError
+
+__all__ = ["main"]
+
+EXIT_BAD_INPUT = 2
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} must be 0 or more")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mmhay",
+        description="Multimodal needle-in-a-haystack data and video-LLM evaluation.",
+        epilog="Start with: mmhay build configs/quickstart.yaml --out data/quickstart",
+    )
+    parser.add_argument("--version", action="version", version=f"mmhay {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    build = commands.add_parser("build", help="render a suite config into a Hugging Face dataset on disk")
+    build.add_argument("config", type=Path, help="suite config (YAML), e.g. configs/quickstart.yaml")
+    build.add_argument("--out", type=Path, required=True, help="folder to write (resumed if it holds this build)")
+    build.add_argument("--seed", type=_non_negative, help="override the config's seed")
+    build.add_argument("--limit", type=_positive, help="build only the first N samples")
+    build.add_argument("--num-proc", type=_positive, default=1, help="render with N processes (default 1)")
+    build.add_argument("--strict", action="store_true", help="fail on unreadable media instead of skipping it")
+
+    evaluate = commands.add_parser("eval", help="evaluate a model on a built suite (or a config, generated on the fly)")
+    evaluate.add_argument("--model", required=True, help="random | hf:PATH_OR_ID | NAME with --model-args")
+    evaluate.add_argument("--model-args", default="", help="key=value,... e.g. pretrained=PATH,dtype=bfloat16")
+    evaluate.add_argument("--data", type=Path, required=True, help="built suite folder, or a suite config (YAML)")
+    evaluate.add_argument("--out", type=Path, required=True, help="run folder to write (resumed if it holds this run)")
+    evaluate.add_argument("--frames", type=_positive, default=16, help="frames shown per sample (default 16)")
+    evaluate.add_argument("--sampler", default="uniform", help="frame sampler (default uniform; see `mmhay list samplers`)")
+    evaluate.add_argument("--limit", type=_positive, help="evaluate only the first N samples")
+    evaluate.add_argument("--strict", action="store_true", help="fail on unreadable media instead of skipping it")
+
+    report = commands.add_parser("report", help="print the results of one or more runs side by side")
+    report.add_argument("runs", type=Path, nargs="+", help="run folders written by `mmhay eval`")
+
+    listing = commands.add_parser("list", help="list registered generators, tasks, samplers, adapters, ...")
+    listing.add_argument("kind", nargs="?", help="one kind (plural accepted), e.g. samplers")
+
+    tiny = commands.add_parser("tiny-model", help="write a tiny random-weight checkpoint (offline smoke tests)")
+    tiny.add_argument("family", help="model family, e.g. qwen2-vl")
+    tiny.add_argument("--out", type=Path, required=True, help="folder to write the checkpoint into")
+    tiny.add_argument("--seed", type=_non_negative, default=0, help="weight seed (default 0)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help()
+        return 0
+    _log_to_stderr()
+    # Hugging Face libraries draw their own progress bars for loading and saving; ours suffice
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    try:
+        handler = {"build": _build, "eval": _eval, "report": _report, "list": _list, "tiny-model": _tiny}[args.command]
+        return handler(args)
+    except MmhayError as error:
+        print(f"mmhay: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("mmhay: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+def _log_to_stderr() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(lambda record: setattr(record, "level", record.levelname.lower()) or True)
+    handler.setFormatter(logging.Formatter("mmhay: %(level)s: %(message)s"))
+    logger = logging.getLogger("mmhay")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+    # third-party chatter (transformers' advisory warnings) is not the user's problem here
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+
+
+def _progress_bar(description: str):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from rich.console import Console
+
+    return Progress(
+        TextColumn(f"[bold]{description}[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+
+
+def _build(args) -> int:
+    from mmhay.build import build_suite
+    from mmhay.config import load_suite
+
+    suite = load_suite(args.config)
+    with _progress_bar(f"build {suite.name}") as bar:
+        task = bar.add_task("render", total=None)
+
+        def progress(stage: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, description=stage)
+
+        result = build_suite(
+            suite, args.out, seed=args.seed, limit=args.limit, num_proc=args.num_proc, strict=args.strict, progress=progress
+        )
+    print(f"built {result.samples} samples of {suite.name} ({result.rendered} rendered, {result.reused} already there)")
+    print(f"wrote {result.out}/ (dataset_dict.json, test/, videos/, README.md, manifest.json)")
+    return 0
+
+
+def _eval(args) -> int:
+    from mmhay.adapters import create_adapter, parse_model_args
+    from mmhay.evaluate import EvalSettings, evaluate, open_data
+
+    data = open_data(args.data, limit=args.limit, strict=args.strict)
+    adapter = create_adapter(args.model, parse_model_args(args.model_args))
+    with _progress_bar(f"eval {adapter.name}") as bar:
+        task = bar.add_task("samples", total=data.count)
+        result = evaluate(
+            data,
+            adapter,
+            args.out,
+            EvalSettings(frames=args.frames, sampler=args.sampler),
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    _print_runs([result.metrics], grid=True)
+    print(f"asked {result.asked}, reused {result.reused} earlier answers")
+    print(f"wrote {result.out}/samples.jsonl, {result.out}/metrics.json, {result.out}/results.md")
+    return 0
+
+
+def _report(args) -> int:
+    from mmhay.errors import DatasetError
+
+    runs = []
+    for run in args.runs:
+        metrics = run / "metrics.json"
+        if not metrics.is_file():
+            raise DatasetError(run, "not a finished run (no metrics.json); run `mmhay eval` first")
+        try:
+            runs.append(json.loads(metrics.read_text()))
+        except (OSError, json.JSONDecodeError) as error:
+            raise DatasetError(metrics, f"unreadable: {error}") from None
+    _print_runs(runs, grid=len(runs) == 1)
+    return 0
+
+
+def _print_runs(runs: list[dict], *, grid: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from mmhay.scoring.report import summary_row
+
+    table = Table(title="results", title_justify="left")
+    for column in ["model", "samples", "accuracy %", "95% CI", "chance %", "unparsed"]:
+        table.add_column(column, justify="left" if column == "model" else "right", no_wrap=True)
+    for run in runs:
+        table.add_row(*summary_row(run["model"]["name"], run["overall"]))
+    # piped output gets room for long model names instead of rich's default 80 columns
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    console.print(table)
+    cells = runs[0].get("grid") if grid else None
+    if cells:
+        keys = [key.split("|") for key in cells["cells"]]
+        rows = sorted(dict.fromkeys(k[0] for k in keys), key=float)
+        cols = sorted(dict.fromkeys(k[1] for k in keys), key=float)
+        console.print(f"accuracy % by {cells['rows']} (rows) and haystack {cells['columns']} in seconds (columns)")
+        heat = Table()
+        heat.add_column(f"{cells['rows']}")
+        for col in cols:
+            heat.add_column(col, justify="right")
+        for row in rows:
+            values = [cells["cells"].get(f"{row}|{col}") for col in cols]
+            heat.add_row(row, *[f"{100 * v['accuracy']:.0f}" if v else "" for v in values])
+        console.print(heat)
+
+
+def _list(args) -> int:
+    from mmhay.errors import ConfigError
+    from mmhay.registry import registries
+
+    everything = registries()
+    kinds = list(everything)
+    if args.kind:
+        kind = args.kind.rstrip("s") if args.kind.rstrip("s") in everything else args.kind
+        if kind not in everything:
+            raise ConfigError("list", "", f"unknown kind; known: {', '.join(k + 's' for k in kinds)}", args.kind)
+        kinds = [kind]
+    for kind in kinds:
+        print(f"{kind}s:")
+        for name in everything[kind].names():
+            print(f"  {name:<12} {everything[kind].entries[name].doc}")
+    return 0
+
+
+def _tiny(args) -> int:
+    from mmhay.adapters.tiny import make_tiny_checkpoint
+
+    out = make_tiny_checkpoint(args.family, args.out, seed=args.seed)
+    print(f"wrote a tiny random-weight {args.family} checkpoint to {out}/ (evaluate it with --model hf:{out})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""The exceptions mmhay raises: one root, a small tree under it, each naming where and what."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["MmhayError", "ConfigError", "MediaError", "ModelError", "DatasetError"]
+
+
+class MmhayError(Exception):
+    """Root of every error mmhay raises on purpose; the CLI prints its message as one line."""
+
+
+class ConfigError(MmhayError):
+    """A suite config or a command-line value is wrong: names the source, the key and what was expected."""
+
+    def __init__(self, source: str | Path, key: str, problem: str, value: object = ...):
+        self.source = str(source)
+        self.key = key
+        self.problem = problem
+        self.value = value
+        where = f"{self.source}: {key}" if key else self.source
+        shown = "" if value is ... else f" = {_short(value)}"
+        super().__init__(f"{where}{shown}: {problem}")
+
+
+class MediaError(MmhayError):
+    """A media file cannot be probed, decoded or written."""
+
+    def __init__(self, path: str | Path, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class ModelError(MmhayError):
+    """A model cannot be loaded or fails to answer."""
+
+
+class DatasetError(MmhayError):
+    """A built suite or a run directory on disk is missing, foreign or inconsistent."""
+
+    def __init__(self, path: str | Path, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+def _short(value: object, limit: int = 160) -> str:
+    text = repr(value)
+    # keep both ends: the end of a long path is the part that tells which file
+    return text if len(text) <= limit else text[: limit // 3] + "..." + text[-(limit - limit // 3 - 3) :]

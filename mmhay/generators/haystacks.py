@@ -1,0 +1,104 @@
+"""Video haystacks: procedural footage or the user's videos, cut into clips that fill a length.
+
+A haystack is a list of ``Clip`` segments (a composition, no copy on disk). Every clip boundary
+falls on the output frame grid, so needles inserted between frames replace none of them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from fractions import Fraction
+from math import floor
+
+import numpy as np
+
+from mmhay.config import SuiteConfig
+from mmhay.errors import ConfigError, MediaError
+from mmhay.media.pictures import BUNDLED_PICTURES
+from mmhay.media.probe import VIDEO_SUFFIXES, walk_files
+from mmhay.media.timing import seconds
+from mmhay.timeline import Clip, FileRef, GeneratorRef, TimeRange
+
+__all__ = ["HaystackPool", "haystack_pool", "draw_haystack"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class HaystackPool:
+    """What haystacks are cut from: procedural footage (``videos`` empty) or probed video files."""
+
+    videos: tuple[FileRef, ...]
+    shot_seconds: tuple[Fraction, Fraction]
+
+    @property
+    def procedural(self) -> bool:
+        return not self.videos
+
+
+def haystack_pool(suite: SuiteConfig, *, strict: bool = False) -> HaystackPool:
+    """Scan a suite's haystack source; unreadable videos are skipped with a warning (errors with ``strict``)."""
+    shots = (seconds(suite.haystack.shot_seconds[0]), seconds(suite.haystack.shot_seconds[1]))
+    source = suite.haystack.source
+    if source == "builtin":
+        return HaystackPool((), shots)
+    folder = suite.resolve(source)
+    if not folder.is_dir():
+        problem = "directory does not exist" if not folder.exists() else "not a directory"
+        raise ConfigError(suite.origin, "haystack.source", problem, source)
+    one_frame = Fraction(1, suite.video.fps)
+    videos = []
+    for path in walk_files(folder, VIDEO_SUFFIXES):
+        try:
+            ref = FileRef.video(path)
+            assert ref.info is not None
+            if ref.info.duration < one_frame:
+                raise MediaError(path, "is shorter than one output frame")
+        except MediaError as error:
+            if strict:
+                raise
+            log.warning("skipped haystack video %s", error)
+            continue
+        videos.append(ref)
+    if not videos:
+        raise ConfigError(suite.origin, "haystack.source", "holds no readable video", source)
+    return HaystackPool(tuple(videos), shots)
+
+
+def draw_haystack(pool: HaystackPool, length: Fraction, rate: Fraction, rng: np.random.Generator) -> list[Clip]:
+    """Clips that together last exactly ``length`` seconds (a whole number of frames at ``rate``)."""
+    frames_left = round(length * rate)
+    clips: list[Clip] = []
+    previous = None
+    while frames_left > 0:
+        if pool.procedural:
+            low, high = (round(s * rate) for s in pool.shot_seconds)
+            take = min(frames_left, int(rng.integers(max(1, low), max(1, high) + 1)))
+            duration = Fraction(take) / rate
+            clip = _procedural_shot(duration, previous, rng)
+            previous = clip.ref.params["picture"]
+        else:
+            video = pool.videos[int(rng.integers(len(pool.videos)))]
+            assert video.info is not None
+            available = floor(video.info.duration * rate)
+            take = min(frames_left, available)
+            offset = int(rng.integers(available - take + 1))
+            clip = Clip(video, TimeRange(Fraction(offset) / rate, Fraction(take) / rate))
+        clips.append(clip)
+        frames_left -= take
+    return clips
+
+
+def _procedural_shot(duration: Fraction, previous: str | None, rng: np.random.Generator) -> Clip:
+    """One shot of a slow pan and zoom over a bundled photograph (never the previous shot's)."""
+    choices = [p for p in BUNDLED_PICTURES if p != previous]
+    picture = choices[int(rng.integers(len(choices)))]
+    start = [float(rng.uniform(0.3, 0.7)), float(rng.uniform(0.3, 0.7)), float(rng.uniform(1.0, 1.5))]
+    end = [
+        float(np.clip(start[0] + rng.uniform(-0.15, 0.15), 0, 1)),
+        float(np.clip(start[1] + rng.uniform(-0.1, 0.1), 0, 1)),
+        float(np.clip(start[2] * rng.uniform(0.8, 1.25), 1.0, 2.0)),
+    ]
+    params = {"picture": picture, "start": [round(v, 4) for v in start], "end": [round(v, 4) for v in end], "duration": str(duration)}
+    return Clip(GeneratorRef("pan_zoom", params), TimeRange(Fraction(0), duration))

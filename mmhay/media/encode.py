@@ -1,0 +1,69 @@
+"""Writing H.264 mp4 files from frames, atomically (a temporary name, then a rename)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from mmhay.atomic import temporary_path
+from mmhay.errors import MediaError
+
+__all__ = ["write_video"]
+
+
+def write_video(
+    path: str | Path,
+    frames: Iterable[np.ndarray],
+    *,
+    rate: Fraction,
+    size: tuple[int, int],
+    crf: int = 18,
+    preset: str = "veryfast",
+    keyframe_seconds: Fraction = Fraction(2),
+) -> int:
+    """Encode uint8 ``[H, W, 3]`` RGB frames as H.264 (yuv420p) in an mp4; return the frame count.
+
+    Frame ``k`` is stamped ``k / rate`` exactly. A keyframe every ``keyframe_seconds`` bounds the
+    cost of reading one frame later. The file appears under ``path`` only once it is complete;
+    libx264 output is deterministic, so the same frames give the same bytes.
+    """
+    import av
+
+    path = Path(path)
+    width, height = size
+    if width % 2 or height % 2:
+        raise MediaError(path, f"H.264 needs an even width and height, not {width}x{height}")
+    rate = Fraction(rate)
+    partial = temporary_path(path)
+    count = 0
+    try:
+        with av.open(str(partial), mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
+            stream = container.add_stream("libx264", rate=rate)
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            gop = max(1, round(keyframe_seconds * rate))
+            stream.options = {"crf": str(crf), "preset": preset, "g": str(gop)}
+            stream.time_base = 1 / rate
+            for pixels in frames:
+                if pixels.shape != (height, width, 3) or pixels.dtype != np.uint8:
+                    raise MediaError(path, f"frame {count} is {pixels.dtype}{list(pixels.shape)}, expected uint8[{height}, {width}, 3]")
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")
+                frame.pts = count
+                frame.time_base = 1 / rate
+                container.mux(stream.encode(frame))
+                count += 1
+            container.mux(stream.encode(None))
+        if count == 0:
+            raise MediaError(path, "no frames to write")
+        os.replace(partial, path)
+    except BaseException as error:
+        partial.unlink(missing_ok=True)
+        if isinstance(error, (MediaError, KeyboardInterrupt, SystemExit)):
+            raise
+        if isinstance(error, Exception):
+            raise MediaError(path, f"encoding failed ({type(error).__name__}: {error})") from None
+        raise
+    return count

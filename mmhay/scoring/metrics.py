@@ -1,0 +1,102 @@
+"""Metrics over scored records: accuracy with its uncertainty and chance level, overall and per facet.
+
+Definitions are in docs/metrics.md. A record is one scored sample as written to samples.jsonl:
+it has ``correct`` (bool), ``parsed`` (None when no answer could be read), ``options``,
+``task`` and ``facets``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from math import sqrt
+
+__all__ = ["Accuracy", "accuracy", "wilson_interval", "summarize"]
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    """Accuracy of ``n`` answers: ``correct`` of them right, ``unparsed`` unreadable (and wrong).
+
+    ``stderr`` is the binomial standard error; ``low``..``high`` the 95% Wilson score interval;
+    ``chance`` the mean probability of being right by guessing uniformly among the options.
+    """
+
+    n: int
+    correct: int
+    unparsed: int
+    accuracy: float
+    stderr: float
+    low: float
+    high: float
+    chance: float
+
+    def to_json(self) -> dict:
+        return {key: round(value, 6) if isinstance(value, float) else value for key, value in asdict(self).items()}
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """The Wilson score interval of a binomial proportion (well-behaved near 0 and 1 and for small n)."""
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def accuracy(records: Sequence[Mapping]) -> Accuracy:
+    n = len(records)
+    correct = sum(1 for r in records if r["correct"])
+    unparsed = sum(1 for r in records if r.get("parsed") is None)
+    p = correct / n if n else 0.0
+    low, high = wilson_interval(correct, n)
+    chance = sum(1 / len(r["options"]) for r in records if r.get("options")) / n if n else 0.0
+    return Accuracy(n, correct, unparsed, p, sqrt(p * (1 - p) / n) if n else 0.0, low, high, chance)
+
+
+def _group(records: Iterable[Mapping], key) -> dict[str, list[Mapping]]:
+    groups: dict[str, list[Mapping]] = {}
+    for record in records:
+        groups.setdefault(key(record), []).append(record)
+    return dict(sorted(groups.items(), key=lambda item: _sort_key(item[0])))
+
+
+def _sort_key(value: str):
+    try:
+        return (0, float(value), "")
+    except ValueError:
+        return (1, 0.0, value)
+
+
+def _label(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def summarize(records: Sequence[Mapping]) -> dict:
+    """Accuracy overall, by task, by each facet, and over the depth x length grid when both exist."""
+    facet_names = sorted({name for r in records for name in r.get("facets", {})})
+    summary: dict = {
+        "overall": accuracy(records).to_json(),
+        "by_task": {task: accuracy(rs).to_json() for task, rs in _group(records, lambda r: r["task"]).items()},
+        "by_facet": {
+            name: {
+                value: accuracy(rs).to_json()
+                for value, rs in _group(
+                    [r for r in records if name in r.get("facets", {})], lambda r, name=name: _label(r["facets"][name])
+                ).items()
+            }
+            for name in facet_names
+        },
+    }
+    if {"depth", "length"} <= set(facet_names):
+        cells = _group(
+            [r for r in records if "depth" in r["facets"] and "length" in r["facets"]],
+            lambda r: f"{_label(r['facets']['depth'])}|{_label(r['facets']['length'])}",
+        )
+        summary["grid"] = {
+            "rows": "depth",
+            "columns": "length",
+            "cells": {key: accuracy(rs).to_json() for key, rs in cells.items()},
+        }
+    return summary

@@ -1,0 +1,73 @@
+"""Reports: markdown tables of a run's metrics, and of several runs side by side."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+__all__ = ["run_markdown", "comparison_markdown", "summary_row", "data_label"]
+
+
+def data_label(identity: Mapping) -> str:
+    """Where a run's samples came from: the built suite folder, or the config generated on the fly."""
+    return str(identity.get("built") or identity.get("config") or identity.get("suite", "?"))
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}"
+
+
+def summary_row(name: str, acc: Mapping) -> list[str]:
+    """``[name, n, accuracy %, 95% CI, chance %, unparsed]`` for one accuracy summary."""
+    return [
+        name,
+        str(acc["n"]),
+        _pct(acc["accuracy"]),
+        f"{_pct(acc['low'])}–{_pct(acc['high'])}",
+        _pct(acc["chance"]),
+        str(acc["unparsed"]),
+    ]
+
+
+_HEADER = ["", "samples", "accuracy %", "95% CI", "chance %", "unparsed"]
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def run_markdown(metrics: Mapping) -> str:
+    """The results of one run: overall, by task, by facet, and the depth x length grid."""
+    model = metrics["model"]["name"]
+    parts = [
+        f"# mmhay results: `{model}`",
+        "",
+        f"Data: `{data_label(metrics['data'])}` (suite {metrics['data']['suite']}, seed {metrics['data']['seed']})"
+        f" · frames per sample: {metrics['settings']['frames']} "
+        f"({metrics['settings']['sampler']} sampler)",
+        "",
+        _table(["model"] + _HEADER[1:], [summary_row(model, metrics["overall"])]),
+    ]
+    if len(metrics["by_task"]) > 1:
+        parts += ["", "## By task", "", _table(["task"] + _HEADER[1:], [summary_row(k, v) for k, v in metrics["by_task"].items()])]
+    for facet, values in metrics["by_facet"].items():
+        parts += ["", f"## By {facet}", "", _table([facet] + _HEADER[1:], [summary_row(k, v) for k, v in values.items()])]
+    grid = metrics.get("grid")
+    if grid:
+        rows_axis, cols_axis = grid["rows"], grid["columns"]
+        keys = [key.split("|") for key in grid["cells"]]
+        rows = list(dict.fromkeys(k[0] for k in keys))
+        cols = sorted(dict.fromkeys(k[1] for k in keys), key=float)
+        body = []
+        for row in sorted(rows, key=float):
+            cells = [grid["cells"].get(f"{row}|{col}") for col in cols]
+            body.append([row] + [_pct(c["accuracy"]) + f" (n={c['n']})" if c else "" for c in cells])
+        parts += ["", f"## Accuracy % by {rows_axis} (rows) and {cols_axis} (columns, seconds)", "", _table([f"{rows_axis} \\ {cols_axis}"] + cols, body)]
+    return "\n".join(parts) + "\n"
+
+
+def comparison_markdown(runs: Sequence[Mapping]) -> str:
+    """One row per run: the overall accuracy of each model on its data."""
+    rows = [summary_row(run["model"]["name"], run["overall"]) for run in runs]
+    return _table(["model"] + _HEADER[1:], rows) + "\n"

@@ -1,0 +1,313 @@
+"""Compositions: edit lists that say how a video is put together, rendered only as far as asked.
+
+A ``Composition`` is a sequence of segments on one video track. A segment shows a source over a
+stretch of time: a ``Clip`` plays a range of a video (a file, or procedural content), a ``Still``
+holds one picture. Where the media lives is a ``MediaRef`` (``FileRef`` or ``GeneratorRef``), kept
+apart from the edits, as OpenTimelineIO keeps references apart from clips.
+
+Every value serialises to JSON with a versioned schema name and loads back equal.
+"""
+
+from __future__ import annotations
+
+import json
+from bisect import bisect_right
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from math import ceil
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+
+from mmhay.media.decode import DecodeStats, iter_frames
+from mmhay.media.pictures import fit, fitted_box, load_picture
+from mmhay.media.probe import VideoInfo, file_sha256, probe_video
+from mmhay.media.procedural import render_image, render_video
+from mmhay.media.timing import FrameGrid, frame_at
+
+__all__ = [
+    "FileRef",
+    "GeneratorRef",
+    "MediaRef",
+    "TimeRange",
+    "Clip",
+    "Still",
+    "Segment",
+    "Composition",
+    "Rendered",
+]
+
+COMPOSITION_SCHEMA = "Composition.1"
+_RENDER_CHUNK = 32
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """Media in a file: its path, the SHA-256 of its bytes and, for videos, the probed stream facts."""
+
+    path: str
+    sha256: str
+    kind: str  # "video" or "image"
+    info: VideoInfo | None = None
+
+    @classmethod
+    def video(cls, path: str | Path) -> "FileRef":
+        """Probe and hash a video file (``MediaError`` if it cannot be read)."""
+        return cls(str(path), file_sha256(path), "video", probe_video(path))
+
+    @classmethod
+    def image(cls, path: str | Path) -> "FileRef":
+        return cls(str(path), file_sha256(path), "image")
+
+    def to_json(self) -> dict:
+        data: dict[str, Any] = {"schema": "FileRef.1", "path": self.path, "sha256": self.sha256, "kind": self.kind}
+        if self.info is not None:
+            data["info"] = self.info.to_json()
+        return data
+
+
+@dataclass(frozen=True)
+class GeneratorRef:
+    """Procedural media: the name of a registered source and its parameters (JSON values)."""
+
+    name: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # JSON-normalised (tuples become lists), so that a round trip through JSON compares equal
+        object.__setattr__(self, "params", json.loads(json.dumps(dict(self.params), sort_keys=True)))
+
+    def to_json(self) -> dict:
+        return {"schema": "GeneratorRef.1", "name": self.name, "params": dict(self.params)}
+
+
+MediaRef = Union[FileRef, GeneratorRef]
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """A stretch of a source's time: ``start`` and ``duration`` in exact seconds."""
+
+    start: Fraction
+    duration: Fraction
+
+    @property
+    def end(self) -> Fraction:
+        return self.start + self.duration
+
+    def to_json(self) -> dict:
+        return {"start": str(self.start), "duration": str(self.duration)}
+
+
+@dataclass(frozen=True)
+class Clip:
+    """Plays ``range`` of a video source (file or procedural)."""
+
+    ref: MediaRef
+    range: TimeRange
+
+    @property
+    def duration(self) -> Fraction:
+        return self.range.duration
+
+    def to_json(self) -> dict:
+        return {"schema": "Clip.1", "ref": self.ref.to_json(), "range": self.range.to_json()}
+
+
+@dataclass(frozen=True)
+class Still:
+    """Holds one picture (an image file or a procedural image) for ``duration`` seconds."""
+
+    ref: MediaRef
+    duration: Fraction
+
+    def to_json(self) -> dict:
+        return {"schema": "Still.1", "ref": self.ref.to_json(), "duration": str(self.duration)}
+
+
+Segment = Union[Clip, Still]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """Rendered frames (uint8 ``[N, H, W, 3]``), the composition time of each frame shown, and the cost."""
+
+    pixels: np.ndarray
+    times: tuple[Fraction, ...]
+    stats: DecodeStats
+
+
+@dataclass(frozen=True)
+class Composition:
+    """Segments played one after another, shown at ``size`` (w, h).
+
+    With a ``rate``, the composition is a constant-rate video: frame ``k`` is shown from ``k / rate``
+    and every time is first mapped to its frame. Without one (a composition of one file read back),
+    times go straight to the source, which keeps variable-frame-rate files exact.
+    """
+
+    segments: tuple[Segment, ...]
+    size: tuple[int, int]
+    rate: Fraction | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "segments", tuple(self.segments))
+        object.__setattr__(self, "size", (int(self.size[0]), int(self.size[1])))
+        if self.rate is not None:
+            object.__setattr__(self, "rate", Fraction(self.rate))
+        if not self.segments:
+            raise ValueError("a composition needs at least one segment")
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "Composition":
+        """The whole of one video file, at its own size and timestamps."""
+        ref = FileRef.video(path)
+        assert ref.info is not None
+        return cls((Clip(ref, TimeRange(Fraction(0), ref.info.duration)),), (ref.info.width, ref.info.height))
+
+    @property
+    def duration(self) -> Fraction:
+        return sum((segment.duration for segment in self.segments), Fraction(0))
+
+    @property
+    def starts(self) -> list[Fraction]:
+        """Start time of each segment in the composition."""
+        starts, t = [], Fraction(0)
+        for segment in self.segments:
+            starts.append(t)
+            t += segment.duration
+        return starts
+
+    @property
+    def frame_grid(self) -> FrameGrid:
+        if self.rate is None:
+            raise ValueError("a composition without a rate has no frame grid")
+        return FrameGrid(self.rate, ceil(self.duration * self.rate))
+
+    def frames(self, times: Sequence[Fraction], size: tuple[int, int] | None = None) -> np.ndarray:
+        """The frames shown at ``times`` (seconds), uint8 ``[N, H, W, 3]``, at ``size`` or the composition's."""
+        return self.render(times, size).pixels
+
+    def render(self, times: Sequence[Fraction], size: tuple[int, int] | None = None) -> Rendered:
+        """Like ``frames``, with the time of each frame shown and what decoding cost.
+
+        Only the frames the times need are decoded or computed, one pass per segment.
+        """
+        size = tuple(size or self.size)
+        stats = DecodeStats()
+        starts = self.starts
+        if self.rate is not None:
+            grid = self.frame_grid
+            shown = [grid[frame_at(Fraction(t), grid)] for t in times]
+        else:
+            shown = [min(max(Fraction(t), Fraction(0)), self.duration) for t in times]
+        by_segment: dict[int, set[Fraction]] = {}
+        for t in shown:
+            j = max(0, bisect_right(starts, t) - 1)
+            by_segment.setdefault(j, set()).add(t - starts[j])
+        found: dict[tuple[int, Fraction], tuple[Fraction, np.ndarray]] = {}
+        for j, local in by_segment.items():
+            wanted = sorted(local)
+            for u, (at, pixels) in zip(wanted, _render_segment(self.segments[j], wanted, size, stats)):
+                # a constant-rate composition shows its own frame times; a file shows its timestamps
+                found[j, u] = (starts[j] + (u if self.rate is not None else at), pixels)
+        pixels, result_times = [], []
+        for t in shown:
+            j = max(0, bisect_right(starts, t) - 1)
+            at, frame = found[j, t - starts[j]]
+            pixels.append(frame)
+            result_times.append(at)
+        array = np.stack(pixels) if pixels else np.zeros((0, size[1], size[0], 3), np.uint8)
+        return Rendered(array, tuple(result_times), stats)
+
+    def iter_frames(self, size: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
+        """Every frame of the constant-rate video, in order, computed as they are consumed."""
+        size = tuple(size or self.size)
+        grid = self.frame_grid
+        stats = DecodeStats()
+        for start, segment in zip(self.starts, self.segments):
+            local = [grid[k] - start for k in grid.frames_in(start, start + segment.duration)]
+            for _, pixels in _render_segment(segment, local, size, stats):
+                yield pixels
+
+    def write(self, path: str | Path, **encode_options: Any) -> int:
+        """Encode the whole composition as an H.264 mp4 at ``path`` (atomically); return the frame count."""
+        from mmhay.media.encode import write_video
+
+        if self.rate is None:
+            raise ValueError("writing a composition needs a frame rate")
+        return write_video(path, self.iter_frames(), rate=self.rate, size=self.size, **encode_options)
+
+    def to_json(self) -> dict:
+        return {
+            "schema": COMPOSITION_SCHEMA,
+            "size": list(self.size),
+            "rate": None if self.rate is None else str(self.rate),
+            "segments": [segment.to_json() for segment in self.segments],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping | str) -> "Composition":
+        if isinstance(data, str):
+            data = json.loads(data)
+        if data.get("schema") != COMPOSITION_SCHEMA:
+            raise ValueError(f"not a {COMPOSITION_SCHEMA}: {data.get('schema')!r}")
+        rate = data.get("rate")
+        segments = tuple(_segment_from_json(s) for s in data["segments"])
+        return cls(segments, tuple(data["size"]), None if rate is None else Fraction(rate))
+
+
+def _render_segment(
+    segment: Segment, local: Sequence[Fraction], size: tuple[int, int], stats: DecodeStats
+) -> Iterator[tuple[Fraction, np.ndarray]]:
+    """``(time shown, pixels)`` for sorted times ``local`` (seconds from the segment's start)."""
+    local = [min(u, segment.duration) for u in local]
+    if isinstance(segment, Still):
+        picture = _still_picture(segment.ref, size)
+        for u in local:
+            yield u, picture
+        return
+    ref, offset = segment.ref, segment.range.start
+    if isinstance(ref, GeneratorRef):
+        for i in range(0, len(local), _RENDER_CHUNK):
+            chunk = local[i : i + _RENDER_CHUNK]
+            for u, pixels in zip(chunk, render_video(ref.name, ref.params, [offset + u for u in chunk], size)):
+                yield u, pixels
+        return
+    assert ref.info is not None
+    x, y, w, h = fitted_box((ref.info.width, ref.info.height), size)
+    canvas_needed = (w, h) != tuple(size)
+    for _, (at, pixels) in iter_frames(ref.path, [offset + u for u in local], (w, h), stats=stats):
+        if canvas_needed:
+            canvas = np.zeros((size[1], size[0], 3), np.uint8)
+            canvas[y : y + h, x : x + w] = pixels
+            pixels = canvas
+        yield at - offset, pixels
+
+
+def _still_picture(ref: MediaRef, size: tuple[int, int]) -> np.ndarray:
+    if isinstance(ref, GeneratorRef):
+        return render_image(ref.name, ref.params, size)
+    return fit(load_picture(ref.path), size)
+
+
+def _ref_from_json(data: Mapping) -> MediaRef:
+    schema = data.get("schema")
+    if schema == "FileRef.1":
+        info = data.get("info")
+        return FileRef(data["path"], data["sha256"], data["kind"], VideoInfo.from_json(info) if info else None)
+    if schema == "GeneratorRef.1":
+        return GeneratorRef(data["name"], data.get("params", {}))
+    raise ValueError(f"unknown media reference schema {schema!r}")
+
+
+def _segment_from_json(data: Mapping) -> Segment:
+    schema = data.get("schema")
+    if schema == "Clip.1":
+        r = data["range"]
+        return Clip(_ref_from_json(data["ref"]), TimeRange(Fraction(r["start"]), Fraction(r["duration"])))
+    if schema == "Still.1":
+        return Still(_ref_from_json(data["ref"]), Fraction(data["duration"]))
+    raise ValueError(f"unknown segment schema {schema!r}")

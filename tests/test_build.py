@@ -1,0 +1,122 @@
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pytest
+import yaml
+from conftest import SMALL_SUITE
+
+from mmhay.build import build_suite, iter_built_samples
+from mmhay.config import parse_suite
+from mmhay.errors import DatasetError
+from mmhay.generators import create_generator
+from mmhay.media.decode import read_frames
+from mmhay.media.procedural import render_image
+
+# libx264 at CRF 18 keeps a flat needle picture within a few levels; a haystack frame is far off.
+NEEDLE_MAE = 6.0
+HAYSTACK_MAE = 20.0
+
+
+def _tree(folder: Path) -> dict[str, str]:
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_load_from_disk_gives_back_the_generated_questions(built_small):
+    table = datasets.load_from_disk(str(built_small))["test"]
+    generator = create_generator(parse_suite(SMALL_SUITE))
+    assert len(table) == 12
+    for row in table:
+        sample = generator.sample(row["index"])
+        assert (row["id"], row["question"], row["options"], row["answer"]) == (
+            sample.id,
+            sample.question,
+            list(sample.options),
+            sample.answer,
+        )
+        assert json.loads(row["truth"]) == sample.truth
+        assert (built_small / row["video"]).is_file()
+
+
+def test_every_video_shows_its_needle_at_the_truth_times_and_only_there(built_small):
+    for sample in iter_built_samples(built_small):
+        needle = sample.truth["needles"][0]
+        start, end = Fraction(needle["start"]).limit_denominator(1000), Fraction(needle["end"]).limit_denominator(1000)
+        shape, color = needle["label"].split(" ")[1], needle["label"].split(" ")[0]
+        picture = render_image("shape", {"shape": shape, "color": color}, (128, 72)).astype(int)
+        step = Fraction(1, 8)
+        inside = [start, (start + end) / 2, end - step]
+        outside = [t for t in (start - step, end) if 0 <= t < sample.media.duration]
+        assert outside, "every needle has haystack next to it"
+        for frame in read_frames(sample.media.segments[0].ref.path, inside).pixels:
+            assert np.abs(frame.astype(int) - picture).mean() < NEEDLE_MAE
+        for frame in read_frames(sample.media.segments[0].ref.path, outside).pixels:
+            assert np.abs(frame.astype(int) - picture).mean() > HAYSTACK_MAE
+
+
+def test_the_card_and_manifest_describe_the_build(built_small):
+    card = (built_small / "README.md").read_text()
+    assert card.startswith("---\n") and "load_from_disk" in card and "video-text-to-text" in card
+    manifest = json.loads((built_small / "manifest.json").read_text())
+    assert manifest["samples"] == 12 and manifest["seed"] == 3
+    assert manifest["videos"]["videos/000000.mp4"] == hashlib.sha256((built_small / "videos/000000.mp4").read_bytes()).hexdigest()
+
+
+def test_a_killed_build_resumes_to_the_same_bytes(built_small, tmp_path):
+    config = tmp_path / "small.yaml"
+    config.write_text(yaml.safe_dump(SMALL_SUITE))
+    out = tmp_path / "resumed"
+    command = [sys.executable, "-m", "mmhay.cli", "build", str(config), "--out", str(out)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not (out / "videos").is_dir() or not list((out / "videos").glob("*.mp4")):
+        assert time.monotonic() < deadline and process.poll() is None, "the build ended before it could be killed"
+        time.sleep(0.005)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (out / "manifest.json").exists()
+    assert len(list((out / "videos").glob("*.mp4"))) < 12
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    assert "already there" in finished.stdout
+    assert _tree(out) == _tree(built_small)
+
+
+def test_another_seed_in_the_same_folder_is_refused(built_small):
+    with pytest.raises(DatasetError, match="another config or seed"):
+        build_suite(parse_suite(SMALL_SUITE), built_small, seed=4)
+
+
+def test_a_foreign_folder_is_refused(tmp_path):
+    (tmp_path / "thesis.tex").write_text("precious")
+    with pytest.raises(DatasetError, match="not an mmhay build"):
+        build_suite(parse_suite(SMALL_SUITE), tmp_path, limit=1)
+    assert [p.name for p in tmp_path.iterdir()] == ["thesis.tex"]
+
+
+def test_two_processes_build_the_same_bytes_as_one(built_small, tmp_path):
+    out = tmp_path / "parallel"
+    result = build_suite(parse_suite(SMALL_SUITE), out, num_proc=2)
+    assert result.rendered == 12
+    assert _tree(out) == _tree(built_small)
+
+
+def test_a_smaller_limit_rebuilds_a_consistent_folder(built_small, tmp_path):
+    out = tmp_path / "limited"
+    build_suite(parse_suite(SMALL_SUITE), out, limit=5)
+    assert len(datasets.load_from_disk(str(out))["test"]) == 5
+    result = build_suite(parse_suite(SMALL_SUITE), out, limit=3)
+    assert result.reused == 3 and sorted(p.name for p in (out / "videos").iterdir()) == [f"00000{i}.mp4" for i in range(3)]
+    assert len(datasets.load_from_disk(str(out))["test"]) == 3
