@@ -151,6 +151,7 @@ def decode_pyav(path: Path, info: VideoInfo, times: list[Fraction], size, stats:
                     frames, frame = seek(t)
                     seeked_for = t
                     shown = None
+                    last_key = None  # keyframe spacing is measured within one run of decoding
                     if before is not None and stamp(frame, None) <= before:
                         gop *= 2  # that seek went back to where we were: keyframes are further apart
                 else:
