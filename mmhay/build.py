@@ -296,7 +296,12 @@ def _dataset_card(suite: SuiteConfig, samples: list[Sample]) -> str:
         },
         sort_keys=False,
     )
-    facet_rows = "\n".join(f"| `{cell}` | {n} |" for cell, n in sorted(cells.items()))
+    names = sorted({name for sample in samples for name in sample.facets})
+    facet_header = "| " + " | ".join(names + ["samples"]) + " |\n|" + " --- |" * (len(names) + 1)
+    facet_rows = "\n".join(
+        "| " + " | ".join([f"{json.loads(cell).get(name, '')}" for name in names] + [str(n)]) + " |"
+        for cell, n in sorted(cells.items())
+    )
     letter_rows = ", ".join(f"{letter}: {n}" for letter, n in sorted(letters.items()))
     config_yaml = yaml.safe_dump(suite.model_dump(mode="json"), sort_keys=False)
     return f"""---
@@ -334,8 +339,7 @@ Or evaluate a model on it: `mmhay eval --model hf:PATH --data path/to/this/folde
 
 ## Facet grid
 
-| cell | samples |
-| --- | --- |
+{facet_header}
 {facet_rows}
 
 Correct letters: {letter_rows}.

@@ -17,24 +17,23 @@ __all__ = ["main"]
 EXIT_BAD_INPUT = 2
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
-    return value
+def _int_at_least(minimum: int):
+    """An argparse type: an integer no smaller than ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text} must be at least {minimum}")
+        return value
+
+    return parse
 
 
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} must be 0 or more")
-    return value
+_positive = _int_at_least(1)
+_non_negative = _int_at_least(0)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -221,7 +220,7 @@ def _list(args) -> int:
             raise ConfigError("list", "", f"unknown kind; known: {', '.join(k + 's' for k in kinds)}", args.kind)
         kinds = [kind]
     for kind in kinds:
-        print(f"{kind}s:")
+        print(f"{'procedural sources' if kind == 'procedural' else kind + 's'}:")
         for name in everything[kind].names():
             print(f"  {name:<12} {everything[kind].entries[name].doc}")
     return 0

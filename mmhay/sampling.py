@@ -13,7 +13,7 @@ SAMPLERS = registry("sampler")
 
 @SAMPLERS.register("uniform")
 def uniform(duration: Fraction, n: int) -> list[Fraction]:
-    """``n`` times at the midpoints of ``n`` equal intervals of ``[0, duration)``."""
+    """n times at the midpoints of n equal intervals of the video (the LLaVA / VideoChat "middle" rule)."""
     if n < 1:
         raise ValueError("a sampler needs at least one frame")
     return [Fraction(duration) * (2 * i + 1) / (2 * n) for i in range(n)]

@@ -33,7 +33,7 @@ def retrieval(
     options: int,
     answer_position: int,
 ) -> Question:
-    """Which picture appeared in the video: multiple choice among ``options`` needles of the pool."""
+    """Which picture appeared in the video: multiple choice among needles of the pool."""
     needle = shown[0]
     others = [candidate for candidate in pool if candidate.description != needle.description]
     picks = rng.choice(len(others), size=options - 1, replace=False)

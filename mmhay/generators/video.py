@@ -22,8 +22,6 @@ __all__ = ["VideoGenerator", "video_generator", "insert_still"]
 @GENERATORS.register("video", modality="video")
 def video_generator(suite: SuiteConfig, *, strict: bool = False) -> "VideoGenerator":
     """Needles shown as inserted frames in procedural or user videos, over a length x depth grid."""
-    import mmhay.generators.tasks  # noqa: F401  (registers the built-in tasks)
-
     return VideoGenerator(suite, suite.key(), haystack_pool(suite, strict=strict), needle_pool(suite, strict=strict))
 
 
@@ -55,8 +53,8 @@ class VideoGenerator:
 
     def sample(self, index: int) -> Sample:
         suite = self.suite
-        if not 0 <= index:
-            raise IndexError(index)
+        if index < 0:
+            raise IndexError(f"sample indices start at 0, not {index}")
         cells = self.cells
         facets = cells[index % len(cells)]
         rng = sample_rng(self.config_key, suite.seed, index, Stream.SAMPLE)

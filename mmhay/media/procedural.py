@@ -89,7 +89,7 @@ def pan_zoom(params: Mapping, times: Sequence[Fraction], size: tuple[int, int]) 
 
 @PROCEDURAL.register("shape", kind="image")
 def shape(params: Mapping, size: tuple[int, int]) -> np.ndarray:
-    """A coloured shape on a plain light background; params: ``shape`` (see SHAPES), ``color`` (see COLORS)."""
+    """A coloured shape on a plain light background (params: shape, color)."""
     import cv2
 
     width, height = size

@@ -9,7 +9,7 @@ from fractions import Fraction
 from math import floor
 from typing import overload
 
-__all__ = ["seconds", "frame_at", "FrameGrid", "format_seconds"]
+__all__ = ["seconds", "frame_at", "FrameGrid"]
 
 
 def seconds(value: float | int | str | Fraction) -> Fraction:
@@ -66,8 +66,3 @@ class FrameGrid(Sequence):
         last = min(self.count, -floor(-end * self.rate))
         return range(first, max(first, last))
 
-
-def format_seconds(t: Fraction) -> str:
-    """A time for people: ``12.5`` rather than ``25/2`` (rounded to microseconds)."""
-    text = f"{float(t):.6f}".rstrip("0").rstrip(".")
-    return text or "0"
