@@ -23,6 +23,9 @@ class ConfigError(MmhayError):
         shown = "" if value is ... else f" = {_short(value)}"
         super().__init__(f"{where}{shown}: {problem}")
 
+    def __reduce__(self):  # errors cross process boundaries in parallel builds
+        return type(self), (self.source, self.key, self.problem, self.value)
+
 
 class MediaError(MmhayError):
     """A media file cannot be probed, decoded or written."""
@@ -31,6 +34,9 @@ class MediaError(MmhayError):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
+
+    def __reduce__(self):
+        return type(self), (self.path, self.reason)
 
 
 class ModelError(MmhayError):
@@ -44,6 +50,9 @@ class DatasetError(MmhayError):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
+
+    def __reduce__(self):
+        return type(self), (self.path, self.reason)
 
 
 def _short(value: object, limit: int = 160) -> str:

@@ -140,7 +140,7 @@ def decode_pyav(path: Path, info: VideoInfo, times: list[Fraction], size, stats:
         last_key: Fraction | None = None
         frames = None
         shown = None  # (timestamp, frame) of the latest decoded frame
-        converted: tuple[int, np.ndarray] | None = None
+        converted = None  # (frame, pixels) of the last frame converted; the frame itself, not its id, which can be reused
         seeked_for: Fraction | None = None
         i = 0
         try:
@@ -166,8 +166,8 @@ def decode_pyav(path: Path, info: VideoInfo, times: list[Fraction], size, stats:
                     last_key = now
                 while i < len(times) and times[i] < now:
                     current = shown if shown is not None else (now, frame)
-                    if converted is None or converted[0] != id(current[1]):
-                        converted = (id(current[1]), _to_array(current[1], info, size))
+                    if converted is None or converted[0] is not current[1]:
+                        converted = (current[1], _to_array(current[1], info, size))
                     yield times[i], (current[0], converted[1])
                     i += 1
                 shown = (now, frame)
