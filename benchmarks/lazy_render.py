@@ -23,7 +23,6 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
-from mmhay.generators.video import insert_still
 from mmhay.media.probe import probe_video
 from mmhay.sampling import uniform
 from mmhay.timeline import Clip, Composition, FileRef, GeneratorRef, Still, TimeRange
@@ -72,8 +71,9 @@ def main() -> None:
     haystack = make_haystack(args.workdir / f"haystack-{args.minutes}min-720p30.mp4", args.minutes)
     info = probe_video(haystack)
     needle = Still(GeneratorRef("shape", {"shape": "star", "color": "red"}), Fraction(1))
-    clips = [Clip(FileRef.video(haystack), TimeRange(Fraction(0), info.duration))]
-    media = Composition(insert_still(clips, info.duration / 2, needle), (1280, 720), Fraction(30))
+    ref, half = FileRef.video(haystack), info.duration / 2
+    segments = (Clip(ref, TimeRange(Fraction(0), half)), needle, Clip(ref, TimeRange(half, half)))
+    media = Composition(segments, (1280, 720), Fraction(30))
     times = uniform(media.duration, args.frames)
 
     lazy_seconds, decoded = [], 0

@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from mmhay.errors import ConfigError
 
@@ -20,6 +20,7 @@ __all__ = [
     "VideoSettings",
     "HaystackSettings",
     "NeedleSettings",
+    "DistractorSettings",
     "QuestionSettings",
     "GridSettings",
     "load_suite",
@@ -53,6 +54,7 @@ def _positive_range(value: tuple[float, float]) -> tuple[float, float]:
 
 
 Depth = Annotated[float, _within(0.0, 1.0, "depth")]
+Unit = Annotated[float, _within(0.0, 1.0, "position")]
 Seconds = Annotated[float, Field(gt=0)]
 
 
@@ -74,24 +76,96 @@ class HaystackSettings(_Settings):
     shot_seconds: Annotated[tuple[float, float], AfterValidator(_positive_range)] = (4.0, 10.0)
 
 
-class NeedleSettings(_Settings):
-    """Where needle pictures come from (``builtin`` or a folder of images) and how long each shows."""
+Kind = Literal["image", "clip", "text"]
+Insertion = Literal["insert", "replace", "overlay"]
+Form = Literal["choice", "open"]
+Scale = Annotated[float, _within(0.01, 1.0, "scale")]
 
+
+class NeedleSettings(_Settings):
+    """What the needles are, where they come from, and how they are put into the haystack.
+
+    ``kind``: ``image`` (a picture), ``clip`` (a short video) or ``text`` (a caption or card).
+    ``source``: ``builtin``, or a folder of images (kind image) or videos (kind clip).
+    ``text``: the built-in text needles, ``secret_word`` or ``passkey``.
+    ``insertion``: ``insert`` adds the needle's frames, ``replace`` overwrites haystack frames,
+    ``overlay`` composites it into a box of the haystack frames.
+    ``scale``: an overlay's width as a fraction of the frame's; ``position``: its centre as
+    fractions of the frame, or ``random``.
+    """
+
+    kind: Kind = "image"
     source: str = "builtin"
+    text: Literal["secret_word", "passkey"] = "secret_word"
+    insertion: Insertion = "insert"
     duration: Seconds = 1.0
+    scale: Scale = 0.3
+    position: Union[Literal["random"], tuple[Unit, Unit]] = "random"
+
+
+class DistractorSettings(_Settings):
+    """Distractors: needles of the same kind with other content, which the question is not about.
+
+    ``placement``: ``random`` times, or ``periodic`` (evenly spaced, as in V-NIAH-D).
+    ``similarity``: ``similar`` (sharing a shape or colour with the needle) or ``random``.
+    """
+
+    placement: Literal["random", "periodic"] = "random"
+    similarity: Literal["similar", "random"] = "similar"
 
 
 class QuestionSettings(_Settings):
-    """How questions are asked: the number of options of a multiple-choice question."""
+    """How questions are asked: multiple ``choice`` with ``options`` options, or ``open``-ended."""
 
+    form: Form = "choice"
     options: int = Field(4, ge=2, le=26)
 
 
 class GridSettings(_Settings):
-    """The facet axes: every combination is covered evenly over the suite's samples."""
+    """The facet axes: every combination is covered evenly over the suite's samples.
 
-    length: list[Seconds] = Field(default_factory=lambda: [30.0], min_length=1)
-    depth: list[Depth] = Field(default_factory=lambda: [0.5], min_length=1)
+    ``length`` is in seconds, or ``length_frames`` in frames at the video's rate (one of the two).
+    ``depth`` places the needle a question is about (0 at the start, 1 at the end of the
+    haystack); without it needles go to random places. ``needles`` is the needle count of multi-needle tasks (ordering: how many to order; counting:
+    how often the needle appears); without it each task uses its default. ``task``, ``kind``,
+    ``insertion``, ``form``, ``needle_duration`` and ``needle_scale`` override the single values
+    set elsewhere in the config, one per cell.
+    """
+
+    length: Optional[list[Seconds]] = Field(None, min_length=1)
+    length_frames: Optional[list[Annotated[int, Field(ge=1)]]] = Field(None, min_length=1)
+    depth: Optional[list[Depth]] = Field(None, min_length=1)
+    needles: Optional[list[Annotated[int, Field(ge=1, le=50)]]] = Field(None, min_length=1)
+    distractors: list[Annotated[int, Field(ge=0, le=100)]] = Field(default_factory=lambda: [0], min_length=1)
+    needle_duration: Optional[list[Seconds]] = Field(None, min_length=1)
+    needle_scale: Optional[list[Scale]] = Field(None, min_length=1)
+    task: Optional[list[str]] = Field(None, min_length=1)
+    kind: Optional[list[Kind]] = Field(None, min_length=1)
+    insertion: Optional[list[Insertion]] = Field(None, min_length=1)
+    form: Optional[list[Form]] = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_length(self) -> "GridSettings":
+        if self.length is not None and self.length_frames is not None:
+            raise ValueError("give length (seconds) or length_frames, not both")
+        return self
+
+    def axes(self) -> dict[str, list]:
+        """The axes of the grid, in the order cells vary (the last fastest), with their values."""
+        length = {"length_frames": self.length_frames} if self.length_frames is not None else {"length": self.length or [30.0]}
+        ordered = {
+            "task": self.task,
+            "kind": self.kind,
+            "insertion": self.insertion,
+            "form": self.form,
+            **length,
+            "depth": self.depth,
+            "needles": self.needles,
+            "distractors": self.distractors,
+            "needle_duration": self.needle_duration,
+            "needle_scale": self.needle_scale,
+        }
+        return {name: values for name, values in ordered.items() if values is not None}
 
 
 class SuiteConfig(_Settings):
@@ -106,6 +180,7 @@ class SuiteConfig(_Settings):
     video: VideoSettings = VideoSettings()
     haystack: HaystackSettings = HaystackSettings()
     needle: NeedleSettings = NeedleSettings()
+    distractors: DistractorSettings = DistractorSettings()
     question: QuestionSettings = QuestionSettings()
     grid: GridSettings = GridSettings()
 
@@ -169,6 +244,8 @@ def parse_suite(data: Any, *, origin: str = "<config>", folder: Path | None = No
 
     registry("generator").get(suite.generator, source=origin, key="generator")
     registry("task").get(suite.task, source=origin, key="task")
+    for k, task in enumerate(suite.grid.task or []):
+        registry("task").get(task, source=origin, key=f"grid.task[{k}]")
     return suite
 
 

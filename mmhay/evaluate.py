@@ -29,6 +29,7 @@ from mmhay.sampling import sample_times
 from mmhay.schema import Sample
 from mmhay.scoring.metrics import summarize
 from mmhay.scoring.parse import PARSED_TYPES, parse_answer
+from mmhay.scoring.score import chance, is_correct
 from mmhay.scoring.report import run_markdown
 from mmhay.timeline import Composition
 
@@ -146,7 +147,8 @@ def _ask(sample: Sample, adapter: Adapter, settings: EvalSettings) -> dict:
         fps=_frame_rate(sample.media),
     )
     output = adapter.generate([request])[0]
-    parsed = parse_answer(sample.answer_type.value, output, sample.options)
+    kind = sample.answer_type.value
+    parsed = parse_answer(kind, output, sample.options)
     return {
         "id": sample.id,
         "index": sample.index,
@@ -159,7 +161,8 @@ def _ask(sample: Sample, adapter: Adapter, settings: EvalSettings) -> dict:
         "output": output,
         "parsed": parsed,
         "answer": sample.answer,
-        "correct": parsed == sample.answer,
+        "correct": is_correct(kind, parsed, sample.answer),
+        "chance": chance(kind, len(sample.options)),
     }
 
 

@@ -1,20 +1,27 @@
-"""The text a model is asked: question, lettered options and the answer-format instruction."""
+"""The text a model is asked: the question, its lettered options and how to write the answer."""
 
 from __future__ import annotations
 
 from mmhay.schema import AnswerType, Sample, option_letter
 
-__all__ = ["prompt_for", "CHOICE_INSTRUCTION"]
+__all__ = ["prompt_for", "INSTRUCTIONS"]
 
-# The instruction most video benchmarks (Video-MME, MVBench, lmms-eval tasks) use for options.
-CHOICE_INSTRUCTION = "Answer with the option's letter from the given choices directly."
+# How to answer, by answer type. The choice line is the one most video benchmarks use
+# (Video-MME, MVBench, lmms-eval tasks).
+INSTRUCTIONS = {
+    AnswerType.CHOICE: "Answer with the option's letter from the given choices directly.",
+    AnswerType.SEQUENCE: "Answer with the letters in the order the items appear, separated by commas (for example: C, A, B).",
+    AnswerType.INTEGER: "Answer with a number.",
+    AnswerType.BOOLEAN: "Answer yes or no.",
+    AnswerType.SPAN: "Answer with the start and end time in seconds, as: start - end.",
+    AnswerType.TEXT: "Answer with a word or a short phrase.",
+    AnswerType.GRID: "Answer with the image index, row and column.",
+}
 
 
 def prompt_for(sample: Sample) -> str:
-    """The prompt for one sample (media is passed separately)."""
-    if sample.answer_type is AnswerType.CHOICE:
-        lines = [sample.question]
-        lines += [f"{option_letter(i)}. {option}" for i, option in enumerate(sample.options)]
-        lines.append(CHOICE_INSTRUCTION)
-        return "\n".join(lines)
-    return sample.question
+    """The prompt for one sample (its media is passed separately)."""
+    lines = [sample.question]
+    lines += [f"{option_letter(i)}. {option}" for i, option in enumerate(sample.options)]
+    lines.append(INSTRUCTIONS[sample.answer_type])
+    return "\n".join(lines)

@@ -23,7 +23,13 @@ T = TypeVar("T")
 # The modules whose import fills each registry with its built-in entries.
 _BUILTIN_MODULES = {
     "generator": ["mmhay.generators.video"],
-    "task": ["mmhay.generators.tasks"],
+    "task": [
+        "mmhay.generators.tasks.retrieval",
+        "mmhay.generators.tasks.ordering",
+        "mmhay.generators.tasks.counting",
+        "mmhay.generators.tasks.negative",
+        "mmhay.generators.tasks.localization",
+    ],
     "procedural": ["mmhay.media.procedural"],
     "sampler": ["mmhay.sampling"],
     "adapter": ["mmhay.adapters.baselines", "mmhay.adapters.hf"],

@@ -24,7 +24,8 @@ import numpy as np
 from mmhay.media.decode import DecodeStats, iter_frames
 from mmhay.media.pictures import fit, fitted_box, load_picture
 from mmhay.media.probe import VideoInfo, file_sha256, probe_video
-from mmhay.media.procedural import render_image, render_video
+from mmhay.media.captions import render_caption
+from mmhay.media.procedural import PROCEDURAL, render_image, render_video
 from mmhay.media.timing import FrameGrid, frame_at
 
 __all__ = [
@@ -35,6 +36,8 @@ __all__ = [
     "Clip",
     "Still",
     "Segment",
+    "Box",
+    "Overlay",
     "Composition",
     "Rendered",
 ]
@@ -131,6 +134,55 @@ Segment = Union[Clip, Still]
 
 
 @dataclass(frozen=True)
+class Box:
+    """A rectangle in fractions of the frame: left ``x``, top ``y``, width ``w``, height ``h`` (0..1)."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+
+    def pixels(self, size: tuple[int, int]) -> tuple[int, int, int, int]:
+        """``(x, y, width, height)`` in pixels of a frame of ``size``, inside the frame, at least 1 x 1."""
+        width, height = size
+        x = min(max(0, round(self.x * width)), width - 1)
+        y = min(max(0, round(self.y * height)), height - 1)
+        return x, y, max(1, min(width - x, round(self.w * width))), max(1, min(height - y, round(self.h * height)))
+
+    def to_json(self) -> list[float]:
+        return [self.x, self.y, self.w, self.h]
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """Media composited over the frames shown during ``at`` (composition time), inside ``box``.
+
+    The media is a picture or a video (``ref``; a video plays from ``source_start``), or a
+    caption (``text``), drawn over the frame with ``opacity``.
+    """
+
+    at: TimeRange
+    box: Box
+    ref: MediaRef | None = None
+    text: str | None = None
+    opacity: float = 1.0
+    source_start: Fraction = Fraction(0)
+
+    def __post_init__(self) -> None:
+        if (self.ref is None) == (self.text is None):
+            raise ValueError("an overlay shows either media (ref) or a caption (text)")
+
+    def to_json(self) -> dict:
+        data: dict[str, Any] = {"schema": "Overlay.1", "at": self.at.to_json(), "box": self.box.to_json(), "opacity": self.opacity}
+        if self.ref is not None:
+            data["ref"] = self.ref.to_json()
+            data["source_start"] = str(self.source_start)
+        else:
+            data["text"] = self.text
+        return data
+
+
+@dataclass(frozen=True)
 class Rendered:
     """Rendered frames (uint8 ``[N, H, W, 3]``), the composition time of each frame shown, and the cost."""
 
@@ -141,7 +193,7 @@ class Rendered:
 
 @dataclass(frozen=True)
 class Composition:
-    """Segments played one after another, shown at ``size`` (w, h).
+    """Segments played one after another, shown at ``size`` (w, h), with overlays on top.
 
     With a ``rate``, the composition is a constant-rate video: frame ``k`` is shown from ``k / rate``
     and every time is first mapped to its frame. Without one (a composition of one file read back),
@@ -151,9 +203,11 @@ class Composition:
     segments: tuple[Segment, ...]
     size: tuple[int, int]
     rate: Fraction | None = None
+    overlays: tuple[Overlay, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "segments", tuple(self.segments))
+        object.__setattr__(self, "overlays", tuple(self.overlays))
         object.__setattr__(self, "size", (int(self.size[0]), int(self.size[1])))
         if self.rate is not None:
             object.__setattr__(self, "rate", Fraction(self.rate))
@@ -220,6 +274,12 @@ class Composition:
             pixels.append(frame)
             result_times.append(at)
         array = np.stack(pixels) if pixels else np.zeros((0, size[1], size[0], 3), np.uint8)
+        for overlay in self.overlays:
+            hits = [i for i, t in enumerate(shown) if overlay.at.start <= t < overlay.at.end]
+            if hits:
+                layers = _overlay_layers(overlay, sorted({shown[i] for i in hits}), size, stats)
+                for i in hits:
+                    _paint(array[i], overlay.box.pixels(size), *layers[shown[i]], overlay.opacity)
         return Rendered(array, tuple(result_times), stats)
 
     def iter_frames(self, size: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
@@ -227,9 +287,19 @@ class Composition:
         size = tuple(size or self.size)
         grid = self.frame_grid
         stats = DecodeStats()
+        layers = [
+            _overlay_layers(o, [grid[k] for k in grid.frames_in(o.at.start, o.at.end)], size, stats) for o in self.overlays
+        ]
         for start, segment in zip(self.starts, self.segments):
-            local = [grid[k] - start for k in grid.frames_in(start, start + segment.duration)]
-            for _, pixels in _render_segment(segment, local, size, stats):
+            frames = grid.frames_in(start, start + segment.duration)
+            local = [grid[k] - start for k in frames]
+            for k, (_, pixels) in zip(frames, _render_segment(segment, local, size, stats)):
+                t = grid[k]
+                active = [(o, layer[t]) for o, layer in zip(self.overlays, layers) if t in layer]
+                if active:
+                    pixels = pixels.copy()
+                    for overlay, (rgb, alpha) in active:
+                        _paint(pixels, overlay.box.pixels(size), rgb, alpha, overlay.opacity)
                 yield pixels
 
     def write(self, path: str | Path, **encode_options: Any) -> int:
@@ -246,6 +316,7 @@ class Composition:
             "size": list(self.size),
             "rate": None if self.rate is None else str(self.rate),
             "segments": [segment.to_json() for segment in self.segments],
+            "overlays": [overlay.to_json() for overlay in self.overlays],
         }
 
     @classmethod
@@ -256,7 +327,8 @@ class Composition:
             raise ValueError(f"not a {COMPOSITION_SCHEMA}: {data.get('schema')!r}")
         rate = data.get("rate")
         segments = tuple(_segment_from_json(s) for s in data["segments"])
-        return cls(segments, tuple(data["size"]), None if rate is None else Fraction(rate))
+        overlays = tuple(_overlay_from_json(o) for o in data.get("overlays", ()))
+        return cls(segments, tuple(data["size"]), None if rate is None else Fraction(rate), overlays)
 
 
 def _render_segment(
@@ -287,6 +359,50 @@ def _render_segment(
         yield at - offset, pixels
 
 
+def _overlay_layers(
+    overlay: Overlay, times: Sequence[Fraction], size: tuple[int, int], stats: DecodeStats
+) -> dict[Fraction, tuple[np.ndarray, np.ndarray | float]]:
+    """What ``overlay`` draws at each composition time in ``times``: RGB at its box size, and alpha."""
+    _, _, w, h = overlay.box.pixels(size)
+    if overlay.text is not None:
+        rgb, alpha = render_caption(overlay.text, (w, h))
+        return {t: (rgb, alpha) for t in times}
+    ref = overlay.ref
+    if isinstance(ref, FileRef) and ref.kind == "image":
+        return {t: (_resized(load_picture(ref.path), (w, h)), 1.0) for t in times}
+    if isinstance(ref, GeneratorRef) and PROCEDURAL.get(ref.name, key="generator").meta.get("kind") == "image":
+        picture = render_image(ref.name, ref.params, (w, h))
+        return {t: (picture, 1.0) for t in times}
+    # a video: its frames from source_start on, one per time
+    clip = Clip(ref, TimeRange(overlay.source_start, overlay.at.duration))
+    local = sorted({t - overlay.at.start for t in times})
+    frames = dict(zip(local, (pixels for _, pixels in _render_segment(clip, local, (w, h), stats))))
+    return {t: (frames[t - overlay.at.start], 1.0) for t in times}
+
+
+def _resized(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    import cv2
+
+    if image.shape[1::-1] == tuple(size):
+        return image
+    shrinking = size[0] * size[1] < image.shape[0] * image.shape[1]
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+
+
+def _paint(frame: np.ndarray, box: tuple[int, int, int, int], rgb: np.ndarray, alpha, opacity: float) -> None:
+    """Composite ``rgb`` with ``alpha`` (scalar or per pixel) x ``opacity`` into ``frame`` at ``box``, in place."""
+    x, y, w, h = box
+    rgb = rgb[:h, :w]
+    region = frame[y : y + h, x : x + w]
+    weight = np.asarray(alpha, np.float32) * opacity
+    if weight.ndim == 0 and weight >= 1:
+        region[...] = rgb
+        return
+    if weight.ndim == 2:
+        weight = weight[:h, :w, None]
+    region[...] = np.rint(rgb.astype(np.float32) * weight + region.astype(np.float32) * (1 - weight)).astype(np.uint8)
+
+
 def _still_picture(ref: MediaRef, size: tuple[int, int]) -> np.ndarray:
     if isinstance(ref, GeneratorRef):
         return render_image(ref.name, ref.params, size)
@@ -301,6 +417,16 @@ def _ref_from_json(data: Mapping) -> MediaRef:
     if schema == "GeneratorRef.1":
         return GeneratorRef(data["name"], data.get("params", {}))
     raise ValueError(f"unknown media reference schema {schema!r}")
+
+
+def _overlay_from_json(data: Mapping) -> Overlay:
+    if data.get("schema") != "Overlay.1":
+        raise ValueError(f"unknown overlay schema {data.get('schema')!r}")
+    at = TimeRange(Fraction(data["at"]["start"]), Fraction(data["at"]["duration"]))
+    box = Box(*data["box"])
+    if "text" in data:
+        return Overlay(at, box, text=data["text"], opacity=data.get("opacity", 1.0))
+    return Overlay(at, box, ref=_ref_from_json(data["ref"]), opacity=data.get("opacity", 1.0), source_start=Fraction(data.get("source_start", "0")))
 
 
 def _segment_from_json(data: Mapping) -> Segment:

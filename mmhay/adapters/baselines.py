@@ -17,7 +17,7 @@ __all__ = ["RandomBaseline", "random_baseline"]
 
 @ADAPTERS.register("random")
 def random_baseline(argument: str | None, args: dict[str, str]) -> "RandomBaseline":
-    """Answers uniformly at random among the options; the chance line (model-args: seed=N)."""
+    """Answers uniformly at random: a letter, yes or no, an order, a count of 1..5, a span (model-args: seed=N)."""
     unknown = set(args) - {"seed"}
     if argument or unknown:
         raise ConfigError("--model-args", ", ".join(sorted(unknown)) or "random", "the random baseline takes only seed=N")
@@ -45,8 +45,17 @@ class RandomBaseline:
     def _answer(self, request: Request) -> str:
         key = int.from_bytes(hashlib.sha256(request.key.encode()).digest()[:8], "big")
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, key]))
-        if request.answer_type == "choice" and request.options:
+        kind = request.answer_type
+        if kind == "choice" and request.options:
             return option_letter(int(rng.integers(len(request.options))))
-        if request.answer_type == "boolean":
+        if kind == "boolean":
             return "yes" if rng.integers(2) else "no"
-        raise ConfigError("--model", "random", f"has no random answer for {request.answer_type!r} questions")
+        if kind == "sequence" and request.options:
+            return ", ".join(option_letter(int(i)) for i in rng.permutation(len(request.options)))
+        if kind == "integer":
+            return str(int(rng.integers(1, 6)))
+        if kind == "span":
+            length = request.duration / 10
+            start = float(rng.uniform(0, max(request.duration - length, 0)))
+            return f"{start:.2f} - {start + length:.2f}"
+        return "I don't know"  # no guess at free text: its chance is zero

@@ -1,87 +1,147 @@
-"""Needles: the pictures hidden in haystacks, each with the label and description questions use."""
+"""Needles: what is hidden in a haystack, with the label answers use and the description questions use.
+
+Three kinds: ``image`` (a picture), ``clip`` (a short video) and ``text`` (a caption, or a title
+card when inserted as frames). Built-in needles carry attributes (shape, colour) so that similar
+distractors and counting by kind have something to go on.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from pathlib import Path
+
+import numpy as np
 
 from mmhay.config import SuiteConfig
 from mmhay.errors import ConfigError, MediaError
 from mmhay.media.pictures import load_picture
-from mmhay.media.probe import IMAGE_SUFFIXES, walk_files
+from mmhay.media.probe import IMAGE_SUFFIXES, VIDEO_SUFFIXES, walk_files
 from mmhay.media.procedural import COLORS, SHAPES
 from mmhay.timeline import FileRef, GeneratorRef, MediaRef
 
-__all__ = ["Needle", "builtin_needles", "folder_needles", "needle_pool"]
+__all__ = ["Needle", "needle_pool", "builtin_needles", "folder_needles", "as_distractor", "similar", "SECRET_WORDS"]
 
 log = logging.getLogger(__name__)
+
+# Concrete, unambiguous nouns for the secret-word needle (the VideoNIAH subtitle needle).
+SECRET_WORDS = (
+    "anchor apple arrow balloon banana basket bell bicycle blanket bottle bucket butter button "
+    "cactus camera candle carpet carrot castle cherry chimney clock cloud coconut compass cookie "
+    "crayon crown cucumber curtain diamond dolphin donkey dragon drum eagle envelope feather "
+    "fountain garden giraffe glove guitar hammer helmet honey island jacket kettle kite ladder "
+    "lantern lemon lighthouse lizard magnet mango marble mirror monkey mountain mushroom necklace "
+    "needle ocean orange owl paddle parrot peach pencil penguin piano pillow pineapple pirate "
+    "planet pumpkin puzzle rabbit rainbow robot rocket saddle sandal scarf shovel spoon squirrel "
+    "statue strawberry sunflower teapot tiger tomato tractor trumpet tulip turtle umbrella "
+    "violin volcano wagon walnut whistle window zebra"
+).split()
 
 
 @dataclass(frozen=True)
 class Needle:
-    """A picture to hide: ``label`` is its short name, ``description`` what a question calls it."""
+    """One needle: ``label`` is its short name (the open-ended answer), ``description`` what a
+    question or an option calls it. Pictures and clips have a ``ref``; text needles a ``text``.
+    ``duration`` is a clip's own length where it is shorter than the needle's display time.
+    """
 
     label: str
     description: str
-    ref: MediaRef
+    kind: str
+    ref: MediaRef | None = None
+    text: str | None = None
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    aspect: float = 1.0  # width / height of the needle's own picture
+    duration: Fraction | None = None
 
 
-def builtin_needles() -> tuple[Needle, ...]:
-    """Every coloured shape (10 shapes x 10 colours), described exactly: "a red star"."""
-    return tuple(
-        Needle(
-            f"{color} {shape}",
-            f"{'an' if color[0] in 'aeiou' else 'a'} {color} {shape}",
-            GeneratorRef("shape", {"shape": shape, "color": color}),
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
+
+
+def builtin_needles(kind: str, text: str = "secret_word") -> tuple[Needle, ...]:
+    """The built-in needles of ``kind``: 100 coloured shapes (still or gliding), or text needles."""
+    if kind == "text":
+        if text == "passkey":
+            rng = np.random.default_rng(20260101)  # a fixed pool of passkeys, the same everywhere
+            keys = [str(int(k)) for k in rng.choice(np.arange(10000, 100000), size=200, replace=False)]
+            return tuple(Needle(k, k, "text", text=f"The passkey is {k}.", attributes={"template": "passkey"}) for k in keys)
+        return tuple(
+            Needle(w, w, "text", text=f'The secret word is "{w}".', attributes={"first letter": w[0]}) for w in SECRET_WORDS
         )
-        for shape in SHAPES
-        for color in COLORS
-    )
+    needles = []
+    for shape in SHAPES:
+        for color in COLORS:
+            params = {"shape": shape, "color": color}
+            if kind == "image":
+                ref, aspect = GeneratorRef("shape", params), 1.0
+            else:
+                ref, aspect = GeneratorRef("shape_motion", {**params, "start": [0.25, 0.5], "end": [0.75, 0.5], "duration": "1"}), 16 / 9
+            described = f"{_article(color)} {color} {shape}" + (" gliding across the screen" if kind == "clip" else "")
+            needles.append(Needle(f"{color} {shape}", described, kind, ref=ref, attributes=params, aspect=aspect))
+    return tuple(needles)
 
 
-def folder_needles(folder: Path, *, strict: bool = False) -> tuple[Needle, ...]:
-    """Needles from the image files under ``folder`` (recursive), described by their file names.
+def folder_needles(folder: Path, kind: str, *, strict: bool = False) -> tuple[Needle, ...]:
+    """Needles from the image (kind image) or video (kind clip) files under ``folder``, recursively.
 
-    ``golden_retriever.jpg`` is described as "golden retriever". Unreadable images and names that
-    repeat an earlier description are skipped with a warning (an error with ``strict``).
+    Each is described by its file name (``golden_retriever.jpg`` is "golden retriever").
+    Unreadable files and names that repeat an earlier description are skipped with a warning
+    (an error with ``strict``).
     """
     needles, seen = [], set()
-    for path in walk_files(folder, IMAGE_SUFFIXES):
+    for path in walk_files(folder, IMAGE_SUFFIXES if kind == "image" else VIDEO_SUFFIXES):
         description = re.sub(r"[\s_\-]+", " ", path.stem).strip()
         try:
-            load_picture(path)
             if not description:
                 raise MediaError(path, "a needle's file name must describe it")
             if description.lower() in seen:
                 raise MediaError(path, f"describes the same needle as an earlier file ({description!r})")
+            if kind == "image":
+                height, width = load_picture(path).shape[:2]
+                needle = Needle(description, description, kind, ref=FileRef.image(path), aspect=width / height)
+            else:
+                ref = FileRef.video(path)
+                assert ref.info is not None
+                needle = Needle(description, description, kind, ref=ref, aspect=ref.info.width / ref.info.height, duration=ref.info.duration)
         except MediaError as error:
             if strict:
                 raise
             log.warning("skipped needle %s", error)
             continue
         seen.add(description.lower())
-        needles.append(Needle(description, description, FileRef.image(path)))
+        needles.append(needle)
     return tuple(needles)
 
 
-def needle_pool(suite: SuiteConfig, *, strict: bool = False) -> tuple[Needle, ...]:
-    """The needles a suite draws from, checked to be enough for its questions."""
+def needle_pool(suite: SuiteConfig, kind: str, *, strict: bool = False) -> tuple[Needle, ...]:
+    """The needles of ``kind`` a suite draws from."""
     source = suite.needle.source
     if source == "builtin":
-        pool = builtin_needles()
-    else:
-        folder = suite.resolve(source)
-        if not folder.is_dir():
-            problem = "directory does not exist" if not folder.exists() else "not a directory"
-            raise ConfigError(suite.origin, "needle.source", problem, source)
-        pool = folder_needles(folder, strict=strict)
-    if len(pool) < suite.question.options:
-        raise ConfigError(
-            suite.origin,
-            "needle.source",
-            f"has {len(pool)} usable pictures; questions with {suite.question.options} options need at least that many",
-            source,
-        )
-    return pool
+        return builtin_needles(kind, suite.needle.text)
+    if kind == "text":
+        raise ConfigError(suite.origin, "needle.source", "text needles are built in; use source: builtin", source)
+    folder = suite.resolve(source)
+    if not folder.is_dir():
+        problem = "directory does not exist" if not folder.exists() else "not a directory"
+        raise ConfigError(suite.origin, "needle.source", problem, source)
+    return folder_needles(folder, kind, strict=strict)
+
+
+def as_distractor(needle: Needle) -> Needle:
+    """``needle`` as shown when it is a distractor: the same for pictures and clips; for text, a
+    caption of the same look that is not the secret (so the question stays answerable)."""
+    if needle.kind != "text":
+        return needle
+    if needle.attributes.get("template") == "passkey":
+        return replace(needle, text=f"The room number is {needle.label}.")
+    return replace(needle, text=f"Remember to bring the {needle.label}.")
+
+
+def similar(needle: Needle, candidates: Sequence[Needle]) -> list[Needle]:
+    """The candidates that share an attribute value with ``needle`` (most alike first)."""
+    shared = [(sum(c.attributes.get(k) == v for k, v in needle.attributes.items()), c) for c in candidates]
+    return [c for score, c in sorted(shared, key=lambda item: -item[0]) if score > 0]

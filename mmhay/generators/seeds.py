@@ -12,8 +12,9 @@ __all__ = ["Stream", "sample_rng"]
 class Stream(IntEnum):
     """Independent random streams, so that adding draws to one never shifts another."""
 
-    SAMPLE = 0  # everything drawn for one sample
+    SAMPLE = 0  # everything drawn for one scene (a sample, or twins about one video)
     ANSWER_POSITIONS = 1  # the permutation of correct-option positions over a block of samples
+    QUESTION = 2  # the draws of one question (its wrong options)
 
 
 def sample_rng(config_key: str, seed: int, index: int, stream: Stream) -> np.random.Generator:

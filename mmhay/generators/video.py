@@ -1,28 +1,56 @@
-"""The video generator: a needle picture inserted as frames at a depth of a haystack video."""
+"""The video generator: needles (pictures, clips, captions) inserted, replaced or overlaid in haystack video."""
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from math import floor
+from typing import Any
 
 from mmhay.config import SuiteConfig
+from mmhay.errors import ConfigError
 from mmhay.generators import GENERATORS, TASKS
+from mmhay.generators.distractors import periodic_starts, pick_distractors
 from mmhay.generators.haystacks import HaystackPool, draw_haystack, haystack_pool
+from mmhay.generators.insertion import Item, assemble, overlay_box
 from mmhay.generators.needles import Needle, needle_pool
+from mmhay.generators.placement import NoRoom, allocate, fits
 from mmhay.generators.seeds import Stream, sample_rng
+from mmhay.generators.tasks import Question, Scene, Settings
+from mmhay.generators.tasks.counting import MAX_DEFAULT_COUNT
 from mmhay.media.timing import seconds
 from mmhay.schema import Sample
-from mmhay.timeline import Clip, Composition, Segment, Still, TimeRange
 
-__all__ = ["VideoGenerator", "video_generator", "insert_still"]
+__all__ = ["VideoGenerator", "Cell", "video_generator"]
 
 
 @GENERATORS.register("video", modality="video")
 def video_generator(suite: SuiteConfig, *, strict: bool = False) -> "VideoGenerator":
-    """Needles shown as inserted frames in procedural or user videos, over a length x depth grid."""
-    return VideoGenerator(suite, suite.key(), haystack_pool(suite, strict=strict), needle_pool(suite, strict=strict))
+    """Needles (pictures, clips, captions) put into procedural or user videos over a facet grid."""
+    kinds = sorted(set(suite.grid.kind or [suite.needle.kind]))
+    pools = {kind: needle_pool(suite, kind, strict=strict) for kind in kinds}
+    generator = VideoGenerator(suite, suite.key(), haystack_pool(suite, strict=strict), pools)
+    generator.check()
+    return generator
+
+
+@dataclass(frozen=True)
+class Cell:
+    """The settings of one grid cell, resolved from the grid and the config's single values."""
+
+    facets: dict[str, Any]
+    task: str
+    kind: str
+    insertion: str
+    form: str
+    length: int  # haystack frames
+    depth: float | None  # None: needles go to random places
+    needles: int | None  # None: the task's default
+    distractors: int
+    duration: int  # needle frames
+    scale: float
 
 
 @dataclass(frozen=True)
@@ -32,7 +60,7 @@ class VideoGenerator:
     suite: SuiteConfig
     config_key: str
     haystack: HaystackPool
-    needles: tuple[Needle, ...]
+    pools: Mapping[str, tuple[Needle, ...]]
 
     modality = "video"
 
@@ -40,53 +68,115 @@ class VideoGenerator:
         return self.suite.samples
 
     @property
-    def cells(self) -> list[dict[str, float]]:
-        """The facet grid: every (length, depth) combination, covered in turn by consecutive indices."""
-        grid = self.suite.grid
-        return [{"length": length, "depth": depth} for length, depth in itertools.product(grid.length, grid.depth)]
+    def rate(self) -> Fraction:
+        return Fraction(self.suite.video.fps)
 
-    def answer_position(self, index: int) -> int:
-        """Where the correct option goes: a fresh permutation per block of K samples, so letters balance."""
-        k = self.suite.question.options
-        block = sample_rng(self.config_key, self.suite.seed, index // k, Stream.ANSWER_POSITIONS).permutation(k)
-        return int(block[index % k])
+    @property
+    def cells(self) -> list[Cell]:
+        """Every combination of the grid's axes; consecutive scenes take them in turn."""
+        axes = self.suite.grid.axes()
+        return [self._cell(dict(zip(axes, values))) for values in itertools.product(*axes.values())]
+
+    def _cell(self, facets: dict[str, Any]) -> Cell:
+        suite, rate = self.suite, self.rate
+        if "length_frames" in facets:
+            length = facets["length_frames"]
+            facets = {**facets, "length": float(Fraction(length) / rate)}
+        else:
+            length = max(1, round(seconds(facets["length"]) * rate))
+        duration = facets.get("needle_duration", suite.needle.duration)
+        return Cell(
+            facets=facets,
+            task=facets.get("task", suite.task),
+            kind=facets.get("kind", suite.needle.kind),
+            insertion=facets.get("insertion", suite.needle.insertion),
+            form=facets.get("form", suite.question.form),
+            length=length,
+            depth=facets.get("depth"),
+            needles=facets.get("needles"),
+            distractors=facets["distractors"],
+            duration=max(1, round(seconds(duration) * rate)),
+            scale=facets.get("needle_scale", suite.needle.scale),
+        )
+
+    @property
+    def group(self) -> int:
+        """Samples per scene block: 2 when any task asks in twins, else 1."""
+        return max(TASKS.get(cell.task).meta["group"] for cell in self.cells)
+
+    def answer_position(self, block_index: int, k: int) -> int:
+        """Where the correct one of ``k`` options goes: a fresh permutation per block of k, so letters balance."""
+        block = sample_rng(self.config_key, self.suite.seed, block_index // k, Stream.ANSWER_POSITIONS).permutation(k)
+        return int(block[block_index % k])
 
     def sample(self, index: int) -> Sample:
-        suite = self.suite
         if index < 0:
             raise IndexError(f"sample indices start at 0, not {index}")
+        suite, rate, size = self.suite, self.rate, self.suite.video.size
         cells = self.cells
-        facets = cells[index % len(cells)]
-        rng = sample_rng(self.config_key, suite.seed, index, Stream.SAMPLE)
-        rate = Fraction(suite.video.fps)
-        length = max(1, round(seconds(facets["length"]) * rate)) / rate
-        haystack = draw_haystack(self.haystack, length, rate, rng)
-        needle = self.needles[int(rng.integers(len(self.needles)))]
-        duration = max(1, round(seconds(suite.needle.duration) * rate)) / rate
-        at = Fraction(floor(seconds(facets["depth"]) * length * rate)) / rate
-        media = Composition(insert_still(haystack, at, Still(needle.ref, duration)), suite.video.size, rate)
-        frames = media.frame_grid.frames_in(at, at + duration)
-        task = TASKS.get(suite.task, source=suite.origin, key="task").obj
-        question = task(
-            [needle], self.needles, rng, options=suite.question.options, answer_position=self.answer_position(index)
+        cell = cells[(index // self.group) % len(cells)]
+        task = TASKS.get(cell.task, source=suite.origin, key="task")
+        group = task.meta["group"]
+        twin = index % group
+        rng = sample_rng(self.config_key, suite.seed, index - twin, Stream.SAMPLE)
+        pool = self.pools[cell.kind]
+        haystack = draw_haystack(self.haystack, Fraction(cell.length) / rate, rate, rng)
+        plan = task.meta["plan"](pool, rng, cell.needles)
+        distractors = pick_distractors(pool, plan, cell.distractors, suite.distractors.similarity, rng)
+        needles = [*plan.shown, *distractors]
+        frames = [min(cell.duration, floor(n.duration * rate)) if n.duration is not None else cell.duration for n in needles]
+        frames = [max(1, f) for f in frames]
+        widths = [0 if cell.insertion == "insert" else f for f in frames]
+        fixed = {}
+        if cell.depth is not None:
+            fixed[0] = floor(Fraction(str(cell.depth)) * (cell.length - widths[0]))
+        preferred = {}
+        if suite.distractors.placement == "periodic" and distractors:
+            first = len(plan.shown)
+            for j, start in enumerate(periodic_starts(cell.length, len(distractors), widths[first])):
+                preferred[first + j] = start
+        try:
+            starts = allocate(cell.length, widths, rng, fixed=fixed, preferred=preferred, gap=self._gap)
+        except NoRoom:
+            raise ConfigError(suite.origin, "grid", f"cell {cell.facets} has no room for its needles") from None
+        items = [
+            Item(
+                needle,
+                "needle" if k < len(plan.shown) else "distractor",
+                start,
+                count,
+                overlay_box(needle, cell.scale, size, suite.needle.position, rng) if cell.insertion == "overlay" else None,
+            )
+            for k, (needle, start, count) in enumerate(zip(needles, starts, frames))
+        ]
+        media, placed = assemble(haystack, items, cell.insertion, size, rate)
+        block = index // group
+        scene = Scene(
+            placed=tuple(sorted(placed, key=lambda p: p.start)),
+            plan=plan,
+            pool=pool,
+            kind=cell.kind,
+            form=cell.form,
+            options=suite.question.options,
+            twin=twin,
+            duration=media.duration,
+            rng=sample_rng(self.config_key, suite.seed, index, Stream.QUESTION),
+            position=lambda k: self.answer_position(block, k),
         )
-        truth = {
-            "insertion": "insert",
-            "haystack_seconds": float(length),
-            "needles": [
-                {
-                    "label": needle.label,
-                    "description": needle.description,
-                    "start": float(at),
-                    "end": float(at + duration),
-                    "frames": [frames.start, frames.stop],
-                }
-            ],
+        question: Question = task.obj(scene)
+        truth: dict[str, Any] = {
+            "insertion": cell.insertion,
+            "kind": cell.kind,
+            "haystack_seconds": float(Fraction(cell.length) / rate),
+            "needles": [p.to_json(size) for p in scene.placed if p.role == "needle"],
+            "distractors": [p.to_json(size) for p in scene.placed if p.role == "distractor"],
         }
+        if question.asked is not None:
+            truth["asked"] = {"label": question.asked.label, "description": question.asked.description, "present": question.present}
         return Sample(
             id=f"{suite.name}-{index:06d}",
             suite=suite.name,
-            task=suite.task,
+            task=cell.task,
             modality=self.modality,
             question=question.text,
             options=question.options,
@@ -94,39 +184,57 @@ class VideoGenerator:
             answer_type=question.answer_type,
             media=media,
             truth=truth,
-            facets=facets,
+            facets=cell.facets,
             seed=suite.seed,
             index=index,
         )
 
+    @property
+    def _gap(self) -> int:
+        """Frames kept between any two placed items: half a second, so appearances stay distinct."""
+        return max(1, round(self.rate / 2))
+
+    def check(self) -> None:
+        """Refuse, before anything is made, any cell whose task, pool or haystack cannot serve it."""
+        suite = self.suite
+        for cell in self.cells:
+            task = TASKS.get(cell.task, source=suite.origin, key="task")
+            settings = Settings(cell.kind, cell.form, cell.needles, cell.distractors, suite.needle.source == "builtin", suite.question.options)
+            try:
+                task.meta["check"](settings)
+            except ValueError as error:
+                raise ConfigError(suite.origin, "task" if not suite.grid.task else "grid.task", f"{cell.task} {error}", cell.task) from None
+            count = cell.needles or task.meta["needles"] or MAX_DEFAULT_COUNT
+            pool = self.pools[cell.kind]
+            # options and shown needles are all different needles; negative twins also need an absent one
+            distinct = count if task.meta.get("distinct") else 1
+            wanted = suite.question.options + distinct - 1 + cell.distractors + (task.meta["group"] - 1)
+            if len(pool) < wanted:
+                raise ConfigError(
+                    suite.origin,
+                    "needle.source",
+                    f"has {len(pool)} usable needles; {cell.task} with {suite.question.options} options, "
+                    f"{distinct} needle(s) and {cell.distractors} distractor(s) needs at least {wanted}",
+                    suite.needle.source,
+                )
+            width = 0 if cell.insertion == "insert" else cell.duration
+            if not fits(cell.length, [width] * (count + cell.distractors), self._gap):
+                raise ConfigError(
+                    suite.origin,
+                    "grid",
+                    f"a {float(Fraction(cell.length) / self.rate):g} s haystack has no room for {count + cell.distractors} "
+                    f"needles of {float(Fraction(cell.duration) / self.rate):g} s kept half a second apart; "
+                    "lengthen the haystack or show fewer or shorter needles",
+                )
+
     def sources(self) -> dict:
         """What the samples are drawn from, for the build manifest."""
+        needles: Any = "builtin"
+        if self.suite.needle.source != "builtin":
+            needles = [{"path": n.ref.path, "sha256": n.ref.sha256} for pool in self.pools.values() for n in pool]  # type: ignore[union-attr]
         return {
             "haystack": "builtin"
             if self.haystack.procedural
             else [{"path": v.path, "sha256": v.sha256} for v in self.haystack.videos],
-            "needles": "builtin"
-            if self.suite.needle.source == "builtin"
-            else [{"path": n.ref.path, "sha256": n.ref.sha256} for n in self.needles],  # type: ignore[union-attr]
+            "needles": needles,
         }
-
-
-def insert_still(haystack: list[Clip], at: Fraction, still: Still) -> tuple[Segment, ...]:
-    """The haystack clips with ``still`` inserted at time ``at`` (a clip is split if ``at`` falls inside)."""
-    out: list[Segment] = []
-    t = Fraction(0)
-    placed = False
-    for clip in haystack:
-        if not placed and t <= at < t + clip.duration:
-            head = at - t
-            if head > 0:
-                out.append(Clip(clip.ref, TimeRange(clip.range.start, head)))
-            out.append(still)
-            out.append(Clip(clip.ref, TimeRange(clip.range.start + head, clip.duration - head)))
-            placed = True
-        else:
-            out.append(clip)
-        t += clip.duration
-    if not placed:
-        out.append(still)
-    return tuple(out)

@@ -90,22 +90,52 @@ def pan_zoom(params: Mapping, times: Sequence[Fraction], size: tuple[int, int]) 
 @PROCEDURAL.register("shape", kind="image")
 def shape(params: Mapping, size: tuple[int, int]) -> np.ndarray:
     """A coloured shape on a plain light background (params: shape, color)."""
+    width, height = size
+    return _draw_shape(size, params["shape"], params["color"], (width / 2, height / 2), 0.38 * min(width, height))
+
+
+@PROCEDURAL.register("shape_motion", kind="video")
+def shape_motion(params: Mapping, times: Sequence[Fraction], size: tuple[int, int]) -> np.ndarray:
+    """A coloured shape gliding to and fro on a plain background (params: shape, color, start, end, duration).
+
+    ``start`` and ``end`` are the shape's centre as fractions of the frame; one pass takes
+    ``duration`` seconds, then it glides back, and so on.
+    """
+    width, height = size
+    duration = Fraction(params["duration"])
+    (x0, y0), (x1, y1) = params["start"], params["end"]
+    out = np.empty((len(times), height, width, 3), np.uint8)
+    for i, t in enumerate(times):
+        p = float(max(t, 0) / duration % 2) if duration > 0 else 0.0
+        p = 2 - p if p > 1 else p
+        centre = ((x0 + (x1 - x0) * p) * width, (y0 + (y1 - y0) * p) * height)
+        out[i] = _draw_shape(size, params["shape"], params["color"], centre, 0.3 * min(width, height))
+    return out
+
+
+@PROCEDURAL.register("text_card", kind="image")
+def text_card(params: Mapping, size: tuple[int, int]) -> np.ndarray:
+    """White text on a dark full-frame card (params: text)."""
+    from mmhay.media.captions import render_title_card
+
+    return render_title_card(params["text"], size)
+
+
+def _draw_shape(size: tuple[int, int], kind: str, color_name: str, centre: tuple[float, float], radius: float) -> np.ndarray:
+    """A frame of ``size`` with one shape of ``radius`` pixels at ``centre``, drawn at 4x and reduced."""
     import cv2
 
     width, height = size
-    # drawn at 4x and reduced, for clean edges at any size
     ss = 4
     canvas = np.empty((height * ss, width * ss, 3), np.uint8)
     canvas[:] = _SHAPE_BACKGROUND
-    color = tuple(int(c) for c in COLORS[params["color"]])
-    cx, cy = width * ss / 2, height * ss / 2
-    r = 0.38 * min(width, height) * ss
+    color = tuple(int(c) for c in COLORS[color_name])
+    cx, cy, r = centre[0] * ss, centre[1] * ss, radius * ss
 
     def poly(points: list[tuple[float, float]]) -> None:
         pts = np.array([[cx + x * r, cy + y * r] for x, y in points], np.int32)
         cv2.fillPoly(canvas, [pts], color)
 
-    kind = params["shape"]
     if kind == "circle":
         cv2.circle(canvas, (int(cx), int(cy)), int(r), color, -1)
     elif kind == "square":

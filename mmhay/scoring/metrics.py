@@ -1,8 +1,8 @@
 """Metrics over scored records: accuracy with its uncertainty and chance level, overall and per facet.
 
 Definitions are in docs/metrics.md. A record is one scored sample as written to samples.jsonl:
-it has ``correct`` (bool), ``parsed`` (None when no answer could be read), ``options``,
-``task`` and ``facets``.
+it has ``correct`` (bool), ``parsed`` (None when no answer could be read), ``chance`` (None
+where the answer space is not finite), ``task`` and ``facets``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ class Accuracy:
     """Accuracy of ``n`` answers: ``correct`` of them right, ``unparsed`` unreadable (and wrong).
 
     ``stderr`` is the binomial standard error; ``low``..``high`` the 95% Wilson score interval;
-    ``chance`` the mean probability of being right by guessing uniformly among the options.
+    ``chance`` the mean probability of being right by guessing uniformly, over the answers whose
+    answer space is finite (None when none is).
     """
 
     n: int
@@ -29,7 +30,7 @@ class Accuracy:
     stderr: float
     low: float
     high: float
-    chance: float
+    chance: float | None
 
     def to_json(self) -> dict:
         return {key: round(value, 6) if isinstance(value, float) else value for key, value in asdict(self).items()}
@@ -51,8 +52,9 @@ def accuracy(records: Sequence[Mapping]) -> Accuracy:
     unparsed = sum(1 for r in records if r.get("parsed") is None)
     p = correct / n if n else 0.0
     low, high = wilson_interval(correct, n)
-    chance = sum(1 / len(r["options"]) for r in records if r.get("options")) / n if n else 0.0
-    return Accuracy(n, correct, unparsed, p, sqrt(p * (1 - p) / n) if n else 0.0, low, high, chance)
+    chances = [r["chance"] for r in records if r.get("chance") is not None]
+    mean_chance = sum(chances) / len(chances) if chances else None
+    return Accuracy(n, correct, unparsed, p, sqrt(p * (1 - p) / n) if n else 0.0, low, high, mean_chance)
 
 
 def _group(records: Iterable[Mapping], key) -> dict[str, list[Mapping]]:

@@ -5,9 +5,19 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-__all__ = ["parse_choice", "parse_answer", "PARSED_TYPES"]
+__all__ = [
+    "parse_choice",
+    "parse_integer",
+    "parse_boolean",
+    "parse_sequence",
+    "parse_span",
+    "parse_text",
+    "normalise_text",
+    "parse_answer",
+    "PARSED_TYPES",
+]
 
-PARSED_TYPES = frozenset({"choice"})
+PARSED_TYPES = frozenset({"choice", "integer", "boolean", "sequence", "span", "text"})
 
 _MARKUP = re.compile(r"[*_`#]+")
 _SPACES = re.compile(r"\s+")
@@ -93,8 +103,132 @@ def _match_option_text(cleaned: str, options: Sequence[str], letters: list[str])
     return None if rivals else longest[1]
 
 
+_NUMBER_WORDS = {
+    word: value
+    for value, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+        "sixteen seventeen eighteen nineteen twenty".split()
+    )
+}
+_NUMBER_WORDS.update({"once": 1, "twice": 2, "thrice": 3, "none": 0, "never": 0})
+_NUMBER = re.compile(r"(?<![\w.])(\d+)(?![\w.]*\d)|\b(" + "|".join(_NUMBER_WORDS) + r")\b", re.I)
+
+
+def parse_integer(text: object) -> str | None:
+    """The first count an answer states: "3", "three", "3 times", "twice", "there are 3" -> "3"."""
+    if not isinstance(text, str):
+        return None
+    match = _NUMBER.search(_clean(text))
+    if not match:
+        return None
+    return str(int(match.group(1))) if match.group(1) else str(_NUMBER_WORDS[match.group(2).lower()])
+
+
+_YES = re.compile(r"^(yes|yeah|yep|true|correct|it does|it appears|present)\b", re.I)
+_NO = re.compile(r"^(no|nope|false|incorrect|it does not|it doesn't|not present|absent)\b", re.I)
+_NEGATED = re.compile(r"\b(not|never|no|doesn't|does not|did not|didn't|absent|isn't|is not)\b", re.I)
+
+
+def parse_boolean(text: object) -> str | None:
+    """"yes" or "no": from how the answer opens ("Yes.", "No, it does not"), or from a negation."""
+    if not isinstance(text, str):
+        return None
+    cleaned = _clean(text)
+    if _YES.match(cleaned):
+        return "yes"
+    if _NO.match(cleaned):
+        return "no"
+    if re.search(r"\b(yes|true)\b", cleaned, re.I):
+        return None if _NEGATED.search(cleaned) else "yes"
+    if _NEGATED.search(cleaned):
+        return "no"
+    return None
+
+
+def parse_sequence(text: object, options: Sequence[str]) -> str | None:
+    """Option letters in the order an answer gives them ("B, A, C", "B->A->C") as "B,A,C"; by option
+    text when the answer names the options instead of their letters."""
+    if not isinstance(text, str) or not options:
+        return None
+    letters = [chr(ord("A") + i) for i in range(min(len(options), 26))]
+    cleaned = _clean(text)
+    found: list[str] = []
+    for match in re.finditer(r"(?<![A-Za-z])([A-Za-z])(?![A-Za-z])", cleaned):
+        letter = match.group(1)
+        if letter.upper() in letters and (letter.isupper() or len(cleaned) <= 4 * len(options)):
+            if letter.upper() not in found:
+                found.append(letter.upper())
+    if len(found) >= 2:
+        return ",".join(found)
+    answer = _normalise(cleaned)
+    positions = []
+    for letter, option in zip(letters, options):
+        where = answer.find(_normalise(option))
+        if where >= 0 and _normalise(option):
+            positions.append((where, letter))
+    return ",".join(letter for _, letter in sorted(positions)) if len(positions) >= 2 else None
+
+
+_CLOCK = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{2}(?:\.\d+)?)")
+_SECONDS = re.compile(r"(?<![\d:.])(\d+(?:\.\d+)?)(?![\d:])")
+
+
+def parse_span(text: object) -> str | None:
+    """A time span in seconds as "start,end": "from 12.5 s to 15 s", "00:12-00:15"; one time is a
+    zero-length span ("at 13 seconds" -> "13,13")."""
+    if not isinstance(text, str):
+        return None
+    cleaned = _clean(text)
+    times: list[float] = []
+    for match in _CLOCK.finditer(cleaned):
+        hours, minutes, secs = match.groups()
+        times.append(int(hours or 0) * 3600 + int(minutes) * 60 + float(secs))
+    if not times:
+        times = [float(m.group(1)) for m in _SECONDS.finditer(cleaned)]
+    if not times:
+        return None
+    start, end = (times[0], times[1]) if len(times) >= 2 else (times[0], times[0])
+    start, end = min(start, end), max(start, end)
+    return f"{_format(start)},{_format(end)}"
+
+
+def _format(value: float) -> str:
+    return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+_LEAD_IN = re.compile(r"^(the\s+)?(answer|secret word|word|passkey|number|picture|clip)\s+(is|was)\s*:?\s*", re.I)
+
+
+def parse_text(text: object) -> str | None:
+    """A short answer, normalised: lower case, no punctuation, articles or lead-in ("The answer is")."""
+    if not isinstance(text, str):
+        return None
+    first = _clean(text).splitlines()[0] if _clean(text) else ""
+    first = _LEAD_IN.sub("", first)
+    words = [w for w in _normalise(first).split() if w not in ("a", "an", "the")]
+    return " ".join(words) or None
+
+
+def normalise_text(text: str) -> str:
+    """How text answers compare: lower case, no punctuation, no articles."""
+    return " ".join(w for w in _normalise(text).split() if w not in ("a", "an", "the"))
+
+
 def parse_answer(answer_type: str, text: object, options: Sequence[str] = ()) -> str | None:
-    """The normalised answer of ``answer_type`` in ``text``, or None."""
-    if answer_type == "choice":
-        return parse_choice(text, options)
-    raise ValueError(f"no parser yet for {answer_type!r} answers")
+    """The answer of ``answer_type`` in ``text``, in its canonical written form, or None."""
+    try:
+        if answer_type == "choice":
+            return parse_choice(text, options)
+        if answer_type == "integer":
+            return parse_integer(text)
+        if answer_type == "boolean":
+            return parse_boolean(text)
+        if answer_type == "sequence":
+            return parse_sequence(text, options)
+        if answer_type == "span":
+            return parse_span(text)
+        if answer_type == "text":
+            return parse_text(text)
+    except (ValueError, IndexError, OverflowError):  # no text may raise; a reading that fails is no answer
+        return None
+    raise ValueError(f"no parser for {answer_type!r} answers")

@@ -12,8 +12,8 @@ def data_label(identity: Mapping) -> str:
     return str(identity.get("built") or identity.get("config") or identity.get("suite", "?"))
 
 
-def _pct(value: float) -> str:
-    return f"{100 * value:.1f}"
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}"
 
 
 def summary_row(name: str, acc: Mapping) -> list[str]:

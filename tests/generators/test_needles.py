@@ -13,7 +13,7 @@ from mmhay.generators.needles import builtin_needles
 def test_builtin_needles_are_distinct_pictures_with_distinct_descriptions():
     from mmhay.media.procedural import render_image
 
-    needles = builtin_needles()
+    needles = builtin_needles("image")
     assert len({n.description for n in needles}) == len(needles) == 100
     assert needles[1].description == "an orange circle"
     pictures = [render_image(n.ref.name, n.ref.params, (64, 36)) for n in needles[:12]]
@@ -35,7 +35,7 @@ def test_user_needles_are_described_by_file_name(tmp_path, caplog):
     suite = parse_suite({"name": "n", "samples": 4, "needle": {"source": str(folder)}})
     with caplog.at_level(logging.WARNING, logger="mmhay"):
         generator = create_generator(suite)
-    assert sorted(n.description for n in generator.needles) == ["golden retriever", "old lamp", "red bicycle", "tea cup"]
+    assert sorted(n.description for n in generator.pools["image"]) == ["golden retriever", "old lamp", "red bicycle", "tea cup"]
     assert any("broken.png" in r.getMessage() for r in caplog.records)
     sample = generator.sample(0)
     assert set(sample.options) == {"golden retriever", "old lamp", "red bicycle", "tea cup"}
@@ -44,5 +44,5 @@ def test_user_needles_are_described_by_file_name(tmp_path, caplog):
 def test_too_few_needles_for_the_options_is_a_config_error(tmp_path):
     _image(tmp_path / "only.png", 50)
     suite = parse_suite({"name": "n", "needle": {"source": str(tmp_path)}})
-    with pytest.raises(ConfigError, match="has 1 usable pictures; questions with 4 options"):
+    with pytest.raises(ConfigError, match="has 1 usable needles; retrieval with 4 options, 1 needle.s. and 0 distractor.s. needs at least 4"):
         create_generator(suite)

@@ -4,7 +4,7 @@ from mmhay.scoring.metrics import accuracy, summarize, wilson_interval
 
 
 def _record(correct, depth, length, parsed="A", task="retrieval"):
-    return {"correct": correct, "parsed": parsed, "options": ["a", "b", "c", "d"], "task": task, "facets": {"depth": depth, "length": length}}
+    return {"correct": correct, "parsed": parsed, "chance": 0.25, "task": task, "facets": {"depth": depth, "length": length}}
 
 
 def test_wilson_interval_matches_the_textbook_value():
@@ -19,6 +19,12 @@ def test_accuracy_counts_unparsed_answers_as_wrong():
     assert (result.n, result.correct, result.unparsed) == (4, 2, 1)
     assert result.accuracy == 0.5 and result.chance == 0.25
     assert result.stderr == pytest.approx(0.25)
+
+
+def test_chance_averages_only_finite_answer_spaces():
+    records = [_record(True, 0, 10), {**_record(False, 0, 10), "chance": None}, {**_record(True, 0, 10), "chance": 0.5}]
+    assert accuracy(records).chance == 0.375
+    assert accuracy([{**_record(True, 0, 10), "chance": None}]).chance is None
 
 
 def test_summary_splits_by_facet_and_grid():

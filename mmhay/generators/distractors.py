@@ -1,0 +1,39 @@
+"""Distractors: needles of the same kind with other content, shown where the question does not look."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from mmhay.generators.needles import Needle, as_distractor, similar
+from mmhay.generators.tasks import Plan
+
+__all__ = ["pick_distractors", "periodic_starts"]
+
+
+def pick_distractors(pool: Sequence[Needle], plan: Plan, count: int, similarity: str, rng: np.random.Generator) -> list[Needle]:
+    """``count`` distractors: never a needle the question is about, never of a kind it counts.
+
+    With ``similarity`` "similar", those sharing a shape or colour with the first needle come
+    first (in random order); the rest are drawn at random. Repeats only when the pool runs out.
+    """
+    if count == 0:
+        return []
+    taken = {n.label for n in plan.shown} | ({plan.absent.label} if plan.absent is not None else set())
+    candidates = [
+        n for n in pool if n.label not in taken and not any(n.attributes.get(k) == v for k, v in plan.avoid.items())
+    ]
+    if not candidates:
+        raise ValueError("no needle of the pool can serve as a distractor")
+    order = [candidates[int(i)] for i in rng.permutation(len(candidates))]
+    if similarity == "similar":
+        alike = similar(plan.shown[0], order)
+        order = alike + [n for n in order if n not in alike]
+    chosen = [order[i % len(order)] for i in range(count)]
+    return [as_distractor(n) for n in chosen]
+
+
+def periodic_starts(length: int, count: int, width: int) -> list[int]:
+    """Evenly spaced starts for ``count`` items of ``width`` frames over ``length`` frames (V-NIAH-D)."""
+    return [max(0, round(length * (j + 1) / (count + 1) - width / 2)) for j in range(count)]

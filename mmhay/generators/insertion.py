@@ -1,0 +1,136 @@
+"""Putting needles into a haystack: insert (adds frames), replace (overwrites frames), overlay (composites).
+
+Positions are haystack frames; the result is a composition and, for every item, where it shows
+in the output video: its time span, frame indices and, for overlays, its box.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from mmhay.generators.needles import Needle
+from mmhay.timeline import Box, Clip, Composition, GeneratorRef, Overlay, Segment, Still, TimeRange
+
+__all__ = ["Item", "Placed", "assemble", "overlay_box", "SUBTITLE_BOX", "INSERTIONS"]
+
+INSERTIONS = ("insert", "replace", "overlay")
+
+# Where text needles are captioned: a subtitle band across the bottom of the frame.
+SUBTITLE_BOX = Box(0.04, 0.8, 0.92, 0.15)
+
+
+@dataclass(frozen=True)
+class Item:
+    """A needle (or distractor) to place: at haystack frame ``at``, for ``frames`` frames."""
+
+    needle: Needle
+    role: str  # "needle" or "distractor"
+    at: int
+    frames: int
+    box: Box | None = None
+
+
+@dataclass(frozen=True)
+class Placed:
+    """Where an item shows in the output video."""
+
+    needle: Needle
+    role: str
+    start: Fraction
+    end: Fraction
+    frames: range
+    box: Box | None
+
+    def to_json(self, size: tuple[int, int]) -> dict:
+        return {
+            "label": self.needle.label,
+            "description": self.needle.description,
+            "start": float(self.start),
+            "end": float(self.end),
+            "frames": [self.frames.start, self.frames.stop],
+            "box": list(self.box.pixels(size)) if self.box is not None else None,
+        }
+
+
+def overlay_box(needle: Needle, scale: float, frame: tuple[int, int], position, rng: np.random.Generator) -> Box:
+    """The box an overlaid needle takes: ``scale`` of the frame's width, the needle's own aspect
+    ratio, centred at ``position`` (fractions of the frame) or at a random place."""
+    if needle.kind == "text":
+        return SUBTITLE_BOX
+    width, height = frame
+    w = scale
+    h = scale * (width / height) / needle.aspect
+    if h > 0.95:  # a tall needle: limit by height instead
+        w, h = w * 0.95 / h, 0.95
+    if position == "random":
+        x, y = float(rng.uniform(0, 1 - w)), float(rng.uniform(0, 1 - h))
+    else:
+        x = min(max(position[0] - w / 2, 0.0), 1 - w)
+        y = min(max(position[1] - h / 2, 0.0), 1 - h)
+    return Box(round(x, 4), round(y, 4), round(w, 4), round(h, 4))
+
+
+def assemble(
+    haystack: Sequence[Clip],
+    items: Sequence[Item],
+    insertion: str,
+    size: tuple[int, int],
+    rate: Fraction,
+) -> tuple[Composition, list[Placed]]:
+    """The composition with every item put in by ``insertion``, and where each item shows (in time order)."""
+    length = round(sum((clip.duration for clip in haystack), Fraction(0)) * rate)
+    segments: list[Segment] = []
+    overlays: list[Overlay] = []
+    placed: list[Placed] = []
+    cursor = 0  # haystack frames used so far
+    shift = 0  # output frames minus haystack frames, from inserted needles
+    for item in sorted(items, key=lambda i: i.at):
+        if insertion == "overlay":
+            start = item.at
+            overlays.append(_overlay(item, start, rate))
+        else:
+            segments += _cut(haystack, cursor, item.at, rate)
+            start = item.at + shift
+            segments.append(_segment(item, rate))
+            if insertion == "insert":
+                shift += item.frames
+                cursor = item.at
+            else:
+                cursor = item.at + item.frames
+        box = item.box if insertion == "overlay" else None
+        placed.append(Placed(item.needle, item.role, start / rate, (start + item.frames) / rate, range(start, start + item.frames), box))
+    segments += _cut(haystack, cursor, length, rate)
+    return Composition(tuple(segments), size, rate, tuple(overlays)), placed
+
+
+def _segment(item: Item, rate: Fraction) -> Segment:
+    needle, duration = item.needle, Fraction(item.frames) / rate
+    if needle.kind == "text":
+        return Still(GeneratorRef("text_card", {"text": needle.text}), duration)
+    if needle.kind == "clip":
+        return Clip(needle.ref, TimeRange(Fraction(0), duration))
+    return Still(needle.ref, duration)
+
+
+def _overlay(item: Item, start: int, rate: Fraction) -> Overlay:
+    at = TimeRange(Fraction(start) / rate, Fraction(item.frames) / rate)
+    if item.needle.kind == "text":
+        return Overlay(at, item.box or SUBTITLE_BOX, text=item.needle.text)
+    return Overlay(at, item.box, ref=item.needle.ref)
+
+
+def _cut(haystack: Sequence[Clip], start: int, end: int, rate: Fraction) -> list[Clip]:
+    """The haystack's frames ``start..end`` as clips (whole clips kept, the ends trimmed)."""
+    out, position = [], 0
+    for clip in haystack:
+        frames = round(clip.duration * rate)
+        a, b = max(start, position), min(end, position + frames)
+        if a < b:
+            offset = Fraction(a - position) / rate
+            out.append(Clip(clip.ref, TimeRange(clip.range.start + offset, Fraction(b - a) / rate)))
+        position += frames
+    return out

@@ -1,0 +1,117 @@
+"""Tasks: what to place for a question, and the question asked about what was placed.
+
+A task is registered under its name as its ``ask`` function, with metadata:
+``plan`` (which needles to show), ``group`` (samples asked about one scene: 2 for negative twins),
+``needles`` (the default needle count) and ``check`` (what settings it accepts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+
+from mmhay.generators import TASKS
+from mmhay.generators.insertion import Placed
+from mmhay.generators.needles import Needle
+from mmhay.schema import AnswerType
+
+__all__ = ["Question", "Plan", "Scene", "Settings", "register_task", "noun", "mention", "pick", "TASKS"]
+
+
+@dataclass(frozen=True)
+class Question:
+    """The asked part of a sample."""
+
+    text: str
+    options: tuple[str, ...]
+    answer: str
+    answer_type: AnswerType
+    asked: Needle | None = None
+    present: bool = True
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a task wants shown: ``shown`` needles (repeats allowed), the needle asked about when it
+    is not among them (``absent``), and attribute values distractors must not have (``avoid``)."""
+
+    shown: tuple[Needle, ...]
+    absent: Needle | None = None
+    avoid: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The settings of one grid cell that a task checks."""
+
+    kind: str
+    form: str
+    needles: int | None
+    distractors: int
+    builtin: bool
+    options: int
+
+
+@dataclass(frozen=True)
+class Scene:
+    """What was placed, and how to ask about it."""
+
+    placed: tuple[Placed, ...]  # every item, in time order
+    plan: Plan
+    pool: tuple[Needle, ...]
+    kind: str
+    form: str
+    options: int
+    twin: int  # which of a group of samples about one scene this is
+    duration: Fraction  # of the output video
+    rng: np.random.Generator
+    position: Callable[[int], int]  # a balanced position for the correct one of k options
+
+    @property
+    def needles(self) -> list[Placed]:
+        return [p for p in self.placed if p.role == "needle"]
+
+    @property
+    def shown_labels(self) -> set[str]:
+        return {p.needle.label for p in self.placed}
+
+
+def register_task(name: str, *, plan, group: int = 1, needles: int | None = 1, distinct: bool = False, check=None):
+    """Register an ``ask`` function as task ``name``: its plan, how many samples share a scene
+    (``group``), its default needle count, whether its needles all differ, and its ``check``."""
+    return TASKS.register(
+        name, plan=plan, group=group, needles=needles, distinct=distinct, check=check or (lambda settings: None)
+    )
+
+
+def noun(kind: str, plural: bool = False) -> str:
+    """What a needle of ``kind`` is called in a question."""
+    word = {"image": "picture", "clip": "short clip", "text": "caption"}[kind]
+    return word + "s" if plural else word
+
+
+def mention(needle: Needle) -> str:
+    """How a question refers to one needle: "a red star", or for text 'the word "lemon"'."""
+    if needle.kind == "text":
+        return f'the {"number" if needle.attributes.get("template") == "passkey" else "word"} "{needle.label}"'
+    return needle.description
+
+
+def pick(pool: Sequence[Needle], k: int, rng: np.random.Generator, exclude: set[str] = frozenset()) -> list[Needle]:
+    """``k`` distinct needles of ``pool`` at random, none labelled as in ``exclude``."""
+    candidates = [n for n in pool if n.label not in exclude]
+    if len(candidates) < k:
+        raise ValueError(f"the needle pool has {len(candidates)} candidates where {k} are needed")
+    return [candidates[int(i)] for i in rng.choice(len(candidates), size=k, replace=False)]
+
+
+def choice_question(text: str, right: str, wrong: Sequence[str], position: int) -> tuple[str, tuple[str, ...], str]:
+    """A multiple-choice question with ``right`` at ``position`` among the ``wrong`` options."""
+    from mmhay.schema import option_letter
+
+    options = list(wrong)
+    options.insert(position, right)
+    return text, tuple(options), option_letter(position)

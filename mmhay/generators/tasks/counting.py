@@ -1,0 +1,59 @@
+"""Counting: how many times a needle appears, or how many needles of a kind appear."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mmhay.generators.tasks import Plan, Question, Scene, Settings, choice_question, mention, noun, pick, register_task
+from mmhay.schema import AnswerType
+
+MAX_DEFAULT_COUNT = 5
+
+
+def plan_repeats(pool, rng: np.random.Generator, count: int | None) -> Plan:
+    """One needle shown ``count`` times (1..5 at random when the grid does not say)."""
+    k = count or int(rng.integers(1, MAX_DEFAULT_COUNT + 1))
+    return Plan(tuple(pick(pool, 1, rng)) * k)
+
+
+def _ask_count(scene: Scene, text: str, k: int) -> Question:
+    if scene.form == "open":
+        return Question(text, (), str(k), AnswerType.INTEGER)
+    candidates = [v for v in range(1, max(k + 4, scene.options + 1)) if v != k]
+    wrong = sorted(int(v) for v in scene.rng.choice(candidates, size=scene.options - 1, replace=False))
+    text, options, answer = choice_question(text, str(k), [str(v) for v in wrong], scene.position(scene.options))
+    return Question(text, options, answer, AnswerType.CHOICE)
+
+
+@register_task("counting", plan=plan_repeats, needles=None)
+def counting(scene: Scene) -> Question:
+    """How many times one needle appears (each appearance apart from the others)."""
+    needle = scene.needles[0].needle
+    return _ask_count(scene, f"How many times does {mention(needle)} appear in the video?", len(scene.needles))
+
+
+def plan_kind(pool, rng: np.random.Generator, count: int | None) -> Plan:
+    """``count`` different needles sharing a shape or a colour; distractors have neither."""
+    k = count or int(rng.integers(1, MAX_DEFAULT_COUNT + 1))
+    attribute = ("color", "shape")[int(rng.integers(2))]
+    values = sorted({n.attributes[attribute] for n in pool})
+    value = values[int(rng.integers(len(values)))]
+    members = [n for n in pool if n.attributes.get(attribute) == value]
+    return Plan(tuple(pick(members, min(k, len(members)), rng)), avoid={attribute: value})
+
+
+def _check_kind(settings: Settings) -> None:
+    if not settings.builtin or settings.kind == "text":
+        raise ValueError("counting by kind needs the built-in shape needles (kind image or clip, source builtin)")
+    if settings.needles is not None and settings.needles > 10:
+        raise ValueError("there are 10 shapes of each colour and 10 colours of each shape: at most 10 needles")
+
+
+@register_task("count_kind", plan=plan_kind, needles=None, distinct=True, check=_check_kind)
+def count_kind(scene: Scene) -> Question:
+    """How many different needles of one kind (a colour, or a shape) appear."""
+    attribute, value = next(iter(scene.plan.avoid.items()))
+    what = f"{value} shapes" if attribute == "color" else f"{value}s"
+    kind = scene.needles[0].needle.kind
+    text = f"How many different {what} appear in the video (as {noun(kind, plural=True)})?"
+    return _ask_count(scene, text, len({p.needle.label for p in scene.needles}))

@@ -1,0 +1,38 @@
+"""Localization: when the needle appears, as a time span in seconds."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from mmhay.generators.tasks import Question, Scene, choice_question, mention, register_task
+from mmhay.generators.tasks.retrieval import check_one, plan_one
+from mmhay.schema import AnswerType
+
+
+def _seconds(t: Fraction) -> str:
+    return f"{float(t):.3f}".rstrip("0").rstrip(".")
+
+
+@register_task("localization", plan=plan_one, check=check_one)
+def localization(scene: Scene) -> Question:
+    """When does the needle appear: start and end seconds, or a choice of time spans."""
+    placed = scene.needles[0]
+    text = f"When does {mention(placed.needle)} appear in the video?"
+    if scene.form == "open":
+        return Question(text, (), f"{_seconds(placed.start)},{_seconds(placed.end)}", AnswerType.SPAN, placed.needle)
+    length = placed.end - placed.start
+    spans: list[Fraction] = []
+    room = scene.duration - length
+    # other spans of the same length that do not overlap the right one or each other
+    for _ in range(200):
+        if len(spans) == scene.options - 1 or room <= 0:
+            break
+        start = Fraction(round(float(scene.rng.uniform(0, float(room))) * 10), 10)
+        if all(abs(start - other) >= length for other in [placed.start, *spans]):
+            spans.append(start)
+    if len(spans) < scene.options - 1:
+        raise ValueError("the video is too short for that many distinct time spans")
+    spell = lambda s: f"from {_seconds(s)} s to {_seconds(s + length)} s"  # noqa: E731
+    wrong = [spell(s) for s in sorted(spans)]
+    text, options, answer = choice_question(text, spell(placed.start), wrong, scene.position(scene.options))
+    return Question(text, options, answer, AnswerType.CHOICE, placed.needle)

@@ -1,0 +1,49 @@
+"""Retrieval: what was shown, or what the caption said."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mmhay.generators.tasks import Plan, Question, Scene, Settings, choice_question, noun, pick, register_task
+from mmhay.schema import AnswerType
+
+
+def plan_one(pool, rng: np.random.Generator, count: int | None) -> Plan:
+    """One needle, drawn at random."""
+    return Plan(tuple(pick(pool, 1, rng)))
+
+
+def check_one(settings: Settings) -> None:
+    if settings.needles not in (None, 1):
+        raise ValueError("asks about one needle; set grid.needles to [1] or leave it out")
+
+
+def _check(settings: Settings) -> None:
+    check_one(settings)
+    if settings.form == "open" and settings.kind != "text" and settings.distractors:
+        raise ValueError("an open-ended question about one of several pictures or clips is ambiguous; use form choice or no distractors")
+
+
+@register_task("retrieval", plan=plan_one, check=_check)
+def retrieval(scene: Scene) -> Question:
+    """What was shown (pictures, clips) or what the caption said (text): multiple choice or open."""
+    needle = scene.needles[0].needle
+    if needle.kind == "text":
+        subject = "passkey" if needle.attributes.get("template") == "passkey" else "secret word"
+        text = f"A caption in the video tells a {subject}. What is the {subject}?"
+        # the words of distractor captions were shown too: the hardest wrong options
+        shown = [p.needle for p in scene.placed if p.role == "distractor"]
+        wrong = [n.label for n in shown if n.label != needle.label][: scene.options - 1]
+        wrong += [n.label for n in pick(scene.pool, scene.options - 1 - len(wrong), scene.rng, {needle.label, *wrong})]
+        right = needle.label
+    else:
+        if any(p.role == "distractor" for p in scene.placed):
+            text = f"Which of the following {noun(needle.kind, plural=True)} appears in the video?"
+        else:
+            text = f"A {noun(needle.kind)} that does not belong to the rest of the video appears for a moment. What does it show?"
+        wrong = [n.description for n in pick(scene.pool, scene.options - 1, scene.rng, scene.shown_labels)]
+        right = needle.description
+    if scene.form == "open":
+        return Question(text, (), needle.label, AnswerType.TEXT, needle)
+    text, options, answer = choice_question(text, right, wrong, scene.position(scene.options))
+    return Question(text, options, answer, AnswerType.CHOICE, needle)
