@@ -89,7 +89,8 @@ class NeedleSettings(_Settings):
     ``source``: ``builtin``, or a folder of images (kind image) or videos (kind clip).
     ``text``: the built-in text needles, ``secret_word`` or ``passkey``.
     ``insertion``: ``insert`` adds the needle's frames, ``replace`` overwrites haystack frames,
-    ``overlay`` composites it into a box of the haystack frames.
+    ``overlay`` composites it into a box of the haystack frames; or a mapping of kind to
+    insertion (``{image: insert, text: overlay}``, others insert) for suites that mix kinds.
     ``scale``: an overlay's width as a fraction of the frame's; ``position``: its centre as
     fractions of the frame, or ``random``.
     """
@@ -97,7 +98,7 @@ class NeedleSettings(_Settings):
     kind: Kind = "image"
     source: str = "builtin"
     text: Literal["secret_word", "passkey"] = "secret_word"
-    insertion: Insertion = "insert"
+    insertion: Union[Insertion, dict[Kind, Insertion]] = "insert"
     duration: Seconds = 1.0
     scale: Scale = 0.3
     position: Union[Literal["random"], tuple[Unit, Unit]] = "random"

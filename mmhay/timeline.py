@@ -345,6 +345,7 @@ def _render_segment(
     if isinstance(ref, GeneratorRef):
         for i in range(0, len(local), _RENDER_CHUNK):
             chunk = local[i : i + _RENDER_CHUNK]
+            stats.generated += len(chunk)
             for u, pixels in zip(chunk, render_video(ref.name, ref.params, [offset + u for u in chunk], size)):
                 yield u, pixels
         return

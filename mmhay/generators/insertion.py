@@ -53,6 +53,7 @@ class Placed:
             "end": float(self.end),
             "frames": [self.frames.start, self.frames.stop],
             "box": list(self.box.pixels(size)) if self.box is not None else None,
+            "source": self.needle.ref.to_json() if self.needle.ref is not None else {"text": self.needle.text},
         }
 
 

@@ -85,15 +85,22 @@ class VideoGenerator:
         else:
             length = max(1, round(seconds(facets["length"]) * rate))
         duration = facets.get("needle_duration", suite.needle.duration)
+        task = facets.get("task", suite.task)
+        kind = facets.get("kind", suite.needle.kind)
+        insertion = suite.needle.insertion if isinstance(suite.needle.insertion, str) else suite.needle.insertion.get(kind, "insert")
+        needles = facets.get("needles")
+        if needles is not None and TASKS.get(task).meta["needles"] == 1:
+            # single-needle tasks in a grid that counts needles for the others show one
+            needles, facets = None, {**facets, "needles": 1}
         return Cell(
             facets=facets,
-            task=facets.get("task", suite.task),
-            kind=facets.get("kind", suite.needle.kind),
-            insertion=facets.get("insertion", suite.needle.insertion),
+            task=task,
+            kind=kind,
+            insertion=facets.get("insertion", insertion),
             form=facets.get("form", suite.question.form),
             length=length,
             depth=facets.get("depth"),
-            needles=facets.get("needles"),
+            needles=needles,
             distractors=facets["distractors"],
             duration=max(1, round(seconds(duration) * rate)),
             scale=facets.get("needle_scale", suite.needle.scale),
@@ -172,7 +179,13 @@ class VideoGenerator:
             "distractors": [p.to_json(size) for p in scene.placed if p.role == "distractor"],
         }
         if question.asked is not None:
-            truth["asked"] = {"label": question.asked.label, "description": question.asked.description, "present": question.present}
+            asked = question.asked
+            truth["asked"] = {
+                "label": asked.label,
+                "description": asked.description,
+                "present": question.present,
+                "source": asked.ref.to_json() if asked.ref is not None else {"text": asked.text},
+            }
         return Sample(
             id=f"{suite.name}-{index:06d}",
             suite=suite.name,
@@ -200,6 +213,8 @@ class VideoGenerator:
         for cell in self.cells:
             task = TASKS.get(cell.task, source=suite.origin, key="task")
             settings = Settings(cell.kind, cell.form, cell.needles, cell.distractors, suite.needle.source == "builtin", suite.question.options)
+            if not suite.grid.task and task.meta["needles"] == 1 and cell.facets.get("needles", 1) != 1:
+                raise ConfigError(suite.origin, "grid.needles", f"{cell.task} asks about one needle; leave grid.needles out", suite.grid.needles)
             try:
                 task.meta["check"](settings)
             except ValueError as error:

@@ -30,10 +30,11 @@ _INITIAL_GOP = Fraction(2)
 
 @dataclass
 class DecodeStats:
-    """What a read cost: frames decoded and seeks made."""
+    """What producing frames cost: frames decoded from files, seeks made, procedural frames computed."""
 
     decoded: int = 0
     seeks: int = 0
+    generated: int = 0
 
 
 @dataclass(frozen=True)

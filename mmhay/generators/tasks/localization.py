@@ -5,7 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from mmhay.generators.tasks import Question, Scene, choice_question, mention, register_task
-from mmhay.generators.tasks.retrieval import check_one, plan_one
+from mmhay.generators.tasks.retrieval import plan_one
 from mmhay.schema import AnswerType
 
 
@@ -13,7 +13,7 @@ def _seconds(t: Fraction) -> str:
     return f"{float(t):.3f}".rstrip("0").rstrip(".")
 
 
-@register_task("localization", plan=plan_one, check=check_one)
+@register_task("localization", plan=plan_one)
 def localization(scene: Scene) -> Question:
     """When does the needle appear: start and end seconds, or a choice of time spans."""
     placed = scene.needles[0]

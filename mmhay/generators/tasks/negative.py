@@ -10,7 +10,6 @@ import numpy as np
 
 from mmhay.generators.needles import similar
 from mmhay.generators.tasks import Plan, Question, Scene, choice_question, mention, noun, pick, register_task
-from mmhay.generators.tasks.retrieval import check_one
 from mmhay.schema import AnswerType, option_letter
 
 NONE_OF_THESE = "none of these"
@@ -24,7 +23,7 @@ def plan_with_absent(pool, rng: np.random.Generator, count: int | None) -> Plan:
     return Plan((needle,), absent=alike[int(rng.integers(len(alike)))])
 
 
-@register_task("negative", plan=plan_with_absent, group=2, check=check_one)
+@register_task("negative", plan=plan_with_absent, group=2)
 def negative(scene: Scene) -> Question:
     """Is it there? Twins over one video: the shown needle (yes) and a similar absent one (no)."""
     shown = scene.needles[0].needle

@@ -13,13 +13,7 @@ def plan_one(pool, rng: np.random.Generator, count: int | None) -> Plan:
     return Plan(tuple(pick(pool, 1, rng)))
 
 
-def check_one(settings: Settings) -> None:
-    if settings.needles not in (None, 1):
-        raise ValueError("asks about one needle; set grid.needles to [1] or leave it out")
-
-
 def _check(settings: Settings) -> None:
-    check_one(settings)
     if settings.form == "open" and settings.kind != "text" and settings.distractors:
         raise ValueError("an open-ended question about one of several pictures or clips is ambiguous; use form choice or no distractors")
 
