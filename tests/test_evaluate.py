@@ -36,3 +36,33 @@ def test_a_config_evaluates_on_samples_generated_on_the_fly(tmp_path):
     result = evaluate(open_data(config, limit=5), create_adapter("random"), tmp_path / "run")
     assert result.metrics["overall"]["n"] == 5
     assert result.metrics["data"]["config"] == str(config)
+
+
+def test_every_task_and_answer_form_is_asked_and_scored(tmp_path):
+    import yaml
+
+    config = tmp_path / "all.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "name": "all",
+                "samples": 48,
+                "video": {"size": [128, 72], "fps": 4},
+                "grid": {
+                    "task": ["retrieval", "ordering", "counting", "count_kind", "negative", "localization"],
+                    "form": ["choice", "open"],
+                    "length": [30],
+                },
+            }
+        )
+    )
+    result = evaluate(open_data(config), create_adapter("random"), tmp_path / "run")
+    metrics = result.metrics
+    assert set(metrics["by_task"]) == {"retrieval", "ordering", "counting", "count_kind", "negative", "localization"}
+    assert set(metrics["by_facet"]["form"]) == {"choice", "open"}
+    assert metrics["overall"]["unparsed"] == 0, "every random answer is readable"
+    records = [json.loads(line) for line in (tmp_path / "run" / "samples.jsonl").read_text().splitlines()]
+    kinds = {r["answer_type"] for r in records}
+    assert kinds == {"choice", "sequence", "integer", "boolean", "span", "text"}
+    assert {r["chance"] for r in records if r["answer_type"] == "boolean"} == {0.5}
+    assert all(r["chance"] is None for r in records if r["answer_type"] in ("integer", "span", "text"))

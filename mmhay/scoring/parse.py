@@ -88,10 +88,10 @@ def parse_choice(text: object, options: Sequence[str]) -> str | None:
 
 def _match_option_text(cleaned: str, options: Sequence[str], letters: list[str]) -> str | None:
     """The letter of the one option whose text the answer contains (the longest, if nested)."""
-    answer = f" {_normalise(cleaned)} "
+    answer = f" {normalise_text(cleaned)} "
     found = []
     for letter, option in zip(letters, options):
-        text = _normalise(option)
+        text = normalise_text(option)
         if text and f" {text} " in answer:
             found.append((len(text), letter, text))
     if not found:
@@ -134,10 +134,10 @@ def parse_boolean(text: object) -> str | None:
     if not isinstance(text, str):
         return None
     cleaned = _clean(text)
-    if _YES.match(cleaned):
-        return "yes"
     if _NO.match(cleaned):
         return "no"
+    if _YES.match(cleaned):
+        return "yes"
     if re.search(r"\b(yes|true)\b", cleaned, re.I):
         return None if _NEGATED.search(cleaned) else "yes"
     if _NEGATED.search(cleaned):
@@ -160,11 +160,12 @@ def parse_sequence(text: object, options: Sequence[str]) -> str | None:
                 found.append(letter.upper())
     if len(found) >= 2:
         return ",".join(found)
-    answer = _normalise(cleaned)
+    answer = f" {normalise_text(cleaned)} "
     positions = []
     for letter, option in zip(letters, options):
-        where = answer.find(_normalise(option))
-        if where >= 0 and _normalise(option):
+        wanted = normalise_text(option)
+        where = answer.find(f" {wanted} ")
+        if where >= 0 and wanted:
             positions.append((where, letter))
     return ",".join(letter for _, letter in sorted(positions)) if len(positions) >= 2 else None
 
