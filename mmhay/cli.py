@@ -63,6 +63,13 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--limit", type=_positive, help="evaluate only the first N samples")
     evaluate.add_argument("--strict", action="store_true", help="fail on unreadable media instead of skipping it")
 
+    preview = commands.add_parser("preview", help="write one sample's video and a contact sheet of it, to look at")
+    preview.add_argument("config", type=Path, help="suite config (YAML), or a built suite folder")
+    preview.add_argument("--index", type=_non_negative, default=0, help="which sample (default 0)")
+    preview.add_argument("--out", type=Path, required=True, help="folder to write the mp4, PNG and JSON into")
+    preview.add_argument("--frames", type=_positive, default=12, help="evenly spaced frames on the sheet (default 12)")
+    preview.add_argument("--strict", action="store_true", help="fail on unreadable media instead of skipping it")
+
     report = commands.add_parser("report", help="print the results of one or more runs side by side")
     report.add_argument("runs", type=Path, nargs="+", help="run folders written by `mmhay eval`")
 
@@ -85,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     # Hugging Face libraries draw their own progress bars for loading and saving; ours suffice
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
-        handler = {"build": _build, "eval": _eval, "report": _report, "list": _list, "tiny-model": _tiny}[args.command]
+        handler = {"build": _build, "eval": _eval, "preview": _preview, "report": _report, "list": _list, "tiny-model": _tiny}[
+            args.command
+        ]
         return handler(args)
     except MmhayError as error:
         print(f"mmhay: error: {error}", file=sys.stderr)
@@ -159,6 +168,27 @@ def _eval(args) -> int:
     _print_runs([result.metrics], grid=True)
     print(f"asked {result.asked}, reused {result.reused} earlier answers")
     print(f"wrote {result.out}/samples.jsonl, {result.out}/metrics.json, {result.out}/results.md")
+    return 0
+
+
+def _preview(args) -> int:
+    from mmhay.errors import ConfigError
+    from mmhay.evaluate import open_data
+    from mmhay.preview import preview_sample
+    from mmhay.prompts import prompt_for
+
+    data = open_data(args.config, strict=args.strict)
+    if args.index >= data.count:
+        raise ConfigError("--index", "", f"the suite has samples 0..{data.count - 1}", args.index)
+    sample = next(s for k, s in enumerate(data.samples()) if k == args.index)
+    written = preview_sample(sample, args.out, frames=args.frames)
+    print(prompt_for(sample))
+    print(f"answer: {sample.answer}")
+    for entry in sample.truth.get("needles", []) + sample.truth.get("distractors", []):
+        role = "needle" if entry in sample.truth.get("needles", []) else "distractor"
+        box = f" in box {entry['box']}" if entry.get("box") else ""
+        print(f"{role}: {entry['label']} at {entry['start']:g}-{entry['end']:g} s{box}")
+    print(f"wrote {written.video}, {written.sheet}, {written.sample}")
     return 0
 
 

@@ -103,3 +103,20 @@ def test_importing_stays_light(module):
     code = f"import sys, {module}; print(sorted(m for m in ('torch', 'transformers', 'datasets', 'av', 'cv2') if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_preview_writes_a_video_and_an_outlined_contact_sheet(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from mmhay.preview import NEEDLE_COLOR
+
+    config = _config(tmp_path, needle={"insertion": "overlay", "duration": 1.5}, grid={"length": [8], "distractors": [1]})
+    result = mmhay("preview", config, "--index", "2", "--out", tmp_path / "look")
+    assert result.returncode == 0, result.stderr
+    assert "needle:" in result.stdout and "distractor:" in result.stdout and "answer:" in result.stdout
+    files = sorted(p.name for p in (tmp_path / "look").iterdir())
+    assert files == ["small-000002.json", "small-000002.mp4", "small-000002.png"]
+    sheet = np.asarray(Image.open(tmp_path / "look" / "small-000002.png").convert("RGB"))
+    assert (sheet == NEEDLE_COLOR).all(axis=2).sum() > 100, "the needle is outlined in red"
+    _one_line_error(mmhay("preview", config, "--index", "99", "--out", tmp_path / "x"), "--index = 99: the suite has samples 0..11")

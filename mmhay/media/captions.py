@@ -10,11 +10,12 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["render_caption", "render_title_card"]
+__all__ = ["render_caption", "render_title_card", "font"]
 
 
 @lru_cache(maxsize=32)
-def _font(size: int):
+def font(size: int):
+    """Pillow's built-in FreeType font at ``size`` pixels."""
     from PIL import ImageFont
 
     return ImageFont.load_default(size=max(6, size))
@@ -24,11 +25,11 @@ def _fitted_font(text: str, width: int, height: int, lines: int = 1):
     """The largest font at which ``text`` fits in ``width`` x ``height`` on at most ``lines`` lines."""
     size = max(6, int(height / (lines * 1.35)))
     while size > 6:
-        left, top, right, bottom = _font(size).getbbox(text)
+        left, top, right, bottom = font(size).getbbox(text)
         if right - left <= width:
             break
         size -= 1
-    return _font(size)
+    return font(size)
 
 
 def render_caption(text: str, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:

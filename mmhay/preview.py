@@ -1,0 +1,127 @@
+"""``mmhay preview``: one sample as a person checks it, its video and a contact sheet.
+
+The contact sheet shows frames decoded from the written video at evenly spaced times plus the
+middle of every needle and distractor, each with its time; needle frames are outlined in red,
+distractor frames in orange, and overlay boxes are drawn where the item sits.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from mmhay.atomic import write_text_atomic
+from mmhay.media.decode import read_frames
+from mmhay.schema import Sample
+
+__all__ = ["Preview", "preview_sample", "contact_sheet"]
+
+NEEDLE_COLOR = (230, 30, 30)
+DISTRACTOR_COLOR = (255, 150, 0)
+_TILE_WIDTH = 320
+_COLUMNS = 4
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a preview wrote."""
+
+    video: Path
+    sheet: Path
+    sample: Path
+
+
+def preview_sample(sample: Sample, out: str | Path, *, frames: int = 12) -> Preview:
+    """Write ``sample``'s video, a contact sheet of it and the sample as JSON into the folder ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"{sample.id}"
+    video = out / f"{stem}.mp4"
+    sample.media.write(video)
+    sheet = out / f"{stem}.png"
+    contact_sheet(sample, video, sheet, frames=frames)
+    record = out / f"{stem}.json"
+    write_text_atomic(record, json.dumps(sample.to_json(), indent=2) + "\n")
+    return Preview(video, sheet, record)
+
+
+def contact_sheet(sample: Sample, video: Path, path: Path, *, frames: int = 12) -> None:
+    """Draw the contact sheet of ``sample`` from its written ``video`` into the PNG ``path``."""
+    from PIL import Image
+
+    entries = [(e, "needle") for e in sample.truth.get("needles", [])] + [(e, "distractor") for e in sample.truth.get("distractors", [])]
+    rate = sample.media.rate or Fraction(1)
+    duration = sample.media.duration
+    wanted = {Fraction(duration * (2 * i + 1) / (2 * frames)) for i in range(frames)}
+    for entry, _ in entries:
+        first, stop = entry["frames"]
+        wanted.add(Fraction((first + stop - 1) // 2) / rate)
+    times = sorted(wanted)
+    decoded = read_frames(video, times)
+    tiles = [_tile(pixels, t, rate, entries) for pixels, t in zip(decoded.pixels, decoded.times)]
+    rows = -(-len(tiles) // _COLUMNS)
+    tile_h = tiles[0].shape[0]
+    header = _header(sample, _COLUMNS * _TILE_WIDTH)
+    sheet = np.full((header.shape[0] + rows * tile_h, _COLUMNS * _TILE_WIDTH, 3), 255, np.uint8)
+    sheet[: header.shape[0]] = header
+    for k, tile in enumerate(tiles):
+        row, col = divmod(k, _COLUMNS)
+        y = header.shape[0] + row * tile_h
+        sheet[y : y + tile_h, col * _TILE_WIDTH : (col + 1) * _TILE_WIDTH] = tile
+    partial = path.with_name(f".{path.name}.tmp.png")
+    Image.fromarray(sheet).save(partial)
+    partial.replace(path)
+
+
+def _tile(pixels: np.ndarray, t: Fraction, rate: Fraction, entries) -> np.ndarray:
+    """One frame scaled to the tile width, outlined if a needle shows, with its time and label below."""
+    from PIL import Image, ImageDraw
+
+    from mmhay.media.captions import font
+
+    height, width = pixels.shape[:2]
+    scale = _TILE_WIDTH / width
+    frame = Image.fromarray(pixels).resize((_TILE_WIDTH, max(1, round(height * scale))))
+    draw = ImageDraw.Draw(frame)
+    k = round(t * rate)
+    showing = [(entry, role) for entry, role in entries if entry["frames"][0] <= k < entry["frames"][1]]
+    for entry, role in showing:
+        color = NEEDLE_COLOR if role == "needle" else DISTRACTOR_COLOR
+        if entry.get("box"):
+            x, y, w, h = (v * scale for v in entry["box"])
+            draw.rectangle([x, y, x + w - 1, y + h - 1], outline=color, width=3)
+        else:
+            draw.rectangle([0, 0, frame.width - 1, frame.height - 1], outline=color, width=6)
+    caption = Image.new("RGB", (_TILE_WIDTH, 40), (255, 255, 255))
+    text = ImageDraw.Draw(caption)
+    text.text((6, 3), f"{float(t):.2f} s  (frame {k})", fill=(0, 0, 0), font=font(14))
+    if showing:
+        entry, role = showing[0]
+        color = NEEDLE_COLOR if role == "needle" else DISTRACTOR_COLOR
+        text.text((6, 21), f"{role}: {entry['label']}", fill=color, font=font(14))
+    tile = Image.new("RGB", (_TILE_WIDTH, frame.height + caption.height), (255, 255, 255))
+    tile.paste(frame, (0, 0))
+    tile.paste(caption, (0, frame.height))
+    return np.asarray(tile)
+
+
+def _header(sample: Sample, width: int) -> np.ndarray:
+    """The question, options and answer above the frames."""
+    from PIL import Image, ImageDraw
+
+    from mmhay.media.captions import font
+    from mmhay.prompts import prompt_for
+
+    lines = [f"{sample.id}  ·  task {sample.task}  ·  facets {json.dumps(dict(sample.facets))}"]
+    lines += prompt_for(sample).splitlines()
+    lines.append(f"answer: {sample.answer}")
+    heading = font(16)
+    image = Image.new("RGB", (width, 12 + 22 * len(lines)), (245, 245, 245))
+    draw = ImageDraw.Draw(image)
+    for i, line in enumerate(lines):
+        draw.text((10, 6 + 22 * i), line, fill=(0, 0, 0) if i < len(lines) - 1 else NEEDLE_COLOR, font=heading)
+    return np.asarray(image)
