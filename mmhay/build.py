@@ -311,9 +311,9 @@ def _dataset_card(suite: SuiteConfig, samples: list[Sample]) -> str:
 
 {suite.description or "A needle-in-a-haystack suite built with mmhay."}
 
-{len(samples)} samples, task `{suite.task}`, generator `{suite.generator}`, seed {suite.seed}.
-Each sample is a video (`videos/NNNNNN.mp4`, H.264, {suite.video.size[0]}x{suite.video.size[1]} at
-{suite.video.fps} fps) with a multiple-choice question about a needle hidden in it.
+{len(samples)} samples, tasks {", ".join(f"`{t}`" for t in sorted({s.task for s in samples}))}, generator
+`{suite.generator}`, seed {suite.seed}. Each sample is a video (`videos/NNNNNN.mp4`, H.264,
+{suite.video.size[0]}x{suite.video.size[1]} at {suite.video.fps} fps) with a question about the needles hidden in it.
 
 ## Load
 
@@ -331,9 +331,9 @@ Or evaluate a model on it: `mmhay eval --model hf:PATH --data path/to/this/folde
 | --- | --- |
 | `id`, `index`, `seed`, `suite` | which sample this is; `index` and `seed` regenerate it |
 | `task`, `modality`, `answer_type` | what is asked and how the answer is written |
-| `question`, `options`, `answer` | the question, its options in order, the correct option letter |
-| `truth` | JSON: where each needle is (`start`/`end` seconds, `frames` as [first, end) indices) |
-| `facets` | JSON: the grid cell (haystack `length` in seconds, needle `depth` 0..1) |
+| `question`, `options`, `answer` | the question, its options in order (if any), the answer: an option letter, a count, `yes`/`no`, letters in order (`C,A,B`), `start,end` seconds, or a short text |
+| `truth` | JSON: every needle and distractor (`start`/`end` seconds, `frames` as [first, end) indices, `box` [x, y, w, h] for overlays, `source`), and the needle asked about |
+| `facets` | JSON: the grid cell, one key per axis (haystack `length` in seconds, `depth` 0..1, `distractors`, ...) |
 | `video` | the sample's video, relative to this folder |
 | `recipe` | JSON: the composition the video was rendered from (sources, cuts, needle) |
 

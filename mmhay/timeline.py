@@ -282,16 +282,21 @@ class Composition:
                     _paint(array[i], overlay.box.pixels(size), *layers[shown[i]], overlay.opacity)
         return Rendered(array, tuple(result_times), stats)
 
-    def iter_frames(self, size: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
-        """Every frame of the constant-rate video, in order, computed as they are consumed."""
+    def iter_frames(self, size: tuple[int, int] | None = None, frames: range | None = None) -> Iterator[np.ndarray]:
+        """The frames of the constant-rate video (all, or the indices in ``frames``), in order,
+        computed as they are consumed."""
         size = tuple(size or self.size)
         grid = self.frame_grid
+        wanted = frames if frames is not None else range(len(grid))
         stats = DecodeStats()
         layers = [
-            _overlay_layers(o, [grid[k] for k in grid.frames_in(o.at.start, o.at.end)], size, stats) for o in self.overlays
+            _overlay_layers(o, [grid[k] for k in _overlap(grid.frames_in(o.at.start, o.at.end), wanted)], size, stats)
+            for o in self.overlays
         ]
         for start, segment in zip(self.starts, self.segments):
-            frames = grid.frames_in(start, start + segment.duration)
+            frames = _overlap(grid.frames_in(start, start + segment.duration), wanted)
+            if not frames:
+                continue
             local = [grid[k] - start for k in frames]
             for k, (_, pixels) in zip(frames, _render_segment(segment, local, size, stats)):
                 t = grid[k]
@@ -302,13 +307,15 @@ class Composition:
                         _paint(pixels, overlay.box.pixels(size), rgb, alpha, overlay.opacity)
                 yield pixels
 
-    def write(self, path: str | Path, **encode_options: Any) -> int:
-        """Encode the whole composition as an H.264 mp4 at ``path`` (atomically); return the frame count."""
-        from mmhay.media.encode import write_video
+    def write(self, path: str | Path, *, fast: bool = True, **encode_options: Any) -> int:
+        """Write the composition as an H.264 mp4 at ``path`` (atomically); return the frame count.
 
-        if self.rate is None:
-            raise ValueError("writing a composition needs a frame rate")
-        return write_video(path, self.iter_frames(), rate=self.rate, size=self.size, **encode_options)
+        With ``fast``, whole GOPs of source files that match the output are copied and only the
+        frames around the edits are encoded (``mmhay.export``); otherwise everything is encoded.
+        """
+        from mmhay.export import write_composition
+
+        return write_composition(self, path, fast=fast, **encode_options)
 
     def to_json(self) -> dict:
         return {
@@ -358,6 +365,10 @@ def _render_segment(
             canvas[y : y + h, x : x + w] = pixels
             pixels = canvas
         yield at - offset, pixels
+
+
+def _overlap(a: range, b: range) -> range:
+    return range(max(a.start, b.start), max(max(a.start, b.start), min(a.stop, b.stop)))
 
 
 def _overlay_layers(
