@@ -46,3 +46,42 @@ def test_too_few_needles_for_the_options_is_a_config_error(tmp_path):
     suite = parse_suite({"name": "n", "needle": {"source": str(tmp_path)}})
     with pytest.raises(ConfigError, match="has 1 usable needles; retrieval with 4 options, 1 needle.s. and 0 distractor.s. needs at least 4"):
         create_generator(suite)
+
+
+def test_user_clips_are_spliced_in_whole_or_cut_to_the_needle_duration(tmp_path):
+    from fractions import Fraction
+
+    from counter_video import read_counter, write_counter_video
+
+    from mmhay.timeline import Clip, FileRef
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for k, name in enumerate(["dog_jumping.mp4", "cat_sleeping.mp4", "bird_singing.mp4", "fish_swimming.mp4"]):
+        write_counter_video(folder / name, [1000 * k + 100 * j for j in range(10 + 10 * k)])  # 1 to 4 s at 10 fps
+    suite = parse_suite({"name": "c", "samples": 4, "video": {"size": [160, 96], "fps": 10}, "needle": {"kind": "clip", "source": str(folder), "duration": 2.5}, "grid": {"length": [10]}})
+    generator = create_generator(suite)
+    assert sorted(n.description for n in generator.pools["clip"]) == ["bird singing", "cat sleeping", "dog jumping", "fish swimming"]
+    for i in range(4):
+        sample = generator.sample(i)
+        needle = sample.truth["needles"][0]
+        clip = next(s for s in sample.media.segments if isinstance(s, Clip) and isinstance(s.ref, FileRef) and s.ref.path.endswith(".mp4") and "clips" in s.ref.path)
+        assert clip.duration == min(Fraction(5, 2), clip.ref.info.duration)
+        first, stop = needle["frames"]
+        assert stop - first == clip.duration * 10
+        shown = sample.media.frames([Fraction(k, 10) for k in range(first, stop)])
+        start_index = read_counter(shown[0])
+        assert [read_counter(f) for f in shown] == list(range(start_index, start_index + stop - first)), "the clip plays from its start"
+
+
+def test_passkeys_and_placed_overlays():
+    suite = parse_suite(
+        {"name": "p", "samples": 2, "needle": {"kind": "text", "text": "passkey", "insertion": "overlay"}, "question": {"form": "open"}, "grid": {"length": [10]}}
+    )
+    sample = create_generator(suite).sample(0)
+    assert sample.answer.isdigit() and len(sample.answer) == 5
+    assert sample.truth["needles"][0]["source"] == {"text": f"The passkey is {sample.answer}."}
+    boxed = parse_suite({"name": "b", "samples": 1, "video": {"size": [400, 200]}, "needle": {"insertion": "overlay", "scale": 0.25, "position": [0.8, 0.3]}, "grid": {"length": [10]}})
+    x, y, w, h = create_generator(boxed).sample(0).truth["needles"][0]["box"]
+    assert (w, h) == (100, 100), "a square picture a quarter of the frame wide"
+    assert (x + w / 2, y + h / 2) == (320, 60), "centred where asked"

@@ -142,7 +142,7 @@ def test_each_item_shows_at_its_truth_and_nowhere_else(kind, insertion, tmp_path
 # --- tasks --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("insertion", ["insert", "overlay"])
+@pytest.mark.parametrize("insertion", ["insert", "replace", "overlay"])
 def test_ordering_truth_is_the_order_of_first_appearance(insertion, tmp_path):
     generator = create_generator(_suite(samples=2, task="ordering", question={"form": "open"}, needle={"insertion": insertion}, grid={"length": [20], "needles": [3], "distractors": [1]}))
     for i in range(2):
@@ -159,7 +159,7 @@ def test_ordering_truth_is_the_order_of_first_appearance(insertion, tmp_path):
         assert [sample.options["ABC".index(letter)] for letter in letters] == [e["description"] for e in needles]
 
 
-@pytest.mark.parametrize("insertion", ["replace", "overlay"])
+@pytest.mark.parametrize("insertion", ["insert", "replace", "overlay"])
 def test_counts_equal_the_distinct_appearances(insertion, tmp_path):
     generator = create_generator(
         _suite(samples=3, task="counting", question={"form": "open"}, needle={"insertion": insertion, "duration": 1}, grid={"length": [24], "needles": [1, 2, 4], "distractors": [2]})
@@ -172,18 +172,26 @@ def test_counts_equal_the_distinct_appearances(insertion, tmp_path):
         assert runs == int(sample.answer) == sample.facets["needles"]
 
 
-def test_counting_a_kind_counts_different_needles_of_it():
-    generator = create_generator(_suite(samples=6, task="count_kind", question={"form": "open"}, grid={"length": [30], "needles": [3], "distractors": [3]}))
-    for i in range(6):
+@pytest.mark.parametrize("insertion", ["insert", "replace", "overlay"])
+def test_counting_a_kind_counts_the_different_needles_of_it_seen(insertion, tmp_path):
+    generator = create_generator(
+        _suite(samples=3, task="count_kind", question={"form": "open"}, needle={"insertion": insertion}, grid={"length": [30], "needles": [2, 3, 4], "distractors": [3]})
+    )
+    for i in range(3):
         sample = generator.sample(i)
-        value = sample.question.split("different ")[1].split(" ")[0].rstrip("s")
-        members = {e["label"] for e in sample.truth["needles"]}
-        assert len(members) == int(sample.answer) == 3
-        assert all(value in label for label in members)
-        assert not any(value in d["label"] for d in sample.truth["distractors"])
+        (value,) = set.intersection(*(set(e["label"].split()) for e in sample.truth["needles"]))
+        assert value in sample.question
+        times, frames = _decode_all(sample, tmp_path / f"{i}.mp4")
+        seen = set()
+        for entry in _entries(sample):
+            if any(error(frames[k], entry, times[k], SIZE) < SHOWS for k in range(*entry["frames"])):
+                seen.add(entry["label"])
+        of_kind = {label for label in seen if value in label.split()}
+        assert len(of_kind) == int(sample.answer) == sample.facets["needles"]
+        assert seen - of_kind == {d["label"] for d in sample.truth["distractors"]}, "distractors are of other kinds"
 
 
-@pytest.mark.parametrize("insertion", ["insert", "overlay"])
+@pytest.mark.parametrize("insertion", ["insert", "replace", "overlay"])
 def test_negative_twins_ask_about_an_absent_needle(insertion, tmp_path):
     generator = create_generator(_suite(samples=4, task="negative", question={"form": "open"}, needle={"insertion": insertion}, grid={"distractors": [2]}))
     for pair in (0, 2):
@@ -221,10 +229,18 @@ def test_negative_multiple_choice_offers_none_of_these():
             assert sample.options["ABCD".index(sample.answer)] == sample.truth["needles"][0]["description"]
 
 
-def test_localization_answers_the_truth_span():
-    sample = create_generator(_suite(task="localization", question={"form": "open"})).sample(0)
+@pytest.mark.parametrize("insertion", ["insert", "replace", "overlay"])
+def test_localization_answers_the_span_where_the_needle_shows(insertion, tmp_path):
+    sample = create_generator(_suite(task="localization", question={"form": "open"}, needle={"insertion": insertion}, grid={"distractors": [2]})).sample(0)
     needle = sample.truth["needles"][0]
-    assert [float(v) for v in sample.answer.split(",")] == pytest.approx([needle["start"], needle["end"]], abs=1e-3)
+    start, end = (Fraction(v).limit_denominator(1000) for v in sample.answer.split(","))
+    assert (float(start), float(end)) == pytest.approx((needle["start"], needle["end"]), abs=1e-3)
+    times, frames = _decode_all(sample, tmp_path / "loc.mp4")
+    shows = [k for k in range(len(times)) if error(frames[k], needle, times[k], SIZE) < SHOWS]
+    assert (Fraction(shows[0], FPS), Fraction(shows[-1] + 1, FPS)) == (start, end)
+
+
+def test_localization_choices_name_the_truth_span():
     choice = create_generator(_suite(task="localization")).sample(1)
     right = choice.options["ABCD".index(choice.answer)]
     assert right == f"from {choice.truth['needles'][0]['start']:g} s to {choice.truth['needles'][0]['end']:g} s"

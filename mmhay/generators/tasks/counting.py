@@ -53,7 +53,7 @@ def _check_kind(settings: Settings) -> None:
 def count_kind(scene: Scene) -> Question:
     """How many different needles of one kind (a colour, or a shape) appear."""
     attribute, value = next(iter(scene.plan.avoid.items()))
-    what = f"{value} shapes" if attribute == "color" else f"{value}s"
+    what = f"{value} shapes" if attribute == "color" else (f"{value}es" if value.endswith(("s", "x")) else f"{value}s")
     kind = scene.needles[0].needle.kind
     text = f"How many different {what} appear in the video (as {noun(kind, plural=True)})?"
     return _ask_count(scene, text, len({p.needle.label for p in scene.needles}))
