@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
+from mmhay.atomic import write_text_atomic
 from mmhay.config import SuiteConfig
 from mmhay.errors import DatasetError
 from mmhay.generators import Generator, create_generator
-from mmhay.atomic import write_text_atomic
 from mmhay.media.probe import file_sha256
 from mmhay.schema import Sample
 from mmhay.timeline import Composition

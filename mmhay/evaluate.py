@@ -16,21 +16,21 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 
 from mmhay.adapters import Adapter, Request
-from mmhay.errors import ConfigError, DatasetError
 from mmhay.atomic import write_text_atomic
+from mmhay.errors import ConfigError, DatasetError
 from mmhay.prompts import prompt_for
 from mmhay.sampling import sample_times
 from mmhay.schema import Sample
 from mmhay.scoring.metrics import summarize
 from mmhay.scoring.parse import PARSED_TYPES, parse_answer
-from mmhay.scoring.score import chance, is_correct
 from mmhay.scoring.report import run_markdown
+from mmhay.scoring.score import chance, is_correct
 from mmhay.timeline import Composition
 
 __all__ = ["EvalSettings", "RunResult", "DataSource", "open_data", "evaluate"]

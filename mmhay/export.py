@@ -9,7 +9,6 @@ copied, the whole composition is encoded, and the reason is logged.
 from __future__ import annotations
 
 import logging
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 

@@ -21,10 +21,10 @@ from typing import Any, Union
 
 import numpy as np
 
+from mmhay.media.captions import render_caption
 from mmhay.media.decode import DecodeStats, iter_frames
 from mmhay.media.pictures import fit, fitted_box, load_picture
 from mmhay.media.probe import VideoInfo, file_sha256, probe_video
-from mmhay.media.captions import render_caption
 from mmhay.media.procedural import PROCEDURAL, render_image, render_video
 from mmhay.media.timing import FrameGrid, frame_at
 
