@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from fractions import Fraction
 from math import floor
 from typing import Any
@@ -71,7 +72,7 @@ class VideoGenerator:
     def rate(self) -> Fraction:
         return Fraction(self.suite.video.fps)
 
-    @property
+    @cached_property
     def cells(self) -> list[Cell]:
         """Every combination of the grid's axes; consecutive scenes take them in turn."""
         axes = self.suite.grid.axes()
@@ -106,7 +107,7 @@ class VideoGenerator:
             scale=facets.get("needle_scale", suite.needle.scale),
         )
 
-    @property
+    @cached_property
     def group(self) -> int:
         """Samples per scene block: 2 when any task asks in twins, else 1."""
         return max(TASKS.get(cell.task).meta["group"] for cell in self.cells)

@@ -244,3 +244,16 @@ def test_localization_choices_name_the_truth_span():
     choice = create_generator(_suite(task="localization")).sample(1)
     right = choice.options["ABCD".index(choice.answer)]
     assert right == f"from {choice.truth['needles'][0]['start']:g} s to {choice.truth['needles'][0]['end']:g} s"
+
+
+@pytest.mark.parametrize("task", ["counting", "localization"])
+def test_numeric_options_do_not_give_the_answer_away_by_their_order(task):
+    """Were wrong options sorted with the right one put in, the one out of order would be it."""
+    generator = create_generator(_suite(samples=40, task=task, grid={"length": [20], "needles": [2]} if task == "counting" else {"length": [20]}))
+    answers_out_of_order = 0
+    for i in range(40):
+        sample = generator.sample(i)
+        values = [float(o.split()[1]) if task == "localization" else int(o) for o in sample.options]
+        rest = [v for k, v in enumerate(values) if k != "ABCD".index(sample.answer)]
+        answers_out_of_order += rest == sorted(rest) and values != sorted(values)
+    assert answers_out_of_order < 20

@@ -20,7 +20,8 @@ def _ask_count(scene: Scene, text: str, k: int) -> Question:
     if scene.form == "open":
         return Question(text, (), str(k), AnswerType.INTEGER)
     candidates = [v for v in range(1, max(k + 4, scene.options + 1)) if v != k]
-    wrong = sorted(int(v) for v in scene.rng.choice(candidates, size=scene.options - 1, replace=False))
+    # in drawn order, not sorted: a sorted list with the answer put in would give it away
+    wrong = [int(v) for v in scene.rng.choice(candidates, size=scene.options - 1, replace=False)]
     text, options, answer = choice_question(text, str(k), [str(v) for v in wrong], scene.position(scene.options))
     return Question(text, options, answer, AnswerType.CHOICE)
 

@@ -33,6 +33,6 @@ def localization(scene: Scene) -> Question:
     if len(spans) < scene.options - 1:
         raise ValueError("the video is too short for that many distinct time spans")
     spell = lambda s: f"from {_seconds(s)} s to {_seconds(s + length)} s"  # noqa: E731
-    wrong = [spell(s) for s in sorted(spans)]
+    wrong = [spell(s) for s in spans]  # in drawn order: sorted, the right one would stand out
     text, options, answer = choice_question(text, spell(placed.start), wrong, scene.position(scene.options))
     return Question(text, options, answer, AnswerType.CHOICE, placed.needle)
