@@ -12,7 +12,15 @@ import numpy as np
 from mmhay.atomic import temporary_path
 from mmhay.errors import MediaError
 
-__all__ = ["write_video"]
+__all__ = ["write_video", "x264_options"]
+
+
+def x264_options(rate: Fraction, crf: int, preset: str, keyframe_seconds: Fraction, *, b_frames: bool = True) -> dict[str, str]:
+    """libx264 settings: quality ``crf``, speed ``preset``, a keyframe every ``keyframe_seconds``."""
+    options = {"crf": str(crf), "preset": preset, "g": str(max(1, round(keyframe_seconds * rate)))}
+    if not b_frames:
+        options["bf"] = "0"
+    return options
 
 
 def write_video(
@@ -44,8 +52,7 @@ def write_video(
         with av.open(str(partial), mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
             stream = container.add_stream("libx264", rate=rate)
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-            gop = max(1, round(keyframe_seconds * rate))
-            stream.options = {"crf": str(crf), "preset": preset, "g": str(gop)}
+            stream.options = x264_options(rate, crf, preset, keyframe_seconds)
             stream.time_base = 1 / rate
             for pixels in frames:
                 if pixels.shape != (height, width, 3) or pixels.dtype != np.uint8:

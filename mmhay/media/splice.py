@@ -18,6 +18,7 @@ import numpy as np
 
 from mmhay.atomic import temporary_path
 from mmhay.errors import MediaError
+from mmhay.media.encode import x264_options
 
 __all__ = ["Gop", "StreamLayout", "stream_layout", "copy_blocker", "CopyRun", "EncodeRun", "splice"]
 
@@ -141,7 +142,8 @@ def splice(
 
     path = Path(path)
     width, height = size
-    options = {"crf": str(crf), "preset": preset, "g": str(max(1, round(keyframe_seconds * rate))), "bf": "0"}
+    # encoded runs without B-frames: their decode order is their display order
+    options = x264_options(rate, crf, preset, keyframe_seconds, b_frames=False)
     delay = max([run.delay for run in runs if isinstance(run, CopyRun)], default=0)
     partial = temporary_path(path)
     written = 0
