@@ -27,8 +27,8 @@ class ConfigError(MmhayError):
         return type(self), (self.source, self.key, self.problem, self.value)
 
 
-class MediaError(MmhayError):
-    """A media file cannot be probed, decoded or written."""
+class _PathError(MmhayError):
+    """An error about one file or folder: ``path: reason``."""
 
     def __init__(self, path: str | Path, reason: str):
         self.path = str(path)
@@ -37,22 +37,18 @@ class MediaError(MmhayError):
 
     def __reduce__(self):
         return type(self), (self.path, self.reason)
+
+
+class MediaError(_PathError):
+    """A media file cannot be probed, decoded or written."""
 
 
 class ModelError(MmhayError):
     """A model cannot be loaded or fails to answer."""
 
 
-class DatasetError(MmhayError):
+class DatasetError(_PathError):
     """A built suite or a run directory on disk is missing, foreign or inconsistent."""
-
-    def __init__(self, path: str | Path, reason: str):
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
-
-    def __reduce__(self):
-        return type(self), (self.path, self.reason)
 
 
 def _short(value: object, limit: int = 160) -> str:
