@@ -18,6 +18,7 @@ from mmhay.errors import ConfigError
 __all__ = [
     "SuiteConfig",
     "VideoSettings",
+    "ImageSettings",
     "HaystackSettings",
     "NeedleSettings",
     "DistractorSettings",
@@ -46,6 +47,12 @@ def _even_size(size: tuple[int, int]) -> tuple[int, int]:
     return size
 
 
+def _cell_size(size: tuple[int, int]) -> tuple[int, int]:
+    if min(size) < 16 or max(size) > 2048:
+        raise ValueError("a cell must be 16 to 2048 pixels on each side")
+    return size
+
+
 def _positive_range(value: tuple[float, float]) -> tuple[float, float]:
     low, high = value
     if not 0 < low <= high:
@@ -69,6 +76,13 @@ class VideoSettings(_Settings):
     fps: int = Field(12, ge=1, le=120)
 
 
+class ImageSettings(_Settings):
+    """Image haystacks: the size of one cell (a sub-image) in pixels, and text between images."""
+
+    cell: Annotated[tuple[int, int], AfterValidator(_cell_size)] = (256, 256)
+    text: bool = False
+
+
 class HaystackSettings(_Settings):
     """Where haystack video comes from: ``builtin`` (procedural) or a folder of videos."""
 
@@ -87,6 +101,8 @@ class NeedleSettings(_Settings):
 
     ``kind``: ``image`` (a picture), ``clip`` (a short video) or ``text`` (a caption or card).
     ``source``: ``builtin``, or a folder of images (kind image) or videos (kind clip).
+    ``captions``: a JSON object or a CSV file (columns ``file``, ``caption``) describing the
+    folder's needles, by file name; without it a file's name describes it.
     ``text``: the built-in text needles, ``secret_word`` or ``passkey``.
     ``insertion``: ``insert`` adds the needle's frames, ``replace`` overwrites haystack frames,
     ``overlay`` composites it into a box of the haystack frames; or a mapping of kind to
@@ -97,6 +113,7 @@ class NeedleSettings(_Settings):
 
     kind: Kind = "image"
     source: str = "builtin"
+    captions: Optional[str] = None
     text: Literal["secret_word", "passkey"] = "secret_word"
     insertion: Union[Insertion, dict[Kind, Insertion]] = "insert"
     duration: Seconds = 1.0
@@ -130,7 +147,8 @@ class GridSettings(_Settings):
     haystack); without it needles go to random places. ``needles`` is the needle count of multi-needle tasks (ordering: how many to order; counting:
     how often the needle appears); without it each task uses its default. ``task``, ``kind``,
     ``insertion``, ``form``, ``needle_duration`` and ``needle_scale`` override the single values
-    set elsewhere in the config, one per cell.
+    set elsewhere in the config, one per cell. Image suites add ``images`` (images per sample)
+    and ``grid_size`` (N of the N x N grid each image is stitched from).
     """
 
     length: Optional[list[Seconds]] = Field(None, min_length=1)
@@ -141,6 +159,8 @@ class GridSettings(_Settings):
     needle_duration: Optional[list[Seconds]] = Field(None, min_length=1)
     needle_scale: Optional[list[Scale]] = Field(None, min_length=1)
     task: Optional[list[str]] = Field(None, min_length=1)
+    images: Optional[list[Annotated[int, Field(ge=1, le=64)]]] = Field(None, min_length=1)
+    grid_size: Optional[list[Annotated[int, Field(ge=1, le=16)]]] = Field(None, min_length=1)
     kind: Optional[list[Kind]] = Field(None, min_length=1)
     insertion: Optional[list[Insertion]] = Field(None, min_length=1)
     form: Optional[list[Form]] = Field(None, min_length=1)
@@ -156,6 +176,8 @@ class GridSettings(_Settings):
         length = {"length_frames": self.length_frames} if self.length_frames is not None else {"length": self.length or [30.0]}
         ordered = {
             "task": self.task,
+            "images": self.images,
+            "grid_size": self.grid_size,
             "kind": self.kind,
             "insertion": self.insertion,
             "form": self.form,
@@ -179,6 +201,7 @@ class SuiteConfig(_Settings):
     generator: str = "video"
     task: str = "retrieval"
     video: VideoSettings = VideoSettings()
+    image: ImageSettings = ImageSettings()
     haystack: HaystackSettings = HaystackSettings()
     needle: NeedleSettings = NeedleSettings()
     distractors: DistractorSettings = DistractorSettings()

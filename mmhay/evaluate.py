@@ -31,6 +31,7 @@ from mmhay.scoring.metrics import summarize
 from mmhay.scoring.parse import PARSED_TYPES, parse_answer
 from mmhay.scoring.report import run_markdown
 from mmhay.scoring.score import chance, is_correct
+from mmhay.gallery import Gallery
 from mmhay.timeline import Composition
 
 __all__ = ["EvalSettings", "RunResult", "DataSource", "open_data", "evaluate"]
@@ -131,21 +132,28 @@ def _ask(sample: Sample, adapter: Adapter, settings: EvalSettings) -> dict:
     if sample.answer_type.value not in PARSED_TYPES:
         raise ConfigError(sample.id, "answer_type", "is not scored yet", sample.answer_type.value)
     prompt = prompt_for(sample)
-    duration = sample.media.duration
-    frames, frame_times = None, ()
-    if adapter.needs_frames:
-        rendered = sample.media.render(sample_times(settings.sampler, duration, settings.frames))
-        frames, frame_times = rendered.pixels, tuple(float(t) for t in rendered.times)
+    media = sample.media
+    shown: dict = {}
+    if isinstance(media, Gallery):
+        if adapter.needs_frames:
+            shown["images"] = tuple(media.render())
+            if any(isinstance(item, str) for item in media.items):
+                counter = iter(range(len(media.images)))
+                shown["interleaved"] = tuple(item if isinstance(item, str) else next(counter) for item in media.items)
+    else:
+        shown["duration"], shown["fps"] = float(media.duration), _frame_rate(media)
+        if adapter.needs_frames:
+            rendered = media.render(sample_times(settings.sampler, media.duration, settings.frames))
+            shown["frames"], shown["frame_times"] = rendered.pixels, tuple(float(t) for t in rendered.times)
     request = Request(
         key=sample.id,
         prompt=prompt,
         answer_type=sample.answer_type.value,
         options=sample.options,
-        frames=frames,
-        frame_times=frame_times,
-        duration=float(duration),
-        fps=_frame_rate(sample.media),
+        facets=dict(sample.facets),
+        **shown,
     )
+    frame_times = request.frame_times
     output = adapter.generate([request])[0]
     kind = sample.answer_type.value
     parsed = parse_answer(kind, output, sample.options)

@@ -22,15 +22,16 @@ T = TypeVar("T")
 
 # The modules whose import fills each registry with its built-in entries.
 _BUILTIN_MODULES = {
-    "generator": ["mmhay.generators.video"],
+    "generator": ["mmhay.generators.video", "mmhay.generators.image_grid"],
     "task": [
         "mmhay.generators.tasks.retrieval",
         "mmhay.generators.tasks.ordering",
         "mmhay.generators.tasks.counting",
         "mmhay.generators.tasks.negative",
         "mmhay.generators.tasks.localization",
+        "mmhay.generators.tasks.locate",
     ],
-    "procedural": ["mmhay.media.procedural"],
+    "procedural": ["mmhay.media.procedural", "mmhay.media.sounds"],
     "sampler": ["mmhay.sampling"],
     "adapter": ["mmhay.adapters.baselines", "mmhay.adapters.hf"],
     "decoder": ["mmhay.media.decode"],

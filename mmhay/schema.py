@@ -6,9 +6,12 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 from mmhay.timeline import Composition
+
+if TYPE_CHECKING:
+    from mmhay.gallery import Gallery
 
 __all__ = ["AnswerType", "Sample", "option_letter", "SAMPLE_SCHEMA"]
 
@@ -50,7 +53,7 @@ class Sample:
     options: tuple[str, ...]
     answer: str
     answer_type: AnswerType
-    media: Composition
+    media: Union[Composition, "Gallery"]
     truth: Mapping[str, Any] = field(default_factory=dict)
     facets: Mapping[str, Any] = field(default_factory=dict)
     seed: int = 0
@@ -85,6 +88,12 @@ class Sample:
     def from_json(cls, data: Mapping) -> "Sample":
         if data.get("schema") != SAMPLE_SCHEMA:
             raise ValueError(f"not a {SAMPLE_SCHEMA}: {data.get('schema')!r}")
+        from mmhay.gallery import GALLERY_SCHEMA, Gallery
+
         values = {k: v for k, v in data.items() if k != "schema"}
-        values["media"] = Composition.from_json(values["media"])
+        media = values["media"]
+        if media.get("schema") == GALLERY_SCHEMA:
+            values["media"] = Gallery.from_json(media)
+        else:
+            values["media"] = Composition.from_json(media)
         return cls(**values)

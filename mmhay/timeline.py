@@ -21,6 +21,7 @@ from typing import Any, Union
 
 import numpy as np
 
+from mmhay.media.audio import AudioInfo, probe_audio
 from mmhay.media.captions import render_caption
 from mmhay.media.decode import DecodeStats, iter_frames
 from mmhay.media.pictures import fit, fitted_box, load_picture
@@ -32,12 +33,14 @@ __all__ = [
     "FileRef",
     "GeneratorRef",
     "MediaRef",
+    "ref_from_json",
     "TimeRange",
     "Clip",
     "Still",
     "Segment",
     "Box",
     "Overlay",
+    "Sound",
     "Composition",
     "Rendered",
 ]
@@ -52,22 +55,31 @@ class FileRef:
 
     path: str
     sha256: str
-    kind: str  # "video" or "image"
+    kind: str  # "video", "image" or "audio"
     info: VideoInfo | None = None
+    audio: AudioInfo | None = None  # an audio file's, or a video's soundtrack's
 
     @classmethod
     def video(cls, path: str | Path) -> "FileRef":
         """Probe and hash a video file (``MediaError`` if it cannot be read)."""
-        return cls(str(path), file_sha256(path), "video", probe_video(path))
+        info = probe_video(path)
+        return cls(str(path), file_sha256(path), "video", info, probe_audio(path) if info.has_audio else None)
 
     @classmethod
     def image(cls, path: str | Path) -> "FileRef":
         return cls(str(path), file_sha256(path), "image")
 
+    @classmethod
+    def sound(cls, path: str | Path) -> "FileRef":
+        """Probe and hash an audio file (``MediaError`` if it cannot be read)."""
+        return cls(str(path), file_sha256(path), "audio", audio=probe_audio(path))
+
     def to_json(self) -> dict:
         data: dict[str, Any] = {"schema": "FileRef.1", "path": self.path, "sha256": self.sha256, "kind": self.kind}
         if self.info is not None:
             data["info"] = self.info.to_json()
+        if self.audio is not None:
+            data["audio"] = self.audio.to_json()
         return data
 
 
@@ -183,6 +195,34 @@ class Overlay:
 
 
 @dataclass(frozen=True)
+class Sound:
+    """A sound put into the soundtrack during ``at`` (composition time).
+
+    ``mix`` adds it on top of the soundtrack at ``snr_db`` (its power over the soundtrack's
+    during ``at``); ``splice`` replaces the soundtrack there, at the same relative level, with
+    crossfades of ``fade`` seconds. A source plays from ``source_start``.
+    """
+
+    ref: MediaRef
+    at: TimeRange
+    snr_db: float = 0.0
+    mode: str = "mix"
+    fade: Fraction = Fraction(1, 100)
+    source_start: Fraction = Fraction(0)
+
+    def to_json(self) -> dict:
+        return {
+            "schema": "Sound.1",
+            "ref": self.ref.to_json(),
+            "at": self.at.to_json(),
+            "snr_db": self.snr_db,
+            "mode": self.mode,
+            "fade": str(self.fade),
+            "source_start": str(self.source_start),
+        }
+
+
+@dataclass(frozen=True)
 class Rendered:
     """Rendered frames (uint8 ``[N, H, W, 3]``), the composition time of each frame shown, and the cost."""
 
@@ -193,7 +233,9 @@ class Rendered:
 
 @dataclass(frozen=True)
 class Composition:
-    """Segments played one after another, shown at ``size`` (w, h), with overlays on top.
+    """Segments played one after another, shown at ``size`` (w, h), with overlays on top, and a
+    soundtrack (audio clips end to end, with sounds mixed or spliced in) at ``audio_rate`` Hz.
+    A composition with no segments is audio alone.
 
     With a ``rate``, the composition is a constant-rate video: frame ``k`` is shown from ``k / rate``
     and every time is first mapped to its frame. Without one (a composition of one file read back),
@@ -204,15 +246,19 @@ class Composition:
     size: tuple[int, int]
     rate: Fraction | None = None
     overlays: tuple[Overlay, ...] = ()
+    soundtrack: tuple[Clip, ...] = ()  # audio clips laid end to end from time 0
+    sounds: tuple[Sound, ...] = ()
+    audio_rate: int = 16000
+    audio_channels: int = 1
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "segments", tuple(self.segments))
-        object.__setattr__(self, "overlays", tuple(self.overlays))
+        for name in ("segments", "overlays", "soundtrack", "sounds"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
         object.__setattr__(self, "size", (int(self.size[0]), int(self.size[1])))
         if self.rate is not None:
             object.__setattr__(self, "rate", Fraction(self.rate))
-        if not self.segments:
-            raise ValueError("a composition needs at least one segment")
+        if not self.segments and not self.soundtrack:
+            raise ValueError("a composition needs at least one segment or soundtrack clip")
 
     @classmethod
     def from_file(cls, path: str | Path) -> "Composition":
@@ -223,7 +269,21 @@ class Composition:
 
     @property
     def duration(self) -> Fraction:
-        return sum((segment.duration for segment in self.segments), Fraction(0))
+        parts = self.segments or self.soundtrack
+        return sum((part.duration for part in parts), Fraction(0))
+
+    def audio(self, start: Fraction = Fraction(0), end: Fraction | None = None) -> np.ndarray:
+        """The soundtrack from ``start`` to ``end`` seconds (all of it by default), float32
+        ``[audio_channels, samples]`` at ``audio_rate``; only that window and the sounds in it
+        are computed."""
+        return self.render_audio(start, end)[0]
+
+    def render_audio(self, start: Fraction = Fraction(0), end: Fraction | None = None) -> tuple[np.ndarray, DecodeStats]:
+        """Like ``audio``, with what it cost (``stats.audio_samples``: bed samples computed)."""
+        from mmhay.soundtrack import render_window
+
+        stats = DecodeStats()
+        return render_window(self, Fraction(start), self.duration if end is None else Fraction(end), stats), stats
 
     @property
     def starts(self) -> list[Fraction]:
@@ -324,6 +384,10 @@ class Composition:
             "rate": None if self.rate is None else str(self.rate),
             "segments": [segment.to_json() for segment in self.segments],
             "overlays": [overlay.to_json() for overlay in self.overlays],
+            "soundtrack": [clip.to_json() for clip in self.soundtrack],
+            "sounds": [sound.to_json() for sound in self.sounds],
+            "audio_rate": self.audio_rate,
+            "audio_channels": self.audio_channels,
         }
 
     @classmethod
@@ -335,7 +399,28 @@ class Composition:
         rate = data.get("rate")
         segments = tuple(_segment_from_json(s) for s in data["segments"])
         overlays = tuple(_overlay_from_json(o) for o in data.get("overlays", ()))
-        return cls(segments, tuple(data["size"]), None if rate is None else Fraction(rate), overlays)
+        soundtrack = tuple(_segment_from_json(c) for c in data.get("soundtrack", ()))
+        sounds = tuple(
+            Sound(
+                ref_from_json(d["ref"]),
+                TimeRange(Fraction(d["at"]["start"]), Fraction(d["at"]["duration"])),
+                d["snr_db"],
+                d["mode"],
+                Fraction(d["fade"]),
+                Fraction(d["source_start"]),
+            )
+            for d in data.get("sounds", ())
+        )
+        return cls(
+            segments,
+            tuple(data["size"]),
+            None if rate is None else Fraction(rate),
+            overlays,
+            soundtrack,
+            sounds,
+            data.get("audio_rate", 16000),
+            data.get("audio_channels", 1),
+        )
 
 
 def _render_segment(
@@ -421,11 +506,18 @@ def _still_picture(ref: MediaRef, size: tuple[int, int]) -> np.ndarray:
     return fit(load_picture(ref.path), size)
 
 
-def _ref_from_json(data: Mapping) -> MediaRef:
+def ref_from_json(data: Mapping) -> MediaRef:
+    """A media reference from its JSON (``FileRef.1`` or ``GeneratorRef.1``)."""
     schema = data.get("schema")
     if schema == "FileRef.1":
-        info = data.get("info")
-        return FileRef(data["path"], data["sha256"], data["kind"], VideoInfo.from_json(info) if info else None)
+        info, audio = data.get("info"), data.get("audio")
+        return FileRef(
+            data["path"],
+            data["sha256"],
+            data["kind"],
+            VideoInfo.from_json(info) if info else None,
+            AudioInfo.from_json(audio) if audio else None,
+        )
     if schema == "GeneratorRef.1":
         return GeneratorRef(data["name"], data.get("params", {}))
     raise ValueError(f"unknown media reference schema {schema!r}")
@@ -438,14 +530,14 @@ def _overlay_from_json(data: Mapping) -> Overlay:
     box = Box(*data["box"])
     if "text" in data:
         return Overlay(at, box, text=data["text"], opacity=data.get("opacity", 1.0))
-    return Overlay(at, box, ref=_ref_from_json(data["ref"]), opacity=data.get("opacity", 1.0), source_start=Fraction(data.get("source_start", "0")))
+    return Overlay(at, box, ref=ref_from_json(data["ref"]), opacity=data.get("opacity", 1.0), source_start=Fraction(data.get("source_start", "0")))
 
 
 def _segment_from_json(data: Mapping) -> Segment:
     schema = data.get("schema")
     if schema == "Clip.1":
         r = data["range"]
-        return Clip(_ref_from_json(data["ref"]), TimeRange(Fraction(r["start"]), Fraction(r["duration"])))
+        return Clip(ref_from_json(data["ref"]), TimeRange(Fraction(r["start"]), Fraction(r["duration"])))
     if schema == "Still.1":
-        return Still(_ref_from_json(data["ref"]), Fraction(data["duration"]))
+        return Still(ref_from_json(data["ref"]), Fraction(data["duration"]))
     raise ValueError(f"unknown segment schema {schema!r}")

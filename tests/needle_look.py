@@ -48,17 +48,34 @@ def appearance(entry: dict, t: Fraction, size: tuple[int, int]) -> tuple[np.ndar
     # the whole picture, and the shape's own pixels: on the plain background two similar shapes
     # (a yellow square, a yellow star) look nearly alike as a whole
     shape = (np.abs(picture.astype(np.int16) - picture[0, 0]).sum(axis=2) > 30).astype(np.uint8)
-    # its inside only: edges of small shapes blur under chroma subsampling
-    inside = cv2.erode(shape, np.ones((5, 5), np.uint8)).astype(bool)
-    return picture, [everything, inside if inside.any() else shape.astype(bool)]
+    # the shape's inside, and the background's, without their shared edge (edges of small shapes
+    # blur under chroma subsampling): a star inside a hexagon of its colour fails on the second
+    kernel = np.ones((5, 5), np.uint8)
+    inside = cv2.erode(shape, kernel).astype(bool)
+    outside = cv2.erode(1 - shape, kernel).astype(bool)
+    return picture, [everything] + [mask for mask in (inside, outside) if mask.any()]
 
 
 def error(frame: np.ndarray, entry: dict, t: Fraction, size: tuple[int, int]) -> float:
     """How far the frame's region is from how ``entry`` should look at ``t``: the largest mean
-    absolute error over the deciding masks."""
+    absolute error over the deciding masks; for drawn shapes also how much of the shape is
+    missing or of the background taken, against the shape's area, in percent (a red cross is
+    not a red star, though many of their pixels agree)."""
     expected, masks = appearance(entry, t, size)
-    difference = np.abs(region(frame, entry).astype(np.int16) - expected.astype(np.int16))
-    return max(float(difference[mask].mean()) for mask in masks)
+    got = region(frame, entry).astype(np.int16)
+    difference = np.abs(got - expected.astype(np.int16))
+    worst = max(float(difference[mask].mean()) for mask in masks)
+    if "name" in entry["source"]:
+        background = expected[0, 0].astype(np.int16)
+        want = (np.abs(expected.astype(np.int16) - background).sum(axis=2) > 60).astype(np.uint8)
+        kernel = np.ones((5, 5), np.uint8)
+        inside, outside = cv2.erode(want, kernel).astype(bool), cv2.erode(1 - want, kernel).astype(bool)
+        # a pixel shows the shape where it is nearer the shape's colour than the background's
+        colour = expected[want.astype(bool)].astype(np.int16).mean(axis=0) if want.any() else background
+        have = np.abs(got - colour).sum(axis=2) < np.abs(got - background).sum(axis=2)
+        wrong = (inside & ~have).sum() + (outside & have).sum()  # shape missing, or something else there
+        worst = max(worst, 100 * wrong / max(1, inside.sum()))
+    return worst
 
 
 def times_inside(entry: dict, rate: int) -> list[Fraction]:

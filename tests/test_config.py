@@ -21,7 +21,7 @@ def test_a_typo_names_the_file_the_key_and_the_known_keys(tmp_path):
 
 def test_a_nested_typo_lists_that_sections_keys(tmp_path):
     path = _write(tmp_path, "name: s\nneedle:\n  durration: 2\n")
-    with pytest.raises(ConfigError, match=r"needle\.durration: unknown key; expected one of: duration, insertion, kind, position, scale, source, text"):
+    with pytest.raises(ConfigError, match=r"needle\.durration: unknown key; expected one of: captions, duration, insertion, kind, position, scale, source, text"):
         load_suite(path)
 
 

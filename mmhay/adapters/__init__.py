@@ -7,7 +7,7 @@ A model is named by a spec, as on the command line: ``random``, ``hf:PATH_OR_ID`
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -22,10 +22,13 @@ ADAPTERS = registry("adapter")
 
 @dataclass(frozen=True)
 class Request:
-    """One question for a model: the prompt text and, when the model looks, the frames shown.
+    """One question for a model: the prompt text and, when the model looks, what it is shown.
 
-    ``frame_times`` are the seconds at which each frame is shown in its video; ``fps`` the video's
-    frame rate when known (processors that encode time use both).
+    A video sample gives ``frames``, with ``frame_times`` (the seconds at which each is shown)
+    and ``fps`` (the video's rate, when known): processors that encode time use both. An image
+    sample gives ``images``, and in ``interleaved`` the texts and image indices in reading
+    order when the images come with text between them. ``facets`` describe the answer space
+    (baselines use them).
     """
 
     key: str
@@ -36,6 +39,9 @@ class Request:
     frame_times: tuple[float, ...] = ()
     duration: float = 0.0
     fps: float | None = None
+    images: tuple[np.ndarray, ...] = ()
+    interleaved: tuple[str | int, ...] = ()  # text and image indices in reading order, before the prompt
+    facets: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Adapter(Protocol):

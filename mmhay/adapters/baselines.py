@@ -58,4 +58,12 @@ class RandomBaseline:
             length = request.duration / 10
             start = float(rng.uniform(0, max(request.duration - length, 0)))
             return f"{start:.2f} - {start + length:.2f}"
+        if kind == "grid":
+            m, n = int(request.facets.get("images", 1)), int(request.facets.get("grid_size", 1))
+            count = int(request.facets.get("needles", 1))
+            cells = [
+                "-1" if rng.integers(2) else f"{rng.integers(1, m + 1)},{rng.integers(1, n + 1)},{rng.integers(1, n + 1)}"
+                for _ in range(count)
+            ]
+            return "; ".join(cells)
         return "I don't know"  # no guess at free text: its chance is zero

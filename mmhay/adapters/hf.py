@@ -168,6 +168,12 @@ class HFModel:
         return self.processor.batch_decode(new_tokens, skip_special_tokens=True)[0].strip()
 
     def _inputs(self, request: Request):
+        if request.images:
+            order = request.interleaved or tuple(range(len(request.images)))
+            content = [{"type": "image"} if isinstance(item, int) else {"type": "text", "text": item} for item in order]
+            content.append({"type": "text", "text": request.prompt})
+            text = self.processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False)
+            return self.processor(text=[text], images=[list(request.images)], return_tensors="pt")
         frames = request.frames
         if frames is None or len(frames) == 0:
             content = [{"type": "text", "text": request.prompt}]

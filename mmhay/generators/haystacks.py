@@ -7,6 +7,7 @@ falls on the output frame grid, so needles inserted between frames replace none 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from math import floor
@@ -15,12 +16,12 @@ import numpy as np
 
 from mmhay.config import SuiteConfig
 from mmhay.errors import ConfigError, MediaError
-from mmhay.media.pictures import BUNDLED_PICTURES
-from mmhay.media.probe import VIDEO_SUFFIXES, walk_files
+from mmhay.media.pictures import BUNDLED_PICTURES, load_picture
+from mmhay.media.probe import IMAGE_SUFFIXES, VIDEO_SUFFIXES, walk_files
 from mmhay.media.timing import seconds
-from mmhay.timeline import Clip, FileRef, GeneratorRef, TimeRange
+from mmhay.timeline import Clip, FileRef, GeneratorRef, MediaRef, TimeRange
 
-__all__ = ["HaystackPool", "haystack_pool", "draw_haystack"]
+__all__ = ["HaystackPool", "haystack_pool", "draw_haystack", "picture_pool", "draw_tiles"]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,47 @@ def haystack_pool(suite: SuiteConfig, *, strict: bool = False) -> HaystackPool:
     if not videos:
         raise ConfigError(suite.origin, "haystack.source", "holds no readable video", source)
     return HaystackPool(tuple(videos), shots)
+
+
+def picture_pool(suite: SuiteConfig, *, strict: bool = False) -> tuple[FileRef, ...]:
+    """The pictures image haystacks are made of: none for ``builtin`` (crops of bundled
+    photographs), else every readable image under the folder (unreadable ones skipped with a
+    warning, an error with ``strict``)."""
+    source = suite.haystack.source
+    if source == "builtin":
+        return ()
+    folder = suite.resolve(source)
+    if not folder.is_dir():
+        problem = "directory does not exist" if not folder.exists() else "not a directory"
+        raise ConfigError(suite.origin, "haystack.source", problem, source)
+    pictures = []
+    for path in walk_files(folder, IMAGE_SUFFIXES):
+        try:
+            load_picture(path)
+        except MediaError as error:
+            if strict:
+                raise
+            log.warning("skipped haystack picture %s", error)
+            continue
+        pictures.append(FileRef.image(path))
+    if not pictures:
+        raise ConfigError(suite.origin, "haystack.source", "holds no readable image", source)
+    return tuple(pictures)
+
+
+def draw_tiles(pictures: Sequence[FileRef], count: int, rng: np.random.Generator) -> list[MediaRef]:
+    """``count`` haystack pictures: the folder's in random order (repeating only when it runs out),
+    or crops of bundled photographs at random places and scales."""
+    if pictures:
+        order = [pictures[int(k)] for k in rng.permutation(len(pictures))]
+        return [order[k % len(order)] for k in range(count)]
+    tiles: list[MediaRef] = []
+    for _ in range(count):
+        picture = BUNDLED_PICTURES[int(rng.integers(len(BUNDLED_PICTURES)))]
+        side = float(rng.uniform(0.2, 0.5))
+        box = [round(float(rng.uniform(0, 1 - side)), 4), round(float(rng.uniform(0, 1 - side)), 4), round(side, 4), round(side, 4)]
+        tiles.append(GeneratorRef("crop", {"picture": picture, "box": box}))
+    return tiles
 
 
 def draw_haystack(pool: HaystackPool, length: Fraction, rate: Fraction, rng: np.random.Generator) -> list[Clip]:

@@ -23,7 +23,7 @@ from mmhay.media.probe import IMAGE_SUFFIXES, VIDEO_SUFFIXES, walk_files
 from mmhay.media.procedural import COLORS, SHAPES
 from mmhay.timeline import FileRef, GeneratorRef, MediaRef
 
-__all__ = ["Needle", "needle_pool", "builtin_needles", "folder_needles", "as_distractor", "similar", "SECRET_WORDS"]
+__all__ = ["Needle", "needle_pool", "builtin_needles", "folder_needles", "read_captions", "as_distractor", "similar", "SECRET_WORDS"]
 
 log = logging.getLogger(__name__)
 
@@ -85,16 +85,40 @@ def builtin_needles(kind: str, text: str = "secret_word") -> tuple[Needle, ...]:
     return tuple(needles)
 
 
-def folder_needles(folder: Path, kind: str, *, strict: bool = False) -> tuple[Needle, ...]:
+def read_captions(path: Path, origin: str) -> dict[str, str]:
+    """Captions by file name, from a JSON object or a CSV file with columns ``file`` and ``caption``."""
+    import csv
+    import json
+
+    if not path.is_file():
+        raise ConfigError(origin, "needle.captions", "no such file", str(path))
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+                raise ValueError("expected an object mapping file names to captions")
+            captions = data
+        else:
+            with open(path, newline="", encoding="utf-8") as handle:
+                rows = list(csv.DictReader(handle))
+            if rows and not {"file", "caption"} <= set(rows[0]):
+                raise ValueError("expected the columns file and caption")
+            captions = {row["file"]: row["caption"] for row in rows}
+    except (ValueError, OSError, csv.Error) as error:
+        raise ConfigError(origin, "needle.captions", f"unreadable captions: {error}", str(path)) from None
+    return {Path(name).name: caption.strip() for name, caption in captions.items()}
+
+
+def folder_needles(folder: Path, kind: str, *, strict: bool = False, captions: Mapping[str, str] | None = None) -> tuple[Needle, ...]:
     """Needles from the image (kind image) or video (kind clip) files under ``folder``, recursively.
 
-    Each is described by its file name (``golden_retriever.jpg`` is "golden retriever").
-    Unreadable files and names that repeat an earlier description are skipped with a warning
-    (an error with ``strict``).
+    Each is described by its caption if ``captions`` has its file name, else by its file name
+    (``golden_retriever.jpg`` is "golden retriever"). Unreadable files and descriptions that
+    repeat an earlier one are skipped with a warning (an error with ``strict``).
     """
     needles, seen = [], set()
     for path in walk_files(folder, IMAGE_SUFFIXES if kind == "image" else VIDEO_SUFFIXES):
-        description = re.sub(r"[\s_\-]+", " ", path.stem).strip()
+        description = (captions or {}).get(path.name) or re.sub(r"[\s_\-]+", " ", path.stem).strip()
         try:
             if not description:
                 raise MediaError(path, "a needle's file name must describe it")
@@ -128,7 +152,8 @@ def needle_pool(suite: SuiteConfig, kind: str, *, strict: bool = False) -> tuple
     if not folder.is_dir():
         problem = "directory does not exist" if not folder.exists() else "not a directory"
         raise ConfigError(suite.origin, "needle.source", problem, source)
-    return folder_needles(folder, kind, strict=strict)
+    captions = read_captions(suite.resolve(suite.needle.captions), suite.origin) if suite.needle.captions else None
+    return folder_needles(folder, kind, strict=strict, captions=captions)
 
 
 def as_distractor(needle: Needle) -> Needle:

@@ -30,11 +30,12 @@ _INITIAL_GOP = Fraction(2)
 
 @dataclass
 class DecodeStats:
-    """What producing frames cost: frames decoded from files, seeks made, procedural frames computed."""
+    """What producing media cost: frames decoded from files, seeks made, procedural frames computed, audio samples made."""
 
     decoded: int = 0
     seeks: int = 0
     generated: int = 0
+    audio_samples: int = 0  # soundtrack samples computed or decoded, per channel
 
 
 @dataclass(frozen=True)

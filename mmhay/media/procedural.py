@@ -113,6 +113,21 @@ def shape_motion(params: Mapping, times: Sequence[Fraction], size: tuple[int, in
     return out
 
 
+@PROCEDURAL.register("crop", kind="image")
+def crop(params: Mapping, size: tuple[int, int]) -> np.ndarray:
+    """A region of a bundled photograph, scaled to ``size`` (params: picture, box [x, y, w, h] in fractions)."""
+    import cv2
+
+    picture = load_picture(bundled_picture_path(params["picture"]))
+    height, width = picture.shape[:2]
+    x, y, w, h = params["box"]
+    left, top = int(x * width), int(y * height)
+    right, bottom = max(left + 1, int((x + w) * width)), max(top + 1, int((y + h) * height))
+    region = picture[top:bottom, left:right]
+    shrinking = size[0] * size[1] < region.shape[0] * region.shape[1]
+    return cv2.resize(region, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+
+
 @PROCEDURAL.register("text_card", kind="image")
 def text_card(params: Mapping, size: tuple[int, int]) -> np.ndarray:
     """White text on a dark full-frame card (params: text)."""

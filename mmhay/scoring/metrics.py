@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from math import sqrt
 
-__all__ = ["Accuracy", "accuracy", "wilson_interval", "summarize"]
+__all__ = ["Accuracy", "accuracy", "wilson_interval", "summarize", "mmneedle"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,40 @@ def _label(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def mmneedle(records: Sequence[Mapping]) -> dict:
+    """MMNeedle's accuracies over grid answers (docs/metrics.md).
+
+    existence: every caption's presence (a cell, or -1) read right, over all samples;
+    index: every caption's image index right, and exact: every index, row and column right,
+    over the samples whose needles are there; hallucination: a cell given where the answer is
+    -1, over the samples whose needles are absent.
+    """
+    existence = index = exact = hallucinated = positives = negatives = 0
+    for record in records:
+        truth = record["answer"].split(";")
+        given = (record.get("parsed") or "").split(";") if record.get("parsed") else []
+        present = [t != "-1" for t in truth]
+        said = [g != "-1" for g in given] if len(given) == len(truth) else None
+        existence += said == present
+        if any(present):
+            positives += 1
+            if said == present:
+                index += all(g.split(",")[0] == t.split(",")[0] for g, t in zip(given, truth) if t != "-1")
+                exact += given == truth
+        else:
+            negatives += 1
+            hallucinated += any(g != "-1" for g in given)
+    return {
+        "n": len(records),
+        "positives": positives,
+        "negatives": negatives,
+        "existence_accuracy": round(existence / len(records), 6) if records else None,
+        "index_accuracy": round(index / positives, 6) if positives else None,
+        "exact_accuracy": round(exact / positives, 6) if positives else None,
+        "hallucination_rate": round(hallucinated / negatives, 6) if negatives else None,
+    }
+
+
 def summarize(records: Sequence[Mapping]) -> dict:
     """Accuracy overall, by task, by each facet, and over the depth x length grid when both exist."""
     facet_names = sorted({name for r in records for name in r.get("facets", {})})
@@ -91,6 +125,9 @@ def summarize(records: Sequence[Mapping]) -> dict:
             for name in facet_names
         },
     }
+    grid_records = [r for r in records if r.get("answer_type") == "grid"]
+    if grid_records:
+        summary["mmneedle"] = mmneedle(grid_records)
     if {"depth", "length"} <= set(facet_names):
         cells = _group(
             [r for r in records if "depth" in r["facets"] and "length" in r["facets"]],

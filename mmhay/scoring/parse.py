@@ -12,12 +12,13 @@ __all__ = [
     "parse_sequence",
     "parse_span",
     "parse_text",
+    "parse_grid",
     "normalise_text",
     "parse_answer",
     "PARSED_TYPES",
 ]
 
-PARSED_TYPES = frozenset({"choice", "integer", "boolean", "sequence", "span", "text"})
+PARSED_TYPES = frozenset({"choice", "integer", "boolean", "sequence", "span", "text", "grid"})
 
 _MARKUP = re.compile(r"[*_`#]+")
 _SPACES = re.compile(r"\s+")
@@ -210,6 +211,28 @@ def parse_text(text: object) -> str | None:
     return " ".join(words) or None
 
 
+_SIGNED = re.compile(r"(?<![\w.])-?\d+(?![\w.]*\d)")
+
+
+def parse_grid(text: object) -> str | None:
+    """Cells named in order, MMNeedle style: "2, 1, 3" or "image 2, row 1, column 3" -> "2,1,3";
+    "-1" (no such sub-image) -> "-1"; several answers -> "2,1,3;-1"."""
+    if not isinstance(text, str):
+        return None
+    numbers = [int(m.group(0)) for m in _SIGNED.finditer(_clean(text))]
+    answers, k = [], 0
+    while k < len(numbers):
+        if numbers[k] == -1:
+            answers.append("-1")
+            k += 1
+        elif k + 2 < len(numbers) and min(numbers[k : k + 3]) >= 1:
+            answers.append(",".join(str(v) for v in numbers[k : k + 3]))
+            k += 3
+        else:
+            k += 1
+    return ";".join(answers) or None
+
+
 def normalise_text(text: str) -> str:
     """How text answers compare: lower case, no punctuation, no articles."""
     return " ".join(w for w in _normalise(text).split() if w not in ("a", "an", "the"))
@@ -230,6 +253,8 @@ def parse_answer(answer_type: str, text: object, options: Sequence[str] = ()) ->
             return parse_span(text)
         if answer_type == "text":
             return parse_text(text)
+        if answer_type == "grid":
+            return parse_grid(text)
     except (ValueError, IndexError, OverflowError):  # no text may raise; a reading that fails is no answer
         return None
     raise ValueError(f"no parser for {answer_type!r} answers")

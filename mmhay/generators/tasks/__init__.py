@@ -41,6 +41,7 @@ class Plan:
     shown: tuple[Needle, ...]
     absent: Needle | None = None
     avoid: dict[str, str] = field(default_factory=dict)
+    absent_all: tuple[Needle, ...] = ()  # a look-alike per shown needle, when each needs one
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,12 @@ class Scene:
     duration: Fraction  # of the output video
     rng: np.random.Generator
     position: Callable[[int], int]  # a balanced position for the correct one of k options
+    medium: str = "video"  # what the needles are in: video, audio or images
+
+    @property
+    def where(self) -> str:
+        """Where the needles are, as a question says it: "in the video", "in the recording", ..."""
+        return {"video": "in the video", "audio": "in the recording", "images": "among the images"}[self.medium]
 
     @property
     def needles(self) -> list[Placed]:
@@ -79,17 +86,31 @@ class Scene:
         return {p.needle.label for p in self.placed}
 
 
-def register_task(name: str, *, plan, group: int = 1, needles: int | None = 1, distinct: bool = False, check=None):
+TIMED = ("video", "audio", "images")
+
+
+def register_task(
+    name: str,
+    *,
+    plan,
+    group: int = 1,
+    needles: int | None = 1,
+    distinct: bool = False,
+    check=None,
+    media: tuple[str, ...] = TIMED,
+):
     """Register an ``ask`` function as task ``name``: its plan, how many samples share a scene
-    (``group``), its default needle count, whether its needles all differ, and its ``check``."""
+    (``group``), its default needle count, whether its needles all differ, its ``check``, and
+    the media it asks about (``video``, ``audio``, ``images``: needles placed in a sequence;
+    ``grid``: needles placed in cells of image grids)."""
     return TASKS.register(
-        name, plan=plan, group=group, needles=needles, distinct=distinct, check=check or (lambda settings: None)
+        name, plan=plan, group=group, needles=needles, distinct=distinct, check=check or (lambda settings: None), media=media
     )
 
 
 def noun(kind: str, plural: bool = False) -> str:
     """What a needle of ``kind`` is called in a question."""
-    word = {"image": "picture", "clip": "short clip", "text": "caption"}[kind]
+    word = {"image": "picture", "clip": "short clip", "text": "caption", "sound": "sound"}[kind]
     return word + "s" if plural else word
 
 
@@ -97,6 +118,8 @@ def mention(needle: Needle) -> str:
     """How a question refers to one needle: "a red star", or for text 'the word "lemon"'."""
     if needle.kind == "text":
         return f'the {"number" if needle.attributes.get("template") == "passkey" else "word"} "{needle.label}"'
+    if needle.attributes.get("template") == "dtmf":
+        return f'the keypad digits "{needle.label}"'
     return needle.description
 
 

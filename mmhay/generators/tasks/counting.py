@@ -30,7 +30,7 @@ def _ask_count(scene: Scene, text: str, k: int) -> Question:
 def counting(scene: Scene) -> Question:
     """How many times one needle appears (each appearance apart from the others)."""
     needle = scene.needles[0].needle
-    return _ask_count(scene, f"How many times does {mention(needle)} appear in the video?", len(scene.needles))
+    return _ask_count(scene, f"How many times does {mention(needle)} appear {scene.where}?", len(scene.needles))
 
 
 def plan_kind(pool, rng: np.random.Generator, count: int | None) -> Plan:
@@ -56,5 +56,5 @@ def count_kind(scene: Scene) -> Question:
     attribute, value = next(iter(scene.plan.avoid.items()))
     what = f"{value} shapes" if attribute == "color" else (f"{value}es" if value.endswith(("s", "x")) else f"{value}s")
     kind = scene.needles[0].needle.kind
-    text = f"How many different {what} appear in the video (as {noun(kind, plural=True)})?"
+    text = f"How many different {what} appear {scene.where} (as {noun(kind, plural=True)})?"
     return _ask_count(scene, text, len({p.needle.label for p in scene.needles}))

@@ -17,7 +17,7 @@ def _seconds(t: Fraction) -> str:
 def localization(scene: Scene) -> Question:
     """When does the needle appear: start and end seconds, or a choice of time spans."""
     placed = scene.needles[0]
-    text = f"When does {mention(placed.needle)} appear in the video?"
+    text = f"When does {mention(placed.needle)} appear {scene.where}?"
     if scene.form == "open":
         return Question(text, (), f"{_seconds(placed.start)},{_seconds(placed.end)}", AnswerType.SPAN, placed.needle)
     length = placed.end - placed.start

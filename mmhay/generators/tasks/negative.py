@@ -31,14 +31,14 @@ def negative(scene: Scene) -> Question:
     asked = shown if present else scene.plan.absent
     assert asked is not None
     if scene.form == "open":
-        text = f"Does {mention(asked)} appear in the video?"
+        text = f"Does {mention(asked)} appear {scene.where}?"
         return Question(text, (), "yes" if present else "no", AnswerType.BOOLEAN, asked, present)
     absent = {scene.plan.absent.label} if scene.plan.absent else set()
     k = scene.options - 1  # the last option is "none of these"
     wrong = pick(scene.pool, k - 1, scene.rng, scene.shown_labels | absent)
     if not present:
         wrong.insert(int(scene.rng.integers(len(wrong) + 1)), scene.plan.absent)
-    text = f"Which of the following {noun(asked.kind, plural=True)} appears in the video?"
+    text = f"Which of the following {noun(asked.kind, plural=True)} appears {scene.where}?"
     if present:
         text, options, answer = choice_question(text, mention(shown), [mention(n) for n in wrong], scene.position(k))
         return Question(text, options + (NONE_OF_THESE,), answer, AnswerType.CHOICE, asked, True)

@@ -29,7 +29,7 @@ def ordering(scene: Scene) -> Question:
     if scene.form == "open":
         listed = [in_order[int(i)] for i in scene.rng.permutation(len(in_order))]
         answer = ",".join(option_letter(listed.index(n)) for n in in_order)
-        text = f"Each of the following {noun(kind, plural=True)} appears once in the video. In what order do they appear?"
+        text = f"Each of the following {noun(kind, plural=True)} appears once {scene.where}. In what order do they appear?"
         return Question(text, tuple(mention(n) for n in listed), answer, AnswerType.SEQUENCE)
     count = min(scene.options, factorial(len(in_order)))
     orders = [tuple(range(len(in_order)))]
@@ -42,6 +42,6 @@ def ordering(scene: Scene) -> Question:
         if order not in orders:
             orders.append(order)
     spell = lambda order: ", then ".join(mention(in_order[i]) for i in order)  # noqa: E731
-    text = f"In what order do these {noun(kind, plural=True)} appear in the video?"
+    text = f"In what order do these {noun(kind, plural=True)} appear {scene.where}?"
     text, options, answer = choice_question(text, spell(orders[0]), [spell(o) for o in orders[1:]], scene.position(count))
     return Question(text, options, answer, AnswerType.CHOICE)

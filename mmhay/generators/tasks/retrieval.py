@@ -22,9 +22,13 @@ def _check(settings: Settings) -> None:
 def retrieval(scene: Scene) -> Question:
     """What was shown (pictures, clips) or what the caption said (text): multiple choice or open."""
     needle = scene.needles[0].needle
-    if needle.kind == "text":
+    if needle.attributes.get("template") == "dtmf":
+        text = "A telephone keypad dials a number in the recording. Which digits are dialed?"
+        wrong = [n.label for n in pick(scene.pool, scene.options - 1, scene.rng, scene.shown_labels)]
+        right = needle.label
+    elif needle.kind == "text":
         subject = "passkey" if needle.attributes.get("template") == "passkey" else "secret word"
-        text = f"A caption in the video tells a {subject}. What is the {subject}?"
+        text = f"A caption {scene.where} tells a {subject}. What is the {subject}?"
         # the words of distractor captions were shown too: the hardest wrong options
         shown = [p.needle for p in scene.placed if p.role == "distractor"]
         wrong = [n.label for n in shown if n.label != needle.label][: scene.options - 1]
@@ -32,7 +36,11 @@ def retrieval(scene: Scene) -> Question:
         right = needle.label
     else:
         if any(p.role == "distractor" for p in scene.placed):
-            text = f"Which of the following {noun(needle.kind, plural=True)} appears in the video?"
+            text = f"Which of the following {noun(needle.kind, plural=True)} appears {scene.where}?"
+        elif scene.medium == "audio":
+            text = "A sound that does not belong to the rest of the recording is heard once. What is it?"
+        elif scene.medium == "images":
+            text = "One of the images does not belong with the others. What does it show?"
         else:
             text = f"A {noun(needle.kind)} that does not belong to the rest of the video appears for a moment. What does it show?"
         wrong = [n.description for n in pick(scene.pool, scene.options - 1, scene.rng, scene.shown_labels)]

@@ -1,0 +1,152 @@
+"""Audio I/O: probing, reading a window of samples at a given rate and channel count, writing.
+
+Samples are float32 ``[channels, samples]`` in -1..1. Reading decodes only from the packet before
+the window's start to its end, and resamples and remixes to what is asked (PyAV's resampler).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from mmhay.atomic import temporary_path
+from mmhay.errors import MediaError
+
+__all__ = ["AudioInfo", "probe_audio", "read_audio", "write_audio", "AUDIO_SUFFIXES"]
+
+AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac", ".opus"})
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """Facts about the first audio stream of a file."""
+
+    rate: int
+    channels: int
+    duration: Fraction
+    codec: str
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["duration"] = str(self.duration)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> "AudioInfo":
+        return cls(data["rate"], data["channels"], Fraction(data["duration"]), data["codec"])
+
+
+def probe_audio(path: str | Path) -> AudioInfo:
+    """Read the audio stream facts of a file; a ``MediaError`` if it has no decodable audio."""
+    path = Path(path)
+    try:
+        stat = path.stat()
+    except OSError as error:
+        raise MediaError(path, f"cannot read: {error.strerror or error}") from None
+    return _probe(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=1024)
+def _probe(path: str, size: int, mtime_ns: int) -> AudioInfo:
+    import av
+
+    try:
+        with av.open(path) as container:
+            if not container.streams.audio:
+                raise MediaError(path, "holds no audio stream")
+            stream = container.streams.audio[0]
+            first = next(container.decode(stream), None)
+            if first is None:
+                raise MediaError(path, "no audio could be decoded")
+            if stream.duration is not None:
+                duration = Fraction(stream.duration) * stream.time_base
+            elif container.duration is not None:
+                duration = Fraction(container.duration, 1_000_000)
+            else:
+                duration = Fraction(0)
+            if duration <= 0:
+                raise MediaError(path, "has no duration")
+            return AudioInfo(stream.rate or first.sample_rate, stream.channels or len(first.layout.channels), duration, stream.codec_context.name)
+    except MediaError:
+        raise
+    except Exception as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise MediaError(path, f"not readable audio ({reason})") from None
+
+
+def read_audio(path: str | Path, start: Fraction, end: Fraction, rate: int, channels: int) -> np.ndarray:
+    """Samples of ``path`` from ``start`` to ``end`` seconds at ``rate`` Hz and ``channels``
+    channels, float32 ``[channels, round((end - start) * rate)]``; silence past the file's end."""
+    import av
+
+    count = max(0, round((end - start) * rate))
+    out = np.zeros((channels, count), np.float32)
+    if count == 0:
+        return out
+    layout = "mono" if channels == 1 else "stereo"
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.audio[0]
+            container.seek(max(0, int(start / stream.time_base)), stream=stream, backward=True)
+            resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
+            position = None  # output sample index (at ``rate``) of the next resampled sample
+            for frame in container.decode(stream):
+                for piece in resampler.resample(frame):
+                    position = _place(out, piece, position, start, rate)
+                if position is not None and position >= count:
+                    break
+            for piece in resampler.resample(None):
+                position = _place(out, piece, position, start, rate)
+    except MediaError:
+        raise
+    except Exception as error:
+        raise MediaError(path, f"audio decoding failed ({type(error).__name__}: {error})") from None
+    return out
+
+
+def _place(out: np.ndarray, piece, position: int | None, start: Fraction, rate: int) -> int:
+    """Copy a resampled frame into ``out`` where it belongs; return the index after it."""
+    data = piece.to_ndarray()
+    if position is None:
+        stamp = Fraction(piece.pts) * piece.time_base if piece.pts is not None else start
+        position = round((stamp - start) * rate)
+    a, b = max(0, position), min(out.shape[1], position + data.shape[1])
+    if a < b:
+        out[:, a:b] = data[: out.shape[0], a - position : b - position]
+    return position + data.shape[1]
+
+
+def write_audio(path: str | Path, samples: np.ndarray, rate: int) -> None:
+    """Write float32 ``[channels, samples]`` as FLAC (16-bit) or WAV by the file's suffix, atomically."""
+    import av
+
+    path = Path(path)
+    codec = {".flac": "flac", ".wav": "pcm_s16le"}.get(path.suffix.lower())
+    if codec is None:
+        raise MediaError(path, "audio is written as .flac or .wav")
+    channels = samples.shape[0]
+    pcm = (np.clip(samples, -1, 1) * 32767).round().astype(np.int16)
+    partial = temporary_path(path)
+    try:
+        with av.open(str(partial), mode="w", format=path.suffix.lstrip(".").lower()) as container:
+            stream = container.add_stream(codec, rate=rate)
+            stream.layout = "mono" if channels == 1 else "stereo"
+            stream.format = "s16"
+            for offset in range(0, pcm.shape[1], 4096):
+                chunk = np.ascontiguousarray(pcm[:, offset : offset + 4096].T.reshape(1, -1))
+                frame = av.AudioFrame.from_ndarray(chunk, format="s16", layout=stream.layout.name)
+                frame.sample_rate = rate
+                frame.pts = offset
+                container.mux(stream.encode(frame))
+            container.mux(stream.encode(None))
+        os.replace(partial, path)
+    except BaseException as error:
+        partial.unlink(missing_ok=True)
+        if isinstance(error, Exception) and not isinstance(error, MediaError):
+            raise MediaError(path, f"audio encoding failed ({type(error).__name__}: {error})") from None
+        raise
