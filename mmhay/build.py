@@ -3,12 +3,14 @@
 Layout of a built suite::
 
     OUT/dataset_dict.json, OUT/test/   the DatasetDict (``datasets.load_from_disk(OUT)``)
-    OUT/videos/000000.mp4 ...          one video per sample, named by index
+    OUT/videos/000000.mp4 ...          video suites: one video per sample, named by index
+    OUT/images/000000-0.png ...        image suites: the images of each sample (also in the dataset)
+    OUT/audio/000000.flac ...          sound suites: one recording per sample (also in the dataset)
     OUT/README.md                      the dataset card
-    OUT/manifest.json                  config, seed, sources and the SHA-256 of every video
+    OUT/manifest.json                  config, seed, sources and the SHA-256 of every file
 
 Every file is written under a temporary name and renamed into place, so a killed build leaves only
-complete videos behind; running the same command again renders the rest and gives the same bytes.
+complete files behind; running the same command again renders the rest and gives the same bytes.
 """
 
 from __future__ import annotations
@@ -19,17 +21,18 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
 
+from mmhay.artifacts import FOLDERS, SPLIT, media_columns, media_files, media_values, read_media, write_media
 from mmhay.atomic import write_text_atomic
+from mmhay.card import dataset_card
 from mmhay.config import SuiteConfig
 from mmhay.errors import DatasetError
 from mmhay.generators import Generator, create_generator
 from mmhay.media.probe import file_sha256
-from mmhay.schema import Sample
-from mmhay.timeline import Composition
+from mmhay.schema import SAMPLE_SCHEMA, Sample
 
 __all__ = ["BuildResult", "build_suite", "iter_built_samples", "read_manifest", "Progress"]
 
@@ -40,8 +43,6 @@ Progress = Callable[[str, int, int], None]
 
 STATE_FILE = ".mmhay-build.json"
 MANIFEST = "manifest.json"
-VIDEOS = "videos"
-SPLIT = "test"
 
 
 @dataclass(frozen=True)
@@ -75,29 +76,32 @@ def build_suite(
     generator = create_generator(suite, strict=strict)
     count = len(generator) if limit is None else min(limit, len(generator))
     _claim(out, suite)
-    videos = out / VIDEOS
-    videos.mkdir(exist_ok=True)
-    for leftover in videos.glob(".*.tmp"):
-        leftover.unlink()  # partial files of a killed run
-    pending = [i for i in range(count) if not (videos / _video_name(i)).exists()]
-    _render_all(generator, pending, videos, num_proc, count, progress)
-    for stale in videos.glob("*.mp4"):
-        if not stale.stem.isdigit() or int(stale.stem) >= count:
-            stale.unlink()  # from an earlier build of more samples
     samples = [generator.sample(i) for i in range(count)]
+    wanted = {name for sample in samples for name in media_files(sample)}
+    for folder in FOLDERS:
+        for leftover in (out / folder).glob(".*.tmp*") if (out / folder).is_dir() else ():
+            leftover.unlink()  # partial files of a killed run
+        for stale in (out / folder).glob("*") if (out / folder).is_dir() else ():
+            if f"{folder}/{stale.name}" not in wanted:
+                stale.unlink()  # from an earlier build of more samples
+    for name in wanted:
+        (out / name).parent.mkdir(exist_ok=True)
+    pending = [s.index for s in samples if not all((out / name).exists() for name in media_files(s))]
+    _render_all(generator, pending, out, num_proc, count, progress)
     if progress:
         progress("dataset", 0, 1)
-    _save_dataset(out, samples)
-    write_text_atomic(out / "README.md", _dataset_card(suite, samples))
+    _save_dataset(out, samples, generator.modality)
+    write_text_atomic(out / "README.md", dataset_card(suite, samples, generator.modality))
     manifest = {
         "mmhay": _version(),
         "suite": suite.name,
+        "modality": generator.modality,
         "config_key": suite.key(),
         "seed": suite.seed,
         "samples": count,
         "config": suite.model_dump(mode="json"),
         "sources": generator.sources(),
-        "videos": {f"{VIDEOS}/{_video_name(i)}": file_sha256(videos / _video_name(i)) for i in range(count)},
+        "files": {name: file_sha256(out / name) for name in sorted(wanted)},
         "software": _software(),
     }
     write_text_atomic(out / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
@@ -107,34 +111,21 @@ def build_suite(
 
 
 def iter_built_samples(path: str | Path, limit: int | None = None) -> Iterator[Sample]:
-    """The samples of a built suite, each a composition of its one video file."""
+    """The samples of a built suite, each a composition (or gallery) of its own files."""
     import datasets
 
     path = Path(path)
     read_manifest(path)
     try:
         table = datasets.load_from_disk(str(path))[SPLIT]
+        table = table.select_columns([c for c in table.column_names if c not in ("images", "audio")])
     except Exception as error:
         raise DatasetError(path, f"cannot load the dataset ({type(error).__name__}: {error})") from None
     for k, row in enumerate(table):
         if limit is not None and k >= limit:
             return
-        video = path / row["video"]
-        yield Sample(
-            id=row["id"],
-            suite=row["suite"],
-            task=row["task"],
-            modality=row["modality"],
-            question=row["question"],
-            options=tuple(row["options"]),
-            answer=row["answer"],
-            answer_type=row["answer_type"],
-            media=Composition.from_file(video),
-            truth=json.loads(row["truth"]),
-            facets=json.loads(row["facets"]),
-            seed=row["seed"],
-            index=row["index"],
-        )
+        recipe = Sample.from_json({**{key: row[key] for key in _SAMPLE_COLUMNS}, "schema": SAMPLE_SCHEMA, "media": json.loads(row["recipe"]), "truth": json.loads(row["truth"]), "facets": json.loads(row["facets"])})
+        yield replace(recipe, media=read_media(recipe, path))
 
 
 def read_manifest(path: str | Path) -> dict:
@@ -151,10 +142,6 @@ def read_manifest(path: str | Path) -> dict:
         return json.loads(manifest.read_text())
     except (OSError, json.JSONDecodeError) as error:
         raise DatasetError(manifest, f"unreadable manifest: {error}") from None
-
-
-def _video_name(index: int) -> str:
-    return f"{index:06d}.mp4"
 
 
 def _claim(out: Path, suite: SuiteConfig) -> None:
@@ -189,78 +176,70 @@ def _start_worker(generator: Generator) -> None:
 
 def _render_in_worker(index: int, folder: str) -> int:
     assert _worker_generator is not None
-    _render_one(_worker_generator, index, Path(folder))
+    write_media(_worker_generator.sample(index), Path(folder))
     return index
 
 
-def _render_one(generator: Generator, index: int, folder: Path) -> None:
-    generator.sample(index).media.write(folder / _video_name(index))
-
-
-def _render_all(
-    generator: Generator, pending: list[int], folder: Path, num_proc: int, total: int, progress: Progress | None
-) -> None:
+def _render_all(generator: Generator, pending: list[int], out: Path, num_proc: int, total: int, progress: Progress | None) -> None:
     done = total - len(pending)
     if progress:
         progress("render", done, total)
     if num_proc <= 1 or len(pending) <= 1:
         for index in pending:
-            _render_one(generator, index, folder)
+            write_media(generator.sample(index), out)
             done += 1
             if progress:
                 progress("render", done, total)
         return
     context = get_context("spawn")  # no fork: the parent may hold threads (PyAV, torch)
     with ProcessPoolExecutor(num_proc, mp_context=context, initializer=_start_worker, initargs=(generator,)) as pool:
-        for _ in pool.map(_render_in_worker, pending, [str(folder)] * len(pending), chunksize=1):
+        for _ in pool.map(_render_in_worker, pending, [str(out)] * len(pending), chunksize=1):
             done += 1
             if progress:
                 progress("render", done, total)
 
 
-def _features():
+_SAMPLE_COLUMNS = ("id", "suite", "task", "modality", "question", "options", "answer", "answer_type", "seed", "index")
+
+
+def _features(modality: str):
     from datasets import Features, List, Value
 
     text = Value("string")
-    return Features(
-        {
-            "id": text,
-            "suite": text,
-            "task": text,
-            "modality": text,
-            "question": text,
-            "options": List(text),
-            "answer": text,
-            "answer_type": text,
-            "truth": text,
-            "facets": text,
-            "seed": Value("int64"),
-            "index": Value("int64"),
-            "video": text,
-            "recipe": text,
-        }
-    )
+    columns = {name: text for name in _SAMPLE_COLUMNS}
+    columns.update({"options": List(text), "seed": Value("int64"), "index": Value("int64"), "truth": text, "facets": text})
+    columns.update(media_columns(modality))
+    columns["recipe"] = text
+    return Features(columns)
 
 
-def _save_dataset(out: Path, samples: list[Sample]) -> None:
+def _save_dataset(out: Path, samples: list[Sample], modality: str) -> None:
     import datasets
+    import pyarrow as pa
+    from datasets.table import InMemoryTable
 
-    columns: dict[str, list] = {name: [] for name in _features()}
+    features = _features(modality)
+    columns: dict[str, list] = {name: [] for name in features}
     for sample in samples:
         row = sample.to_json()
-        for name in ("id", "suite", "task", "modality", "question", "options", "answer", "answer_type", "seed", "index"):
+        for name in _SAMPLE_COLUMNS:
             columns[name].append(row[name])
         columns["truth"].append(json.dumps(row["truth"], sort_keys=True))
         columns["facets"].append(json.dumps(row["facets"], sort_keys=True))
-        columns["video"].append(f"{VIDEOS}/{_video_name(sample.index)}")
         columns["recipe"].append(json.dumps(row["media"], sort_keys=True))
-    table = datasets.Dataset.from_dict(columns, features=_features())
+        for name, value in media_values(sample, out).items():
+            columns[name].append(value)
+    # Arrow directly, in the features' storage types: datasets 4+ would need torchcodec only to
+    # encode audio we have already encoded
+    schema = features.arrow_schema
+    table = pa.table({name: pa.array(values, type=schema.field(name).type) for name, values in columns.items()}, schema=schema)
+    dataset = datasets.Dataset(InMemoryTable(table), info=datasets.DatasetInfo(features=features))
     staging = out / ".dataset.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     bars = datasets.is_progress_bar_enabled()
     datasets.disable_progress_bars()
     try:
-        datasets.DatasetDict({SPLIT: table}).save_to_disk(str(staging))
+        datasets.DatasetDict({SPLIT: dataset}).save_to_disk(str(staging))
     finally:
         if bars:
             datasets.enable_progress_bars()
@@ -275,89 +254,6 @@ def _save_dataset(out: Path, samples: list[Sample]) -> None:
         else:
             os.replace(item, target)
     staging.rmdir()
-
-
-
-def _dataset_card(suite: SuiteConfig, samples: list[Sample]) -> str:
-    from collections import Counter
-
-    import yaml
-
-    letters = Counter(sample.answer for sample in samples)
-    cells = Counter(json.dumps(sample.facets, sort_keys=True) for sample in samples)
-    size = "n<1K" if len(samples) < 1000 else "1K<n<10K" if len(samples) < 10_000 else "10K<n<100K"
-    header = yaml.safe_dump(
-        {
-            "pretty_name": f"mmhay {suite.name}",
-            "task_categories": ["video-text-to-text"],
-            "tags": ["mmhay", "needle-in-a-haystack", "video", "synthetic"],
-            "size_categories": [size],
-            "license": "other",
-        },
-        sort_keys=False,
-    )
-    names = sorted({name for sample in samples for name in sample.facets})
-    facet_header = "| " + " | ".join(names + ["samples"]) + " |\n|" + " --- |" * (len(names) + 1)
-    facet_rows = "\n".join(
-        "| " + " | ".join([f"{json.loads(cell).get(name, '')}" for name in names] + [str(n)]) + " |"
-        for cell, n in sorted(cells.items())
-    )
-    letter_rows = ", ".join(f"{letter}: {n}" for letter, n in sorted(letters.items()))
-    config_yaml = yaml.safe_dump(suite.model_dump(mode="json"), sort_keys=False)
-    return f"""---
-{header}---
-
-# mmhay suite `{suite.name}`
-
-{suite.description or "A needle-in-a-haystack suite built with mmhay."}
-
-{len(samples)} samples, tasks {", ".join(f"`{t}`" for t in sorted({s.task for s in samples}))}, generator
-`{suite.generator}`, seed {suite.seed}. Each sample is a video (`videos/NNNNNN.mp4`, H.264,
-{suite.video.size[0]}x{suite.video.size[1]} at {suite.video.fps} fps) with a question about the needles hidden in it.
-
-## Load
-
-```python
-import datasets
-suite = datasets.load_from_disk("path/to/this/folder")["{SPLIT}"]
-print(suite[0]["question"], suite[0]["options"], suite[0]["answer"])
-```
-
-Or evaluate a model on it: `mmhay eval --model hf:PATH --data path/to/this/folder --out run/`.
-
-## Columns
-
-| column | holds |
-| --- | --- |
-| `id`, `index`, `seed`, `suite` | which sample this is; `index` and `seed` regenerate it |
-| `task`, `modality`, `answer_type` | what is asked and how the answer is written |
-| `question`, `options`, `answer` | the question, its options in order (if any), the answer: an option letter, a count, `yes`/`no`, letters in order (`C,A,B`), `start,end` seconds, or a short text |
-| `truth` | JSON: every needle and distractor (`start`/`end` seconds, `frames` as [first, end) indices, `box` [x, y, w, h] for overlays, `source`), and the needle asked about |
-| `facets` | JSON: the grid cell, one key per axis (haystack `length` in seconds, `depth` 0..1, `distractors`, ...) |
-| `video` | the sample's video, relative to this folder |
-| `recipe` | JSON: the composition the video was rendered from (sources, cuts, needle) |
-
-## Facet grid
-
-{facet_header}
-{facet_rows}
-
-Correct letters: {letter_rows}.
-
-## Licence
-
-Procedural footage pans over photographs that ship with scikit-image (public domain or
-CC0/CC-BY, see scikit-image's data licences); needle pictures are drawn by mmhay. Media taken from
-user folders keeps its own licence.
-
-## Reproduce
-
-`manifest.json` lists the SHA-256 of every video and the software versions. This config with
-`mmhay build CONFIG --out DIR --seed {suite.seed}` renders the same suite:
-
-```yaml
-{config_yaml}```
-"""
 
 
 def _version() -> str:

@@ -214,10 +214,11 @@ def _print_runs(runs: list[dict], *, grid: bool) -> None:
     from mmhay.scoring.report import summary_row
 
     table = Table(title="results", title_justify="left")
-    for column in ["model", "samples", "accuracy %", "95% CI", "chance %", "unparsed"]:
-        table.add_column(column, justify="left" if column == "model" else "right", no_wrap=True)
+    for column in ["model", "data", "samples", "accuracy %", "95% CI", "chance %", "unparsed", "skipped"]:
+        table.add_column(column, justify="left" if column in ("model", "data") else "right", no_wrap=True)
     for run in runs:
-        table.add_row(*summary_row(run["model"]["name"], run["overall"]))
+        row = summary_row(run["model"]["name"], run["overall"], run.get("skipped", 0))
+        table.add_row(row[0], run["data"].get("suite", "?"), *row[1:])
     # piped output gets room for long model names instead of rich's default 80 columns
     console = Console(width=None if sys.stdout.isatty() else 200)
     console.print(table)

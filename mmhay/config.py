@@ -19,6 +19,7 @@ __all__ = [
     "SuiteConfig",
     "VideoSettings",
     "ImageSettings",
+    "AudioSettings",
     "HaystackSettings",
     "NeedleSettings",
     "DistractorSettings",
@@ -83,14 +84,25 @@ class ImageSettings(_Settings):
     text: bool = False
 
 
+class AudioSettings(_Settings):
+    """Sound: the sample rate and channel count soundtracks and recordings are made at."""
+
+    rate: int = Field(16000, ge=8000, le=96000)
+    channels: int = Field(1, ge=1, le=2)
+
+
 class HaystackSettings(_Settings):
-    """Where haystack video comes from: ``builtin`` (procedural) or a folder of videos."""
+    """Where haystacks come from: ``builtin`` (procedural) or a folder of videos, images or
+    recordings (by the generator). ``bed`` is the built-in sound of audio haystacks and
+    soundtracks: ``noise``, ``hum``, ``music`` or ``mixed`` (all three in turns), or ``none``
+    (video) and ``source`` (the haystack videos' own soundtrack)."""
 
     source: str = "builtin"
     shot_seconds: Annotated[tuple[float, float], AfterValidator(_positive_range)] = (4.0, 10.0)
+    bed: Literal["none", "noise", "hum", "music", "mixed", "source"] = "none"
 
 
-Kind = Literal["image", "clip", "text"]
+Kind = Literal["image", "clip", "text", "sound"]
 Insertion = Literal["insert", "replace", "overlay"]
 Form = Literal["choice", "open"]
 Scale = Annotated[float, _within(0.01, 1.0, "scale")]
@@ -99,7 +111,9 @@ Scale = Annotated[float, _within(0.01, 1.0, "scale")]
 class NeedleSettings(_Settings):
     """What the needles are, where they come from, and how they are put into the haystack.
 
-    ``kind``: ``image`` (a picture), ``clip`` (a short video) or ``text`` (a caption or card).
+    ``kind``: ``image`` (a picture), ``clip`` (a short video), ``text`` (a caption or card) or
+    ``sound`` (in a recording, or in a video's soundtrack; ``sound`` picks the built-in
+    ``events`` or ``dtmf`` keypad digits, and ``snr_db`` its level over the bed).
     ``source``: ``builtin``, or a folder of images (kind image) or videos (kind clip).
     ``captions``: a JSON object or a CSV file (columns ``file``, ``caption``) describing the
     folder's needles, by file name; without it a file's name describes it.
@@ -115,6 +129,8 @@ class NeedleSettings(_Settings):
     source: str = "builtin"
     captions: Optional[str] = None
     text: Literal["secret_word", "passkey"] = "secret_word"
+    sound: Literal["events", "dtmf"] = "events"
+    snr_db: float = Field(0.0, ge=-30, le=30)
     insertion: Union[Insertion, dict[Kind, Insertion]] = "insert"
     duration: Seconds = 1.0
     scale: Scale = 0.3
@@ -158,6 +174,7 @@ class GridSettings(_Settings):
     distractors: list[Annotated[int, Field(ge=0, le=100)]] = Field(default_factory=lambda: [0], min_length=1)
     needle_duration: Optional[list[Seconds]] = Field(None, min_length=1)
     needle_scale: Optional[list[Scale]] = Field(None, min_length=1)
+    snr: Optional[list[Annotated[float, Field(ge=-30, le=30)]]] = Field(None, min_length=1)
     task: Optional[list[str]] = Field(None, min_length=1)
     images: Optional[list[Annotated[int, Field(ge=1, le=64)]]] = Field(None, min_length=1)
     grid_size: Optional[list[Annotated[int, Field(ge=1, le=16)]]] = Field(None, min_length=1)
@@ -187,6 +204,7 @@ class GridSettings(_Settings):
             "distractors": self.distractors,
             "needle_duration": self.needle_duration,
             "needle_scale": self.needle_scale,
+            "snr": self.snr,
         }
         return {name: values for name, values in ordered.items() if values is not None}
 
@@ -202,6 +220,7 @@ class SuiteConfig(_Settings):
     task: str = "retrieval"
     video: VideoSettings = VideoSettings()
     image: ImageSettings = ImageSettings()
+    audio: AudioSettings = AudioSettings()
     haystack: HaystackSettings = HaystackSettings()
     needle: NeedleSettings = NeedleSettings()
     distractors: DistractorSettings = DistractorSettings()

@@ -24,6 +24,7 @@ from pathlib import Path
 from mmhay.adapters import Adapter, Request
 from mmhay.atomic import write_text_atomic
 from mmhay.errors import ConfigError, DatasetError
+from mmhay.gallery import Gallery
 from mmhay.prompts import prompt_for
 from mmhay.sampling import sample_times
 from mmhay.schema import Sample
@@ -31,7 +32,6 @@ from mmhay.scoring.metrics import summarize
 from mmhay.scoring.parse import PARSED_TYPES, parse_answer
 from mmhay.scoring.report import run_markdown
 from mmhay.scoring.score import chance, is_correct
-from mmhay.gallery import Gallery
 from mmhay.timeline import Composition
 
 __all__ = ["EvalSettings", "RunResult", "DataSource", "open_data", "evaluate"]
@@ -122,7 +122,8 @@ def evaluate(
             records.append(record)
             if progress:
                 progress(k + 1, data.count)
-    metrics = {**run, **summarize(records)}
+    scored = [r for r in records if "skipped" not in r]
+    metrics = {**run, **summarize(scored), "skipped": len(records) - len(scored)}
     write_text_atomic(out / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     write_text_atomic(out / "results.md", run_markdown(metrics))
     return RunResult(out, metrics, asked, len(records) - asked)
@@ -142,9 +143,14 @@ def _ask(sample: Sample, adapter: Adapter, settings: EvalSettings) -> dict:
                 shown["interleaved"] = tuple(item if isinstance(item, str) else next(counter) for item in media.items)
     else:
         shown["duration"], shown["fps"] = float(media.duration), _frame_rate(media)
-        if adapter.needs_frames:
+        needs_audio = sample.modality == "audio" or bool(sample.truth.get("needs_audio"))
+        if adapter.needs_frames and needs_audio and not adapter.takes_audio:
+            return _skipped(sample, prompt, "the model takes no audio, and the answer is in the sound")
+        if adapter.needs_frames and media.segments:
             rendered = media.render(sample_times(settings.sampler, media.duration, settings.frames))
             shown["frames"], shown["frame_times"] = rendered.pixels, tuple(float(t) for t in rendered.times)
+        if adapter.needs_frames and adapter.takes_audio and media.soundtrack:
+            shown["audio"], shown["audio_rate"] = media.audio(), media.audio_rate
     request = Request(
         key=sample.id,
         prompt=prompt,
@@ -174,10 +180,25 @@ def _ask(sample: Sample, adapter: Adapter, settings: EvalSettings) -> dict:
     }
 
 
+def _skipped(sample: Sample, prompt: str, reason: str) -> dict:
+    """The record of a sample the model cannot be asked: kept, counted, not scored."""
+    return {
+        "id": sample.id,
+        "index": sample.index,
+        "task": sample.task,
+        "answer_type": sample.answer_type.value,
+        "facets": dict(sample.facets),
+        "prompt": prompt,
+        "options": list(sample.options),
+        "answer": sample.answer,
+        "skipped": reason,
+    }
+
+
 def _frame_rate(media: Composition) -> float | None:
     if media.rate is not None:
         return float(media.rate)
-    info = getattr(media.segments[0].ref, "info", None)
+    info = getattr(media.segments[0].ref, "info", None) if media.segments else None
     return float(info.rate) if info is not None and info.rate else None
 
 

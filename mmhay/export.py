@@ -9,10 +9,12 @@ copied, the whole composition is encoded, and the reason is logged.
 from __future__ import annotations
 
 import logging
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from mmhay.media.encode import write_video
+from mmhay.media.audio import write_audio
+from mmhay.media.encode import mux_audio, write_video
 from mmhay.media.splice import CopyRun, EncodeRun, copy_blocker, splice, stream_layout
 from mmhay.timeline import Clip, Composition, FileRef
 
@@ -21,17 +23,40 @@ __all__ = ["write_composition", "plan_runs"]
 log = logging.getLogger(__name__)
 
 
+# Soundtracks are rendered and encoded this many seconds at a time.
+AUDIO_CHUNK = Fraction(10)
+
+
 def write_composition(composition: Composition, path: str | Path, *, fast: bool = True, **encode_options: Any) -> int:
-    """Write ``composition`` as an H.264 mp4 at ``path``; return the frame count."""
+    """Write ``composition`` to ``path``: an H.264 mp4 (with an AAC soundtrack if it has one), or,
+    for sound alone, a FLAC or WAV file. Returns the frame count (the sample count for sound)."""
+    if not composition.segments:
+        write_audio(path, audio_chunks(composition), composition.audio_rate, composition.audio_channels)
+        return round(composition.duration * composition.audio_rate)
     if composition.rate is None:
         raise ValueError("writing a composition needs a frame rate")
+    count = None
     if fast:
         runs, reasons = plan_runs(composition)
         if any(isinstance(run, CopyRun) for run in runs):
-            return splice(path, runs, rate=composition.rate, size=composition.size, **encode_options)
-        for reason in reasons:
-            log.info("%s: encoding every frame: %s", path, reason)
-    return write_video(path, composition.iter_frames(), rate=composition.rate, size=composition.size, **encode_options)
+            count = splice(path, runs, rate=composition.rate, size=composition.size, **encode_options)
+        else:
+            for reason in reasons:
+                log.info("%s: encoding every frame: %s", path, reason)
+    if count is None:
+        count = write_video(path, composition.iter_frames(), rate=composition.rate, size=composition.size, **encode_options)
+    if composition.soundtrack:
+        mux_audio(path, audio_chunks(composition), composition.audio_rate, composition.audio_channels)
+    return count
+
+
+def audio_chunks(composition: Composition):
+    """The whole soundtrack, a few seconds at a time (never all of it in memory at once)."""
+    start = Fraction(0)
+    while start < composition.duration:
+        end = min(composition.duration, start + AUDIO_CHUNK)
+        yield composition.audio(start, end)
+        start = end
 
 
 def plan_runs(composition: Composition) -> tuple[list[CopyRun | EncodeRun], list[str]]:

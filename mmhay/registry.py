@@ -22,7 +22,7 @@ T = TypeVar("T")
 
 # The modules whose import fills each registry with its built-in entries.
 _BUILTIN_MODULES = {
-    "generator": ["mmhay.generators.video", "mmhay.generators.image_grid"],
+    "generator": ["mmhay.generators.timed", "mmhay.generators.image_grid"],
     "task": [
         "mmhay.generators.tasks.retrieval",
         "mmhay.generators.tasks.ordering",
@@ -30,6 +30,7 @@ _BUILTIN_MODULES = {
         "mmhay.generators.tasks.negative",
         "mmhay.generators.tasks.localization",
         "mmhay.generators.tasks.locate",
+        "mmhay.generators.tasks.cross_modal",
     ],
     "procedural": ["mmhay.media.procedural", "mmhay.media.sounds"],
     "sampler": ["mmhay.sampling"],

@@ -265,7 +265,17 @@ class Composition:
         """The whole of one video file, at its own size and timestamps."""
         ref = FileRef.video(path)
         assert ref.info is not None
-        return cls((Clip(ref, TimeRange(Fraction(0), ref.info.duration)),), (ref.info.width, ref.info.height))
+        whole = Clip(ref, TimeRange(Fraction(0), ref.info.duration))
+        if ref.audio is None:
+            return cls((whole,), (ref.info.width, ref.info.height))
+        return cls((whole,), (ref.info.width, ref.info.height), soundtrack=(whole,), audio_rate=ref.audio.rate, audio_channels=ref.audio.channels)
+
+    @classmethod
+    def from_sound_file(cls, path: str | Path) -> "Composition":
+        """The whole of one audio file, at its own rate and channels."""
+        ref = FileRef.sound(path)
+        assert ref.audio is not None
+        return cls((), (0, 0), soundtrack=(Clip(ref, TimeRange(Fraction(0), ref.audio.duration)),), audio_rate=ref.audio.rate, audio_channels=ref.audio.channels)
 
     @property
     def duration(self) -> Fraction:

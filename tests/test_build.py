@@ -71,7 +71,7 @@ def test_the_card_and_manifest_describe_the_build(built_small):
     assert card.startswith("---\n") and "load_from_disk" in card and "video-text-to-text" in card
     manifest = json.loads((built_small / "manifest.json").read_text())
     assert manifest["samples"] == 12 and manifest["seed"] == 3
-    assert manifest["videos"]["videos/000000.mp4"] == hashlib.sha256((built_small / "videos/000000.mp4").read_bytes()).hexdigest()
+    assert manifest["files"]["videos/000000.mp4"] == hashlib.sha256((built_small / "videos/000000.mp4").read_bytes()).hexdigest()
 
 
 def test_a_killed_build_resumes_to_the_same_bytes(built_small, tmp_path):

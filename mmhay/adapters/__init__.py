@@ -27,8 +27,8 @@ class Request:
     A video sample gives ``frames``, with ``frame_times`` (the seconds at which each is shown)
     and ``fps`` (the video's rate, when known): processors that encode time use both. An image
     sample gives ``images``, and in ``interleaved`` the texts and image indices in reading
-    order when the images come with text between them. ``facets`` describe the answer space
-    (baselines use them).
+    order when the images come with text between them. A sample with sound gives ``audio`` at
+    ``audio_rate`` to models that hear. ``facets`` describe the answer space (baselines use them).
     """
 
     key: str
@@ -41,6 +41,8 @@ class Request:
     fps: float | None = None
     images: tuple[np.ndarray, ...] = ()
     interleaved: tuple[str | int, ...] = ()  # text and image indices in reading order, before the prompt
+    audio: np.ndarray | None = None  # float32 [channels, samples]
+    audio_rate: int | None = None
     facets: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -48,7 +50,8 @@ class Adapter(Protocol):
     """What every model offers to the evaluator."""
 
     name: str
-    needs_frames: bool
+    needs_frames: bool  # whether the model looks at the media at all (baselines do not)
+    takes_audio: bool  # whether it hears: samples whose answer is in the sound are skipped if not
 
     def identity(self) -> dict[str, Any]:
         """What identifies the model and its generation settings (recorded with the run)."""

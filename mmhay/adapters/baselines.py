@@ -35,6 +35,7 @@ class RandomBaseline:
     seed: int = 0
     name: str = "random"
     needs_frames: bool = False
+    takes_audio: bool = False
 
     def identity(self) -> dict:
         return {"adapter": "random", "seed": self.seed}

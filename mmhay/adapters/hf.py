@@ -140,6 +140,11 @@ class HFModel:
     needs_frames: bool = field(default=True, init=False)
 
     @property
+    def takes_audio(self) -> bool:
+        """Whether the processor has an audio feature extractor (Qwen2-Audio, Qwen2.5-Omni, ...)."""
+        return getattr(self.processor, "feature_extractor", None) is not None
+
+    @property
     def name(self) -> str:
         return f"hf:{self.settings.pretrained}"
 
@@ -168,6 +173,15 @@ class HFModel:
         return self.processor.batch_decode(new_tokens, skip_special_tokens=True)[0].strip()
 
     def _inputs(self, request: Request):
+        if request.audio is not None and self.takes_audio:
+            content = [{"type": "audio"}]
+            if request.frames is not None and len(request.frames):
+                content.append({"type": "video"})
+            content.append({"type": "text", "text": request.prompt})
+            text = self.processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False)
+            mono = request.audio.mean(axis=0)
+            extra = {"videos": [request.frames]} if request.frames is not None and len(request.frames) else {}
+            return self.processor(text=[text], audio=[mono], sampling_rate=request.audio_rate, return_tensors="pt", **extra)
         if request.images:
             order = request.interleaved or tuple(range(len(request.images)))
             content = [{"type": "image"} if isinstance(item, int) else {"type": "text", "text": item} for item in order]

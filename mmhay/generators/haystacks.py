@@ -16,12 +16,13 @@ import numpy as np
 
 from mmhay.config import SuiteConfig
 from mmhay.errors import ConfigError, MediaError
+from mmhay.media.audio import AUDIO_SUFFIXES
 from mmhay.media.pictures import BUNDLED_PICTURES, load_picture
 from mmhay.media.probe import IMAGE_SUFFIXES, VIDEO_SUFFIXES, walk_files
 from mmhay.media.timing import seconds
 from mmhay.timeline import Clip, FileRef, GeneratorRef, MediaRef, TimeRange
 
-__all__ = ["HaystackPool", "haystack_pool", "draw_haystack", "picture_pool", "draw_tiles"]
+__all__ = ["HaystackPool", "haystack_pool", "draw_haystack", "picture_pool", "draw_tiles", "sound_pool", "draw_bed"]
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,61 @@ def draw_tiles(pictures: Sequence[FileRef], count: int, rng: np.random.Generator
         box = [round(float(rng.uniform(0, 1 - side)), 4), round(float(rng.uniform(0, 1 - side)), 4), round(side, 4), round(side, 4)]
         tiles.append(GeneratorRef("crop", {"picture": picture, "box": box}))
     return tiles
+
+
+def sound_pool(suite: SuiteConfig, *, strict: bool = False) -> tuple[FileRef, ...]:
+    """Recordings audio haystacks are cut from: none for ``builtin`` (synthesized beds), else every
+    readable audio file under the folder (unreadable ones skipped with a warning, an error with
+    ``strict``)."""
+    source = suite.haystack.source
+    if source == "builtin":
+        return ()
+    folder = suite.resolve(source)
+    if not folder.is_dir():
+        problem = "directory does not exist" if not folder.exists() else "not a directory"
+        raise ConfigError(suite.origin, "haystack.source", problem, source)
+    recordings = []
+    for path in walk_files(folder, AUDIO_SUFFIXES):
+        try:
+            recordings.append(FileRef.sound(path))
+        except MediaError as error:
+            if strict:
+                raise
+            log.warning("skipped haystack recording %s", error)
+    if not recordings:
+        raise ConfigError(suite.origin, "haystack.source", "holds no readable recording", source)
+    return tuple(recordings)
+
+
+_BEDS = ("noise", "hum", "music")
+
+
+def draw_bed(bed: str, recordings: Sequence[FileRef], length: Fraction, shot: tuple[Fraction, Fraction], rng: np.random.Generator) -> list[Clip]:
+    """Sound that lasts exactly ``length`` seconds: recordings end to end (random stretches), one
+    synthesized bed, or (``mixed``) shots of all three kinds in turn."""
+    clips: list[Clip] = []
+    left = length
+    tick = Fraction(1, 100)
+    while left > 0:
+        if recordings:
+            recording = recordings[int(rng.integers(len(recordings)))]
+            assert recording.audio is not None
+            available = recording.audio.duration - recording.audio.duration % tick
+            take = min(left, available)
+            start = Fraction(int(rng.integers(int((available - take) / tick) + 1))) * tick
+            clips.append(Clip(recording, TimeRange(start, take)))
+        else:
+            kind = bed if bed in _BEDS else _BEDS[len(clips) % 3]
+            take = left if bed in _BEDS else min(left, Fraction(int(rng.integers(int(shot[0]), int(shot[1]) + 1))))
+            seed = int(rng.integers(2**31))
+            params = {
+                "noise": {"color": ("pink", "brown")[int(rng.integers(2))], "seed": seed, "level": 0.1},
+                "hum": {"base": int(rng.integers(80, 160)), "level": 0.1},
+                "music": {"seed": seed, "tempo": int(rng.integers(70, 130)), "level": 0.1},
+            }[kind]
+            clips.append(Clip(GeneratorRef(kind, params), TimeRange(Fraction(0), take)))
+        left -= take
+    return clips
 
 
 def draw_haystack(pool: HaystackPool, length: Fraction, rate: Fraction, rng: np.random.Generator) -> list[Clip]:

@@ -13,9 +13,9 @@ from fractions import Fraction
 import numpy as np
 
 from mmhay.generators.needles import Needle
-from mmhay.timeline import Box, Clip, Composition, GeneratorRef, Overlay, Segment, Still, TimeRange
+from mmhay.timeline import Box, Clip, Composition, GeneratorRef, Overlay, Segment, Sound, Still, TimeRange
 
-__all__ = ["Item", "Placed", "assemble", "overlay_box", "SUBTITLE_BOX", "INSERTIONS"]
+__all__ = ["Item", "Placed", "Soundtrack", "assemble", "source_soundtrack", "overlay_box", "SUBTITLE_BOX", "INSERTIONS"]
 
 INSERTIONS = ("insert", "replace", "overlay")
 
@@ -75,22 +75,44 @@ def overlay_box(needle: Needle, scale: float, frame: tuple[int, int], position, 
     return Box(round(x, 4), round(y, 4), round(w, 4), round(h, 4))
 
 
+@dataclass(frozen=True)
+class Soundtrack:
+    """The sound under a composition: bed clips end to end, the rate, channels, and sounds' level."""
+
+    bed: tuple[Clip, ...] = ()
+    rate: int = 16000
+    channels: int = 1
+    snr_db: float = 0.0
+
+
 def assemble(
     haystack: Sequence[Clip],
     items: Sequence[Item],
     insertion: str,
     size: tuple[int, int],
     rate: Fraction,
+    soundtrack: Soundtrack = Soundtrack(),
 ) -> tuple[Composition, list[Placed]]:
-    """The composition with every item put in by ``insertion``, and where each item shows (in time order)."""
-    length = round(sum((clip.duration for clip in haystack), Fraction(0)) * rate)
+    """The composition with every item put in by ``insertion``, and where each item shows (in time order).
+
+    ``rate`` is the unit of positions: video frames, or ticks of a recording with no video.
+    Sound needles go into the soundtrack: mixed in (``overlay``) or spliced in (``replace``).
+    """
+    length = round(sum((clip.duration for clip in haystack or soundtrack.bed), Fraction(0)) * rate)
     segments: list[Segment] = []
     overlays: list[Overlay] = []
+    sounds: list[Sound] = []
     placed: list[Placed] = []
     cursor = 0  # haystack frames used so far
     shift = 0  # output frames minus haystack frames, from inserted needles
-    for item in sorted(items, key=lambda i: i.at):
-        if insertion == "overlay":
+    # a sound at the same place as a picture goes first, so that both start where the picture does
+    for item in sorted(items, key=lambda i: (i.at, i.needle.kind != "sound")):
+        if item.needle.kind == "sound":
+            at = TimeRange(Fraction(item.at + shift) / rate, Fraction(item.frames) / rate)
+            mode = "splice" if insertion == "replace" else "mix"
+            sounds.append(Sound(_sound_ref(item.needle, at.duration), at, soundtrack.snr_db, mode))
+            start = item.at + shift
+        elif insertion == "overlay":
             start = item.at
             overlays.append(_overlay(item, start, rate))
         else:
@@ -102,10 +124,42 @@ def assemble(
                 cursor = item.at
             else:
                 cursor = item.at + item.frames
-        box = item.box if insertion == "overlay" else None
+        box = item.box if insertion == "overlay" and item.needle.kind != "sound" else None
         placed.append(Placed(item.needle, item.role, start / rate, (start + item.frames) / rate, range(start, start + item.frames), box))
-    segments += _cut(haystack, cursor, length, rate)
-    return Composition(tuple(segments), size, rate, tuple(overlays)), placed
+    if haystack:
+        segments += _cut(haystack, cursor, length, rate)
+    composition = Composition(
+        tuple(segments),
+        size if haystack else (0, 0),
+        rate if haystack else None,
+        tuple(overlays),
+        soundtrack.bed,
+        tuple(sounds),
+        soundtrack.rate,
+        soundtrack.channels,
+    )
+    return composition, placed
+
+
+def source_soundtrack(composition: Composition) -> tuple[Clip, ...]:
+    """The soundtrack of a video's own sources, following its edit: each clip of a video with
+    sound brings that sound, everything else is silence."""
+    clips = []
+    for segment in composition.segments:
+        ref = getattr(segment, "ref", None)
+        if isinstance(segment, Clip) and getattr(ref, "audio", None) is not None:
+            clips.append(segment)
+        else:
+            clips.append(Clip(GeneratorRef("silence", {}), TimeRange(Fraction(0), segment.duration)))
+    return tuple(clips)
+
+
+def _sound_ref(needle: Needle, duration: Fraction):
+    """A sound needle's source, lasting ``duration`` where it is made to measure (beeps, chirps, clicks)."""
+    ref = needle.ref
+    if isinstance(ref, GeneratorRef) and ref.name in ("tone", "chirp", "clicks"):
+        return GeneratorRef(ref.name, {**ref.params, "duration": str(duration)})
+    return ref
 
 
 def _segment(item: Item, rate: Fraction) -> Segment:

@@ -18,12 +18,13 @@ import numpy as np
 
 from mmhay.config import SuiteConfig
 from mmhay.errors import ConfigError, MediaError
+from mmhay.media.audio import AUDIO_SUFFIXES
 from mmhay.media.pictures import load_picture
 from mmhay.media.probe import IMAGE_SUFFIXES, VIDEO_SUFFIXES, walk_files
 from mmhay.media.procedural import COLORS, SHAPES
 from mmhay.timeline import FileRef, GeneratorRef, MediaRef
 
-__all__ = ["Needle", "needle_pool", "builtin_needles", "folder_needles", "read_captions", "as_distractor", "similar", "SECRET_WORDS"]
+__all__ = ["Needle", "needle_pool", "builtin_needles", "folder_needles", "read_captions", "builtin_sounds", "as_distractor", "similar", "SECRET_WORDS"]
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,34 @@ def read_captions(path: Path, origin: str) -> dict[str, str]:
     return {Path(name).name: caption.strip() for name, caption in captions.items()}
 
 
+# Built-in sound events: (label, description, procedural source, params, attributes)
+SOUND_EVENTS = (
+    [(f"{f} Hz beep", f"a steady {f} Hz beep", "tone", {"frequency": f}, {"type": "beep"}) for f in (300, 500, 800, 1200, 2000, 3000)]
+    + [
+        ("rising chirp", "a chirp rising from 300 to 3000 Hz", "chirp", {"start": 300, "stop": 3000}, {"type": "chirp"}),
+        ("falling chirp", "a chirp falling from 3000 to 300 Hz", "chirp", {"start": 3000, "stop": 300}, {"type": "chirp"}),
+        ("high rising chirp", "a chirp rising from 1500 to 6000 Hz", "chirp", {"start": 1500, "stop": 6000}, {"type": "chirp"}),
+        ("high falling chirp", "a chirp falling from 6000 to 1500 Hz", "chirp", {"start": 6000, "stop": 1500}, {"type": "chirp"}),
+        ("slow clicking", "slow clicking, three clicks a second", "clicks", {"per_second": 3}, {"type": "clicks"}),
+        ("fast clicking", "fast clicking, twelve clicks a second", "clicks", {"per_second": 12}, {"type": "clicks"}),
+        ("rattle", "a buzzing rattle of forty clicks a second", "clicks", {"per_second": 40}, {"type": "clicks"}),
+    ]
+)
+
+
+def builtin_sounds(which: str) -> tuple[Needle, ...]:
+    """Built-in sound needles: synthesized ``events`` (beeps, chirps, clicks), or ``dtmf`` keypad passkeys."""
+    if which == "dtmf":
+        rng = np.random.default_rng(20260102)  # a fixed pool of passkeys, the same everywhere
+        keys = ["".join(str(int(d)) for d in rng.integers(0, 10, 5)) for _ in range(200)]
+        params = {"tone": "3/20", "gap": "1/10"}
+        return tuple(
+            Needle(k, f"the keypad digits {' '.join(k)}", "sound", ref=GeneratorRef("dtmf", {**params, "digits": k}), attributes={"template": "dtmf"}, duration=Fraction(3, 20) * 5 + Fraction(1, 10) * 4)
+            for k in dict.fromkeys(keys)
+        )
+    return tuple(Needle(label, text, "sound", ref=GeneratorRef(name, params), attributes=attributes) for label, text, name, params, attributes in SOUND_EVENTS)
+
+
 def folder_needles(folder: Path, kind: str, *, strict: bool = False, captions: Mapping[str, str] | None = None) -> tuple[Needle, ...]:
     """Needles from the image (kind image) or video (kind clip) files under ``folder``, recursively.
 
@@ -117,7 +146,8 @@ def folder_needles(folder: Path, kind: str, *, strict: bool = False, captions: M
     repeat an earlier one are skipped with a warning (an error with ``strict``).
     """
     needles, seen = [], set()
-    for path in walk_files(folder, IMAGE_SUFFIXES if kind == "image" else VIDEO_SUFFIXES):
+    suffixes = {"image": IMAGE_SUFFIXES, "clip": VIDEO_SUFFIXES, "sound": AUDIO_SUFFIXES}[kind]
+    for path in walk_files(folder, suffixes):
         description = (captions or {}).get(path.name) or re.sub(r"[\s_\-]+", " ", path.stem).strip()
         try:
             if not description:
@@ -127,6 +157,10 @@ def folder_needles(folder: Path, kind: str, *, strict: bool = False, captions: M
             if kind == "image":
                 height, width = load_picture(path).shape[:2]
                 needle = Needle(description, description, kind, ref=FileRef.image(path), aspect=width / height)
+            elif kind == "sound":
+                ref = FileRef.sound(path)
+                assert ref.audio is not None
+                needle = Needle(description, description, kind, ref=ref, duration=ref.audio.duration)
             else:
                 ref = FileRef.video(path)
                 assert ref.info is not None
@@ -145,7 +179,7 @@ def needle_pool(suite: SuiteConfig, kind: str, *, strict: bool = False) -> tuple
     """The needles of ``kind`` a suite draws from."""
     source = suite.needle.source
     if source == "builtin":
-        return builtin_needles(kind, suite.needle.text)
+        return builtin_sounds(suite.needle.sound) if kind == "sound" else builtin_needles(kind, suite.needle.text)
     if kind == "text":
         raise ConfigError(suite.origin, "needle.source", "text needles are built in; use source: builtin", source)
     folder = suite.resolve(source)

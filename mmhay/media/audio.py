@@ -7,6 +7,7 @@ the window's start to its end, and resamples and remixes to what is asked (PyAV'
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -121,28 +122,32 @@ def _place(out: np.ndarray, piece, position: int | None, start: Fraction, rate: 
     return position + data.shape[1]
 
 
-def write_audio(path: str | Path, samples: np.ndarray, rate: int) -> None:
-    """Write float32 ``[channels, samples]`` as FLAC (16-bit) or WAV by the file's suffix, atomically."""
+def write_audio(path: str | Path, chunks: Iterable[np.ndarray] | np.ndarray, rate: int, channels: int | None = None) -> None:
+    """Write float32 ``[channels, n]`` samples (one array, or chunks of it) as FLAC (16-bit) or
+    WAV by the file's suffix, atomically."""
     import av
 
     path = Path(path)
     codec = {".flac": "flac", ".wav": "pcm_s16le"}.get(path.suffix.lower())
     if codec is None:
         raise MediaError(path, "audio is written as .flac or .wav")
-    channels = samples.shape[0]
-    pcm = (np.clip(samples, -1, 1) * 32767).round().astype(np.int16)
+    if isinstance(chunks, np.ndarray):
+        channels, chunks = chunks.shape[0], [chunks]
+    layout = "mono" if channels == 1 else "stereo"
     partial = temporary_path(path)
     try:
         with av.open(str(partial), mode="w", format=path.suffix.lstrip(".").lower()) as container:
             stream = container.add_stream(codec, rate=rate)
-            stream.layout = "mono" if channels == 1 else "stereo"
-            stream.format = "s16"
-            for offset in range(0, pcm.shape[1], 4096):
-                chunk = np.ascontiguousarray(pcm[:, offset : offset + 4096].T.reshape(1, -1))
-                frame = av.AudioFrame.from_ndarray(chunk, format="s16", layout=stream.layout.name)
-                frame.sample_rate = rate
-                frame.pts = offset
-                container.mux(stream.encode(frame))
+            stream.layout, stream.format = layout, "s16"
+            position = 0
+            for samples in chunks:
+                pcm = (np.clip(samples, -1, 1) * 32767).round().astype(np.int16)
+                for offset in range(0, pcm.shape[1], 4096):
+                    piece = np.ascontiguousarray(pcm[:, offset : offset + 4096].T.reshape(1, -1))
+                    frame = av.AudioFrame.from_ndarray(piece, format="s16", layout=layout)
+                    frame.sample_rate, frame.pts = rate, position
+                    position += piece.shape[1] // max(1, pcm.shape[0])
+                    container.mux(stream.encode(frame))
             container.mux(stream.encode(None))
         os.replace(partial, path)
     except BaseException as error:

@@ -12,7 +12,7 @@ import numpy as np
 from mmhay.atomic import temporary_path
 from mmhay.errors import MediaError
 
-__all__ = ["write_video", "x264_options"]
+__all__ = ["write_video", "x264_options", "mux_audio"]
 
 
 def x264_options(rate: Fraction, crf: int, preset: str, keyframe_seconds: Fraction, *, b_frames: bool = True) -> dict[str, str]:
@@ -74,3 +74,37 @@ def write_video(
             raise MediaError(path, f"encoding failed ({type(error).__name__}: {error})") from None
         raise
     return count
+
+
+def mux_audio(path: str | Path, chunks: Iterable[np.ndarray], rate: int, channels: int, *, bitrate: int = 128_000) -> None:
+    """Add a soundtrack to the video file ``path`` (AAC, from float32 ``[channels, n]`` chunks),
+    copying its video stream as it is; the file is replaced only once complete."""
+    import av
+
+    path = Path(path)
+    partial = temporary_path(path)
+    layout = "mono" if channels == 1 else "stereo"
+    try:
+        with av.open(str(path)) as source, av.open(str(partial), mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
+            video_in = source.streams.video[0]
+            video_out = container.add_stream_from_template(video_in)
+            audio_out = container.add_stream("aac", rate=rate)
+            audio_out.layout, audio_out.bit_rate = layout, bitrate
+            for packet in source.demux(video_in):
+                if packet.dts is None:
+                    continue
+                packet.stream = video_out
+                container.mux(packet)
+            position = 0
+            for chunk in chunks:
+                frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(np.clip(chunk, -1, 1).astype(np.float32)), format="fltp", layout=layout)
+                frame.sample_rate, frame.pts = rate, position
+                position += chunk.shape[1]
+                container.mux(audio_out.encode(frame))
+            container.mux(audio_out.encode(None))
+        os.replace(partial, path)
+    except BaseException as error:
+        partial.unlink(missing_ok=True)
+        if isinstance(error, Exception) and not isinstance(error, MediaError):
+            raise MediaError(path, f"adding the soundtrack failed ({type(error).__name__}: {error})") from None
+        raise

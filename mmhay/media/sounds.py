@@ -81,7 +81,8 @@ def noise(params: Mapping, first: int, count: int, rate: int) -> np.ndarray:
 
     def make(block: int) -> np.ndarray:
         # a second of history makes each block independent of where a window starts
-        white = np.concatenate([np.random.default_rng([seed, block - 1]).standard_normal(rate), np.random.default_rng([seed, block]).standard_normal(rate)])
+        # block b's white noise is keyed b + 1, so that the history of block 0 has a key too
+        white = np.concatenate([np.random.default_rng([seed, block + k]).standard_normal(rate) for k in (0, 1)])
         shaped = lfilter(b, a, white)[rate:]
         return shaped / (np.sqrt(np.mean(shaped**2)) + 1e-12) * level
 
@@ -120,6 +121,12 @@ def music(params: Mapping, first: int, count: int, rate: int) -> np.ndarray:
         t = np.arange(a, b) / rate - onset
         out[a - first : b - first] += (np.sin(2 * np.pi * note * t) + 0.3 * np.sin(4 * np.pi * note * t)) * np.exp(-t / (1.2 * beat))
     return out * level / 0.5
+
+
+@PROCEDURAL.register("silence", kind="audio")
+def silence(params: Mapping, first: int, count: int, rate: int) -> np.ndarray:
+    """Nothing to hear (under stills and footage without sound)."""
+    return np.zeros(count, np.float64)
 
 
 @PROCEDURAL.register("tone", kind="audio")

@@ -198,7 +198,9 @@ def _format(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".")
 
 
-_LEAD_IN = re.compile(r"^(the\s+)?(answer|secret word|word|passkey|number|picture|clip)\s+(is|was)\s*:?\s*", re.I)
+_LEAD_IN = re.compile(
+    r"^(the\s+)?(answer|secret word|word|passkey|number|keypad digits|digits|sound|picture|clip)\s+(is|was|are|were)\s*:?\s*", re.I
+)
 
 
 def parse_text(text: object) -> str | None:
@@ -234,8 +236,10 @@ def parse_grid(text: object) -> str | None:
 
 
 def normalise_text(text: str) -> str:
-    """How text answers compare: lower case, no punctuation, no articles."""
-    return " ".join(w for w in _normalise(text).split() if w not in ("a", "an", "the"))
+    """How text answers compare: lower case, no punctuation, no articles, digits run together
+    ("4 8 2" reads as "482")."""
+    words = " ".join(w for w in _normalise(text).split() if w not in ("a", "an", "the"))
+    return re.sub(r"(?<=\d) (?=\d)", "", words)
 
 
 def parse_answer(answer_type: str, text: object, options: Sequence[str] = ()) -> str | None:

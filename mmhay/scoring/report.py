@@ -16,19 +16,20 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}"
 
 
-def summary_row(name: str, acc: Mapping) -> list[str]:
-    """``[name, n, accuracy %, 95% CI, chance %, unparsed]`` for one accuracy summary."""
+def summary_row(name: str, acc: Mapping, skipped: int = 0) -> list[str]:
+    """``[name, n, accuracy %, 95% CI, chance %, unparsed, skipped]`` for one accuracy summary."""
     return [
         name,
         str(acc["n"]),
-        _pct(acc["accuracy"]),
-        f"{_pct(acc['low'])}–{_pct(acc['high'])}",
+        _pct(acc["accuracy"]) if acc["n"] else "—",
+        f"{_pct(acc['low'])}–{_pct(acc['high'])}" if acc["n"] else "—",
         _pct(acc["chance"]),
         str(acc["unparsed"]),
+        str(skipped),
     ]
 
 
-_HEADER = ["", "samples", "accuracy %", "95% CI", "chance %", "unparsed"]
+_HEADER = ["", "samples", "accuracy %", "95% CI", "chance %", "unparsed", "skipped"]
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -47,8 +48,21 @@ def run_markdown(metrics: Mapping) -> str:
         f" · frames per sample: {metrics['settings']['frames']} "
         f"({metrics['settings']['sampler']} sampler)",
         "",
-        _table(["model"] + _HEADER[1:], [summary_row(model, metrics["overall"])]),
+        _table(["model"] + _HEADER[1:], [summary_row(model, metrics["overall"], metrics.get("skipped", 0))]),
     ]
+    if metrics.get("skipped"):
+        parts += ["", f"{metrics['skipped']} samples were skipped (the model takes no audio, and their answer is in the sound); `samples` counts the rest."]
+    if "mmneedle" in metrics:
+        m = metrics["mmneedle"]
+        parts += [
+            "",
+            "## MMNeedle",
+            "",
+            _table(
+                ["existence %", "index %", "exact %", "hallucination %", "positives", "negatives"],
+                [[_pct(m["existence_accuracy"]), _pct(m["index_accuracy"]), _pct(m["exact_accuracy"]), _pct(m["hallucination_rate"]), str(m["positives"]), str(m["negatives"])]],
+            ),
+        ]
     if len(metrics["by_task"]) > 1:
         parts += ["", "## By task", "", _table(["task"] + _HEADER[1:], [summary_row(k, v) for k, v in metrics["by_task"].items()])]
     for facet, values in metrics["by_facet"].items():
@@ -69,5 +83,5 @@ def run_markdown(metrics: Mapping) -> str:
 
 def comparison_markdown(runs: Sequence[Mapping]) -> str:
     """One row per run: the overall accuracy of each model on its data."""
-    rows = [summary_row(run["model"]["name"], run["overall"]) for run in runs]
+    rows = [summary_row(run["model"]["name"], run["overall"], run.get("skipped", 0)) for run in runs]
     return _table(["model"] + _HEADER[1:], rows) + "\n"

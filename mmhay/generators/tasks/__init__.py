@@ -71,6 +71,7 @@ class Scene:
     rng: np.random.Generator
     position: Callable[[int], int]  # a balanced position for the correct one of k options
     medium: str = "video"  # what the needles are in: video, audio or images
+    sounds: tuple[Needle, ...] = ()  # the sound pool, for questions about sounds heard with pictures
 
     @property
     def where(self) -> str:
@@ -98,13 +99,22 @@ def register_task(
     distinct: bool = False,
     check=None,
     media: tuple[str, ...] = TIMED,
+    companions: bool = False,
 ):
     """Register an ``ask`` function as task ``name``: its plan, how many samples share a scene
     (``group``), its default needle count, whether its needles all differ, its ``check``, and
     the media it asks about (``video``, ``audio``, ``images``: needles placed in a sequence;
-    ``grid``: needles placed in cells of image grids)."""
+    ``grid``: needles placed in cells of image grids); with ``companions``, every picture shown
+    comes with a sound heard while it shows."""
     return TASKS.register(
-        name, plan=plan, group=group, needles=needles, distinct=distinct, check=check or (lambda settings: None), media=media
+        name,
+        plan=plan,
+        group=group,
+        needles=needles,
+        distinct=distinct,
+        check=check or (lambda settings: None),
+        media=media,
+        companions=companions,
     )
 
 

@@ -1,12 +1,15 @@
-"""The video generator: needles (pictures, clips, captions) inserted, replaced or overlaid in haystack video."""
+"""Generators of needles placed in time: in video (pictures, clips, captions, sounds in the
+soundtrack) and in recordings (sounds). One placement logic serves both; what differs is the
+haystack (video clips, or a sound bed) and the unit positions count in (frames, or 10 ms ticks).
+"""
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, replace
 from fractions import Fraction
+from functools import cached_property
 from math import floor
 from typing import Any
 
@@ -14,8 +17,8 @@ from mmhay.config import SuiteConfig
 from mmhay.errors import ConfigError
 from mmhay.generators import GENERATORS, TASKS
 from mmhay.generators.distractors import periodic_starts, pick_distractors
-from mmhay.generators.haystacks import HaystackPool, draw_haystack, haystack_pool
-from mmhay.generators.insertion import Item, assemble, overlay_box
+from mmhay.generators.haystacks import HaystackPool, draw_bed, draw_haystack, haystack_pool, sound_pool
+from mmhay.generators.insertion import Item, Placed, Soundtrack, assemble, overlay_box, source_soundtrack
 from mmhay.generators.needles import Needle, needle_pool
 from mmhay.generators.placement import NoRoom, allocate, fits
 from mmhay.generators.seeds import Stream, sample_rng
@@ -23,18 +26,39 @@ from mmhay.generators.tasks import Question, Scene, Settings
 from mmhay.generators.tasks.counting import MAX_DEFAULT_COUNT
 from mmhay.media.timing import seconds
 from mmhay.schema import Sample
+from mmhay.timeline import FileRef
 
-__all__ = ["VideoGenerator", "Cell", "video_generator"]
+__all__ = ["TimedGenerator", "Cell", "video_generator", "audio_generator", "AUDIO_TICKS"]
+
+AUDIO_TICKS = 100  # positions in a recording count in hundredths of a second
 
 
 @GENERATORS.register("video", modality="video")
-def video_generator(suite: SuiteConfig, *, strict: bool = False) -> "VideoGenerator":
-    """Needles (pictures, clips, captions) put into procedural or user videos over a facet grid."""
-    kinds = sorted(set(suite.grid.kind or [suite.needle.kind]))
+def video_generator(suite: SuiteConfig, *, strict: bool = False) -> "TimedGenerator":
+    """Needles (pictures, clips, captions, sounds in the soundtrack) put into procedural or user videos."""
+    kinds = sorted(set(suite.grid.kind or [suite.needle.kind]) | ({"sound"} if _companion_sounds(suite) else set()))
     pools = {kind: needle_pool(suite, kind, strict=strict) for kind in kinds}
-    generator = VideoGenerator(suite, suite.key(), haystack_pool(suite, strict=strict), pools)
+    recordings = ()  # a video's own soundtrack is its source's, or synthesized
+    generator = TimedGenerator(suite, suite.key(), "video", haystack_pool(suite, strict=strict), recordings, pools)
     generator.check()
     return generator
+
+
+@GENERATORS.register("audio", modality="audio")
+def audio_generator(suite: SuiteConfig, *, strict: bool = False) -> "TimedGenerator":
+    """Sound needles (synthesized events, keypad digits, labelled recordings) in long sound beds or recordings."""
+    for k, kind in enumerate(suite.grid.kind or [suite.needle.kind]):
+        if kind != "sound":
+            raise ConfigError(suite.origin, "needle.kind" if not suite.grid.kind else f"grid.kind[{k}]", "recordings hold sound needles; use kind sound", kind)
+    pools = {"sound": needle_pool(suite, "sound", strict=strict)}
+    generator = TimedGenerator(suite, suite.key(), "audio", HaystackPool((), (Fraction(20), Fraction(60))), sound_pool(suite, strict=strict), pools)
+    generator.check()
+    return generator
+
+
+def _companion_sounds(suite: SuiteConfig) -> bool:
+    """Whether a suite's tasks play a sound with each picture (cross-modal questions)."""
+    return any(TASKS.get(task).meta.get("companions") for task in suite.grid.task or [suite.task])
 
 
 @dataclass(frozen=True)
@@ -52,25 +76,31 @@ class Cell:
     distractors: int
     duration: int  # needle frames
     scale: float
+    snr: float  # sounds' level over the bed, in dB
 
 
 @dataclass(frozen=True)
-class VideoGenerator:
+class TimedGenerator:
     """Samples of one suite; ``sample(i)`` depends only on the config, the seed and ``i``."""
 
     suite: SuiteConfig
     config_key: str
+    medium: str  # "video" or "audio"
     haystack: HaystackPool
+    recordings: tuple[FileRef, ...]
     pools: Mapping[str, tuple[Needle, ...]]
 
-    modality = "video"
+    @property
+    def modality(self) -> str:
+        return self.medium
 
     def __len__(self) -> int:
         return self.suite.samples
 
     @property
     def rate(self) -> Fraction:
-        return Fraction(self.suite.video.fps)
+        """Positions count in video frames, or in ticks of a recording."""
+        return Fraction(self.suite.video.fps) if self.medium == "video" else Fraction(AUDIO_TICKS)
 
     @cached_property
     def cells(self) -> list[Cell]:
@@ -105,6 +135,7 @@ class VideoGenerator:
             distractors=facets["distractors"],
             duration=max(1, round(seconds(duration) * rate)),
             scale=facets.get("needle_scale", suite.needle.scale),
+            snr=facets.get("snr", suite.needle.snr_db),
         )
 
     @cached_property
@@ -128,11 +159,15 @@ class VideoGenerator:
         twin = index % group
         rng = sample_rng(self.config_key, suite.seed, index - twin, Stream.SAMPLE)
         pool = self.pools[cell.kind]
-        haystack = draw_haystack(self.haystack, Fraction(cell.length) / rate, rate, rng)
+        haystack = draw_haystack(self.haystack, Fraction(cell.length) / rate, rate, rng) if self.medium == "video" else []
         plan = task.meta["plan"](pool, rng, cell.needles)
         distractors = pick_distractors(pool, plan, cell.distractors, suite.distractors.similarity, rng)
         needles = [*plan.shown, *distractors]
-        frames = [min(cell.duration, floor(n.duration * rate)) if n.duration is not None else cell.duration for n in needles]
+        # a clip shows no longer than itself; a sound of its own length (keypad digits) plays whole
+        frames = [
+            cell.duration if n.duration is None else floor(n.duration * rate) if n.kind == "sound" else min(cell.duration, floor(n.duration * rate))
+            for n in needles
+        ]
         frames = [max(1, f) for f in frames]
         widths = [0 if cell.insertion == "insert" else f for f in frames]
         fixed = {}
@@ -147,17 +182,25 @@ class VideoGenerator:
             starts = allocate(cell.length, widths, rng, fixed=fixed, preferred=preferred, gap=self._gap)
         except NoRoom:
             raise ConfigError(suite.origin, "grid", f"cell {cell.facets} has no room for its needles") from None
+        boxed = cell.insertion == "overlay" and cell.kind != "sound"
         items = [
             Item(
                 needle,
                 "needle" if k < len(plan.shown) else "distractor",
                 start,
                 count,
-                overlay_box(needle, cell.scale, size, suite.needle.position, rng) if cell.insertion == "overlay" else None,
+                overlay_box(needle, cell.scale, size, suite.needle.position, rng) if boxed else None,
             )
             for k, (needle, start, count) in enumerate(zip(needles, starts, frames))
         ]
-        media, placed = assemble(haystack, items, cell.insertion, size, rate)
+        if task.meta.get("companions"):
+            # every picture comes with its own sound, heard while it shows
+            sounds = self.pools["sound"]
+            for k, item in enumerate(list(items)):
+                items.append(Item(sounds[int(rng.permutation(len(sounds))[k % len(sounds)])], "sound", item.at, item.frames))
+        media, placed = assemble(haystack, items, cell.insertion, size, rate, self._soundtrack(cell, items, rng))
+        if self.medium == "video" and suite.haystack.bed == "source":
+            media = replace(media, soundtrack=source_soundtrack(media))
         block = index // group
         scene = Scene(
             placed=tuple(sorted(placed, key=lambda p: p.start)),
@@ -170,15 +213,23 @@ class VideoGenerator:
             duration=media.duration,
             rng=sample_rng(self.config_key, suite.seed, index, Stream.QUESTION),
             position=lambda k: self.answer_position(block, k),
+            medium=self.medium,
+            sounds=self.pools.get("sound", ()),
         )
         question: Question = task.obj(scene)
+        entries = {role: [self._entry(p, size) for p in scene.placed if p.role == role] for role in ("needle", "distractor", "sound")}
         truth: dict[str, Any] = {
             "insertion": cell.insertion,
             "kind": cell.kind,
             "haystack_seconds": float(Fraction(cell.length) / rate),
-            "needles": [p.to_json(size) for p in scene.placed if p.role == "needle"],
-            "distractors": [p.to_json(size) for p in scene.placed if p.role == "distractor"],
+            "needles": entries["needle"],
+            "distractors": entries["distractor"],
+            "needs_audio": self.medium == "audio" or cell.kind == "sound" or bool(task.meta.get("companions")),
         }
+        if entries["sound"]:
+            truth["sounds"] = entries["sound"]
+        if media.sounds:
+            truth["snr_db"] = media.sounds[0].snr_db
         if question.asked is not None:
             asked = question.asked
             truth["asked"] = {
@@ -203,6 +254,27 @@ class VideoGenerator:
             index=index,
         )
 
+    def _entry(self, placed: Placed, size: tuple[int, int]) -> dict:
+        """A truth entry: video positions in frames; recording positions in samples, not ticks."""
+        entry = placed.to_json(size)
+        if self.medium == "audio":
+            del entry["frames"], entry["box"]
+            entry["samples"] = [round(placed.start * self.suite.audio.rate), round(placed.end * self.suite.audio.rate)]
+        return entry
+
+    def _soundtrack(self, cell: Cell, items: list[Item], rng) -> Soundtrack:
+        """The bed under a sample, as long as its output: none for a silent video with no sounds."""
+        suite = self.suite
+        bed = suite.haystack.bed
+        has_sounds = any(item.needle.kind == "sound" for item in items)
+        if self.medium == "video" and (bed in ("none", "source") and not (has_sounds and bed == "none")):
+            return Soundtrack((), suite.audio.rate, suite.audio.channels, cell.snr)
+        inserted = sum(item.frames for item in items if item.needle.kind != "sound") if cell.insertion == "insert" else 0
+        length = Fraction(cell.length + inserted) / self.rate
+        shots = (seconds(suite.haystack.shot_seconds[0]), seconds(suite.haystack.shot_seconds[1]))
+        clips = draw_bed("noise" if bed == "none" else bed, self.recordings, length, shots, rng)
+        return Soundtrack(tuple(clips), suite.audio.rate, suite.audio.channels, cell.snr)
+
     @property
     def _gap(self) -> int:
         """Frames kept between any two placed items: half a second, so appearances stay distinct."""
@@ -213,6 +285,12 @@ class VideoGenerator:
         suite = self.suite
         for cell in self.cells:
             task = TASKS.get(cell.task, source=suite.origin, key="task")
+            if self.medium not in task.meta["media"]:
+                raise ConfigError(suite.origin, "task" if not suite.grid.task else "grid.task", f"is not asked about {self.medium}", cell.task)
+            if cell.kind == "sound" and cell.insertion == "insert":
+                raise ConfigError(
+                    suite.origin, "needle.insertion", "sounds are mixed in (overlay) or spliced in (replace), not inserted", cell.insertion
+                )
             settings = Settings(cell.kind, cell.form, cell.needles, cell.distractors, suite.needle.source == "builtin", suite.question.options)
             if not suite.grid.task and task.meta["needles"] == 1 and cell.facets.get("needles", 1) != 1:
                 raise ConfigError(suite.origin, "grid.needles", f"{cell.task} asks about one needle; leave grid.needles out", suite.grid.needles)
