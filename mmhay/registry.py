@@ -22,7 +22,7 @@ T = TypeVar("T")
 
 # The modules whose import fills each registry with its built-in entries.
 _BUILTIN_MODULES = {
-    "generator": ["mmhay.generators.timed", "mmhay.generators.image_grid"],
+    "generator": ["mmhay.generators.timed", "mmhay.generators.image_grid", "mmhay.generators.multi_image"],
     "task": [
         "mmhay.generators.tasks.retrieval",
         "mmhay.generators.tasks.ordering",

@@ -120,3 +120,32 @@ def test_a_smaller_limit_rebuilds_a_consistent_folder(built_small, tmp_path):
     result = build_suite(parse_suite(SMALL_SUITE), out, limit=3)
     assert result.reused == 3 and sorted(p.name for p in (out / "videos").iterdir()) == [f"00000{i}.mp4" for i in range(3)]
     assert len(datasets.load_from_disk(str(out))["test"]) == 3
+
+
+def test_image_and_sound_suites_build_as_image_and_audio_features(tmp_path):
+    from PIL import Image
+
+    from mmhay.media.audio import probe_audio
+
+    grids = tmp_path / "grids"
+    build_suite(parse_suite({"name": "g", "samples": 4, "generator": "image_grid", "task": "locate", "image": {"cell": [32, 32]}, "grid": {"images": [2], "grid_size": [2]}}), grids)
+    table = datasets.load_from_disk(str(grids))["test"]
+    assert isinstance(table.features["images"].feature, datasets.Image)
+    first = table[0]["images"]
+    assert len(first) == 2 and all(isinstance(image, Image.Image) and image.size == (64, 64) for image in first)
+    assert np.array_equal(np.asarray(first[1].convert("RGB")), np.asarray(Image.open(grids / "images/000000-1.png").convert("RGB")))
+    for sample in iter_built_samples(grids):
+        assert [image.shape for image in sample.media.render()] == [(64, 64, 3)] * 2
+
+    sounds = tmp_path / "sounds"
+    config = {"name": "a", "samples": 2, "generator": "audio", "haystack": {"bed": "hum"}, "needle": {"kind": "sound", "insertion": "overlay"}, "grid": {"length": [8]}}
+    build_suite(parse_suite(config), sounds)
+    table = datasets.load_from_disk(str(sounds))["test"]
+    assert isinstance(table.features["audio"], datasets.Audio)
+    raw = table.cast_column("audio", datasets.Audio(decode=False))[1]["audio"]
+    (tmp_path / "copy.flac").write_bytes(raw["bytes"])
+    assert raw["bytes"] == (sounds / "audio/000001.flac").read_bytes()
+    assert probe_audio(tmp_path / "copy.flac").duration == 8
+    built = list(iter_built_samples(sounds))
+    generated = create_generator(parse_suite(config)).sample(1)
+    assert np.abs(built[1].media.audio() - generated.media.audio()).max() < 1e-3

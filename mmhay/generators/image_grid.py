@@ -48,12 +48,16 @@ class ImageGridGenerator:
 
     @cached_property
     def cells(self) -> list[dict[str, Any]]:
-        """Every combination of images (M), grid size (N) and needle count; consecutive twins take them in turn."""
+        """Every combination of images (M), grid size (N) and needle count where the needles fit;
+        consecutive twins take them in turn."""
         grid = self.suite.grid
         axes = {"images": grid.images or [1], "grid_size": grid.grid_size or [2], "needles": grid.needles or [1]}
         if grid.task:
             axes = {"task": grid.task, **axes}
-        return [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
+        cells = [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
+        # more needles than cells (2 needles in one 1 x 1 image) is no question to ask: left out
+        fitting = [c for c in cells if c["needles"] <= c["images"] * c["grid_size"] ** 2]
+        return fitting or cells[:1]
 
     def check(self) -> None:
         suite = self.suite

@@ -7,7 +7,7 @@ in the output video: its time span, frame indices and, for overlays, its box.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 import numpy as np
@@ -110,7 +110,8 @@ def assemble(
         if item.needle.kind == "sound":
             at = TimeRange(Fraction(item.at + shift) / rate, Fraction(item.frames) / rate)
             mode = "splice" if insertion == "replace" else "mix"
-            sounds.append(Sound(_sound_ref(item.needle, at.duration), at, soundtrack.snr_db, mode))
+            item = replace(item, needle=replace(item.needle, ref=_sound_ref(item.needle, at.duration)))  # the truth names what plays
+            sounds.append(Sound(item.needle.ref, at, soundtrack.snr_db, mode))
             start = item.at + shift
         elif insertion == "overlay":
             start = item.at

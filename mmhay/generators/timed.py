@@ -6,6 +6,7 @@ haystack (video clips, or a sound bed) and the unit positions count in (frames, 
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -27,6 +28,8 @@ from mmhay.generators.tasks.counting import MAX_DEFAULT_COUNT
 from mmhay.media.timing import seconds
 from mmhay.schema import Sample
 from mmhay.timeline import FileRef
+
+log = logging.getLogger(__name__)
 
 __all__ = ["TimedGenerator", "Cell", "video_generator", "audio_generator", "AUDIO_TICKS"]
 
@@ -104,9 +107,34 @@ class TimedGenerator:
 
     @cached_property
     def cells(self) -> list[Cell]:
-        """Every combination of the grid's axes; consecutive scenes take them in turn."""
+        """Every combination of the grid's axes; consecutive scenes take them in turn.
+
+        Where the grid crosses several tasks or kinds, combinations a task does not ask about
+        (a cross-modal question about a sound needle, say) are left out.
+        """
         axes = self.suite.grid.axes()
-        return [self._cell(dict(zip(axes, values))) for values in itertools.product(*axes.values())]
+        cells = [self._cell(dict(zip(axes, values))) for values in itertools.product(*axes.values())]
+        if not (self.suite.grid.task or self.suite.grid.kind):
+            return cells
+        kept = [cell for cell in cells if not self._mismatch(cell)]
+        for cell in cells:
+            if cell not in kept:
+                log.info("%s: left out the grid cell %s: %s", self.suite.origin, cell.facets, self._mismatch(cell))
+        return kept or cells[:1]  # nothing applies: check() names the first problem
+
+    def _mismatch(self, cell: Cell) -> str:
+        """Why a cell's task does not apply to its needles and medium, or ""."""
+        task = TASKS.get(cell.task, source=self.suite.origin, key="task")
+        if self.medium not in task.meta["media"]:
+            return f"{cell.task} is not asked about {self.medium}"
+        if cell.kind == "sound" and cell.insertion == "insert":
+            return "sounds are mixed in (overlay) or spliced in (replace), not inserted"
+        settings = Settings(cell.kind, cell.form, cell.needles, cell.distractors, self.suite.needle.source == "builtin", self.suite.question.options)
+        try:
+            task.meta["check"](settings)
+        except ValueError as error:
+            return f"{cell.task} {error}"
+        return ""
 
     def _cell(self, facets: dict[str, Any]) -> Cell:
         suite, rate = self.suite, self.rate
@@ -285,19 +313,12 @@ class TimedGenerator:
         suite = self.suite
         for cell in self.cells:
             task = TASKS.get(cell.task, source=suite.origin, key="task")
-            if self.medium not in task.meta["media"]:
-                raise ConfigError(suite.origin, "task" if not suite.grid.task else "grid.task", f"is not asked about {self.medium}", cell.task)
-            if cell.kind == "sound" and cell.insertion == "insert":
-                raise ConfigError(
-                    suite.origin, "needle.insertion", "sounds are mixed in (overlay) or spliced in (replace), not inserted", cell.insertion
-                )
-            settings = Settings(cell.kind, cell.form, cell.needles, cell.distractors, suite.needle.source == "builtin", suite.question.options)
+            problem = self._mismatch(cell)
+            if problem:
+                key = "needle.insertion" if problem.startswith("sounds") else "task" if not suite.grid.task else "grid.task"
+                raise ConfigError(suite.origin, key, problem, cell.insertion if key == "needle.insertion" else cell.task)
             if not suite.grid.task and task.meta["needles"] == 1 and cell.facets.get("needles", 1) != 1:
                 raise ConfigError(suite.origin, "grid.needles", f"{cell.task} asks about one needle; leave grid.needles out", suite.grid.needles)
-            try:
-                task.meta["check"](settings)
-            except ValueError as error:
-                raise ConfigError(suite.origin, "task" if not suite.grid.task else "grid.task", f"{cell.task} {error}", cell.task) from None
             count = cell.needles or task.meta["needles"] or MAX_DEFAULT_COUNT
             pool = self.pools[cell.kind]
             # options and shown needles are all different needles; negative twins also need an absent one

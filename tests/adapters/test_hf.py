@@ -8,7 +8,7 @@ import torch
 from mmhay.adapters import Request, create_adapter
 from mmhay.cli import main
 from mmhay.errors import ModelError
-from mmhay.evaluate import open_data
+from mmhay.evaluate import EvalSettings, evaluate, open_data
 
 
 def test_a_checkpoint_is_evaluated_through_the_command(tiny_qwen2_vl, built_small, tmp_path, capsys):
@@ -79,3 +79,29 @@ def test_sample_times_are_used_as_given(built_small):
     sample = next(open_data(built_small).samples())
     rendered = sample.media.render([Fraction(1, 3)])
     assert rendered.times == (Fraction(1, 4),), "the frame shown at 1/3 s of an 8 fps video starts at 1/4 s"
+
+
+def test_a_model_that_takes_no_audio_skips_the_samples_that_need_it(tiny_qwen2_vl, tmp_path):
+    import yaml
+
+    config = tmp_path / "av.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "name": "av",
+                "samples": 6,
+                "video": {"size": [128, 72], "fps": 4},
+                "haystack": {"bed": "music"},
+                "needle": {"insertion": {"image": "insert", "sound": "overlay"}},
+                "grid": {"task": ["retrieval", "cross_modal"], "kind": ["image", "sound"], "length": [10]},
+            }
+        )
+    )
+    model = create_adapter(f"hf:{tiny_qwen2_vl}", {"max_new_tokens": "4"})
+    assert not model.takes_audio
+    result = evaluate(open_data(config), model, tmp_path / "run", EvalSettings(frames=4))
+    records = [json.loads(line) for line in (tmp_path / "run" / "samples.jsonl").read_text().splitlines()]
+    skipped = [r for r in records if "skipped" in r]
+    assert len(skipped) == 4 and all("takes no audio" in r["skipped"] for r in skipped)
+    assert result.metrics["skipped"] == 4 and result.metrics["overall"]["n"] == 2
+    assert "4 samples were skipped" in (tmp_path / "run" / "results.md").read_text()

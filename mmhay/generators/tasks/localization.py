@@ -17,6 +17,8 @@ def _seconds(t: Fraction) -> str:
 def localization(scene: Scene) -> Question:
     """When does the needle appear: start and end seconds, or a choice of time spans."""
     placed = scene.needles[0]
+    if scene.medium == "images":
+        return _which_image(scene, placed)
     text = f"When does {mention(placed.needle)} appear {scene.where}?"
     if scene.form == "open":
         return Question(text, (), f"{_seconds(placed.start)},{_seconds(placed.end)}", AnswerType.SPAN, placed.needle)
@@ -35,4 +37,16 @@ def localization(scene: Scene) -> Question:
     spell = lambda s: f"from {_seconds(s)} s to {_seconds(s + length)} s"  # noqa: E731
     wrong = [spell(s) for s in spans]  # in drawn order: sorted, the right one would stand out
     text, options, answer = choice_question(text, spell(placed.start), wrong, scene.position(scene.options))
+    return Question(text, options, answer, AnswerType.CHOICE, placed.needle)
+
+
+def _which_image(scene: Scene, placed) -> Question:
+    """Which image (numbered from 1) shows the needle: a number, or a choice of image numbers."""
+    number = int(placed.start) + 1
+    text = f"The images are numbered from 1 to {int(scene.duration)}. Which image shows {mention(placed.needle)}?"
+    if scene.form == "open":
+        return Question(text, (), str(number), AnswerType.INTEGER, placed.needle)
+    others = [k for k in range(1, int(scene.duration) + 1) if k != number]
+    wrong = [f"image {int(k)}" for k in scene.rng.choice(others, size=min(scene.options - 1, len(others)), replace=False)]
+    text, options, answer = choice_question(text, f"image {number}", wrong, scene.position(len(wrong) + 1))
     return Question(text, options, answer, AnswerType.CHOICE, placed.needle)

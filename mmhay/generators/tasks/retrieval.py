@@ -35,7 +35,7 @@ def retrieval(scene: Scene) -> Question:
         wrong += [n.label for n in pick(scene.pool, scene.options - 1 - len(wrong), scene.rng, {needle.label, *wrong})]
         right = needle.label
     else:
-        if any(p.role == "distractor" for p in scene.placed):
+        if any(p.role == "distractor" for p in scene.placed) or (scene.medium == "images" and scene.form == "choice"):
             text = f"Which of the following {noun(needle.kind, plural=True)} appears {scene.where}?"
         elif scene.medium == "audio":
             text = "A sound that does not belong to the rest of the recording is heard once. What is it?"

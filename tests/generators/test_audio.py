@@ -1,0 +1,140 @@
+from dataclasses import replace
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from mmhay.config import parse_suite
+from mmhay.generators import create_generator
+from mmhay.media.audio import read_audio
+from mmhay.soundtrack import source_audio
+from mmhay.timeline import Composition, ref_from_json
+
+RATE = 16000
+
+
+def _suite(**changes):
+    config = {
+        "name": "sound",
+        "samples": 6,
+        "generator": "audio",
+        "audio": {"rate": RATE},
+        "haystack": {"bed": "mixed", "shot_seconds": [5, 10]},
+        "needle": {"kind": "sound", "insertion": "overlay", "duration": 1.0, "snr_db": -6},
+        "grid": {"length": [40], "distractors": [2]},
+    }
+    for key, value in changes.items():
+        config[key] = {**config[key], **value} if isinstance(value, dict) and key in config else value
+    return parse_suite(config)
+
+
+def _normalised_xcorr(signal: np.ndarray, template: np.ndarray) -> np.ndarray:
+    """Pearson-like correlation of the template with every window of the signal, by lag."""
+    from scipy.signal import correlate
+
+    n = len(template)
+    template = (template - template.mean()) / (np.linalg.norm(template - template.mean()) + 1e-12)
+    full = correlate(signal.astype(np.float64), template, mode="valid", method="fft")
+    sums = np.concatenate([[0.0], np.cumsum(signal.astype(np.float64))])
+    squares = np.concatenate([[0.0], np.cumsum(signal.astype(np.float64) ** 2)])
+    window_sum, window_square = sums[n:] - sums[:-n], squares[n:] - squares[:-n]
+    energy = np.sqrt(np.maximum(window_square - window_sum**2 / n, 1e-12))
+    return full / energy
+
+
+def _template(entry) -> np.ndarray:
+    ref = ref_from_json(entry["source"])
+    duration = Fraction(entry["end"] - entry["start"]).limit_denominator(1000)
+    return source_audio(ref, Fraction(0), duration, RATE, 1)[0]
+
+
+@pytest.mark.parametrize("insertion", ["overlay", "replace"])
+def test_cross_correlation_finds_each_sound_at_its_time_and_nowhere_else(insertion, tmp_path):
+    generator = create_generator(_suite(needle={"insertion": insertion}))
+    for index in range(3):
+        sample = generator.sample(index)
+        path = tmp_path / f"{index}.flac"
+        sample.media.write(path)
+        mix = read_audio(path, Fraction(0), sample.media.duration, RATE, 1)[0]  # the written file, decoded
+        placed = sample.truth["needles"] + sample.truth["distractors"]
+        for entry in placed:
+            scores = _normalised_xcorr(mix, _template(entry))
+            at = int(np.argmax(scores))  # the best match anywhere is where the truth says
+            assert abs(at / RATE - entry["start"]) <= 0.010, (entry["label"], at / RATE, entry["start"])
+            assert scores[at] > 0.3
+            # and the bed matches it nowhere (a distractor of the same family, 3 clicks a second
+            # against 12, may echo it where that distractor plays)
+            bed = np.ones(len(scores), bool)
+            for other in placed:
+                a = round(other["start"] * RATE) - RATE
+                bed[max(0, a) : round(other["end"] * RATE) + RATE] = False
+            assert scores[bed].max() < 0.2, (entry["label"], float(scores[bed].max()))
+
+
+@pytest.mark.parametrize("snr", [-6.0, 0.0, 6.0])
+def test_the_mix_has_the_configured_snr(snr, tmp_path):
+    sample = create_generator(_suite(needle={"snr_db": snr})).sample(1)
+    bed = replace(sample.media, sounds=())
+    path = tmp_path / "mix.flac"
+    sample.media.write(path)
+    for entry in sample.truth["needles"] + sample.truth["distractors"]:
+        start, end = (Fraction(entry[k]).limit_denominator(1000) for k in ("start", "end"))
+        mixed = read_audio(path, start, end, RATE, 1)
+        under = bed.audio(start, end)
+        measured = 10 * np.log10(np.mean((mixed - under) ** 2) / np.mean(under**2))
+        assert abs(measured - snr) < 0.5, (entry["label"], measured)
+    assert sample.truth["snr_db"] == snr
+
+
+def test_a_window_of_a_thirty_minute_recording_costs_the_window_and_the_needles():
+    generator = create_generator(_suite(grid={"length": [1800], "depth": [0.5], "distractors": [0]}))
+    sample = generator.sample(0)
+    assert sample.media.duration == 1800
+    needle = sample.truth["needles"][0]
+    start = Fraction(needle["start"]).limit_denominator(100) - 10
+    audio, stats = sample.media.render_audio(start, start + 30)
+    assert audio.shape == (1, 30 * RATE)
+    window, needle_span = 30 * RATE, round((needle["end"] - needle["start"]) * RATE)
+    assert stats.audio_samples <= window + needle_span
+    far, far_stats = sample.media.render_audio(Fraction(0), Fraction(30))
+    assert far_stats.audio_samples == 30 * RATE, "a window away from the needles costs the window alone"
+
+
+def test_recordings_from_a_folder_are_resampled_and_remixed(tmp_path):
+    from mmhay.media.audio import write_audio
+
+    folder = tmp_path / "beds"
+    folder.mkdir()
+    t = np.arange(44100 * 20) / 44100
+    write_audio(folder / "stereo.wav", np.stack([0.1 * np.sin(2 * np.pi * 220 * t), 0.1 * np.sin(2 * np.pi * 330 * t)]).astype(np.float32), 44100)
+    sample = create_generator(_suite(haystack={"source": str(folder), "bed": "none"}, grid={"length": [15], "distractors": [0]})).sample(0)
+    clip = sample.media.soundtrack[0]
+    assert clip.ref.audio.rate == 44100 and clip.ref.audio.channels == 2
+    audio = sample.media.audio()
+    assert audio.shape == (1, 15 * RATE)
+    spectrum = np.abs(np.fft.rfft(replace(sample.media, sounds=()).audio()[0]))
+    frequencies = np.fft.rfftfreq(15 * RATE, 1 / RATE)
+    loudest = sorted(frequencies[np.argsort(spectrum)[-2:]].round())
+    assert loudest == [220, 330], "both channels, mixed down to mono at 16 kHz"
+
+
+def test_keypad_digits_are_asked_as_text_and_play_whole():
+    sample = create_generator(_suite(needle={"sound": "dtmf", "insertion": "replace"}, question={"form": "open"}, grid={"distractors": [0]})).sample(0)
+    needle = sample.truth["needles"][0]
+    assert sample.answer == needle["label"] and len(sample.answer) == 5
+    assert needle["end"] - needle["start"] == pytest.approx(5 * 0.15 + 4 * 0.1)
+
+
+def test_sounds_are_not_inserted():
+    from mmhay.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="mixed in .overlay. or spliced in .replace., not inserted"):
+        create_generator(_suite(needle={"insertion": "insert"}))
+
+
+def test_a_recording_round_trips_through_its_file(tmp_path):
+    sample = create_generator(_suite()).sample(2)
+    sample.media.write(tmp_path / "x.flac")
+    back = Composition.from_sound_file(tmp_path / "x.flac")
+    assert back.duration == sample.media.duration
+    assert np.abs(back.audio() - sample.media.audio()).max() < 1e-3
