@@ -19,12 +19,19 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	@touch $(STAMP)
 
+# The demo builds the quickstart video suite, evaluates two models on it, and evaluates them on
+# an image-grid (MMNeedle) and a sound (Audio NIAH) suite generated on the fly.
 demo: setup
 	$(BIN)/mmhay build configs/quickstart.yaml --out $(DEMO)/data --num-proc $(NPROC)
 	$(BIN)/mmhay tiny-model qwen2-vl --out $(DEMO)/tiny-qwen2-vl
 	$(BIN)/mmhay eval --model random --data $(DEMO)/data --out $(DEMO)/runs/random
 	$(BIN)/mmhay eval --model hf:$(DEMO)/tiny-qwen2-vl --data $(DEMO)/data --out $(DEMO)/runs/tiny-qwen2-vl --frames 8
-	$(BIN)/mmhay report $(DEMO)/runs/random $(DEMO)/runs/tiny-qwen2-vl
+	$(BIN)/mmhay eval --model random --data configs/mmneedle.yaml --limit 24 --out $(DEMO)/runs/random-mmneedle
+	$(BIN)/mmhay eval --model hf:$(DEMO)/tiny-qwen2-vl --data configs/mmneedle.yaml --limit 24 --out $(DEMO)/runs/tiny-qwen2-vl-mmneedle
+	$(BIN)/mmhay eval --model random --data configs/audio_niah.yaml --limit 20 --out $(DEMO)/runs/random-audio
+	$(BIN)/mmhay eval --model hf:$(DEMO)/tiny-qwen2-vl --data configs/audio_niah.yaml --limit 20 --out $(DEMO)/runs/tiny-qwen2-vl-audio
+	$(BIN)/mmhay report $(DEMO)/runs/random $(DEMO)/runs/tiny-qwen2-vl $(DEMO)/runs/random-mmneedle \
+		$(DEMO)/runs/tiny-qwen2-vl-mmneedle $(DEMO)/runs/random-audio $(DEMO)/runs/tiny-qwen2-vl-audio
 	@echo "demo outputs: $(DEMO)/data (dataset), $(DEMO)/runs/*/ (samples.jsonl, metrics.json, results.md)"
 
 test: setup

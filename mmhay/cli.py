@@ -165,7 +165,8 @@ def _eval(args) -> int:
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     _print_runs([result.metrics], grid=True)
-    print(f"asked {result.asked}, reused {result.reused} earlier answers")
+    skipped = f", skipped {result.skipped} (the model takes no audio)" if result.skipped else ""
+    print(f"asked {result.asked}, reused {result.reused} earlier answers{skipped}")
     print(f"wrote {result.out}/samples.jsonl, {result.out}/metrics.json, {result.out}/results.md")
     return 0
 
@@ -185,8 +186,12 @@ def _preview(args) -> int:
     print(f"answer: {sample.answer}")
     for entry in sample.truth.get("needles", []) + sample.truth.get("distractors", []):
         role = "needle" if entry in sample.truth.get("needles", []) else "distractor"
-        box = f" in box {entry['box']}" if entry.get("box") else ""
-        print(f"{role}: {entry['label']} at {entry['start']:g}-{entry['end']:g} s{box}")
+        if "start" in entry:
+            box = f" in box {entry['box']}" if entry.get("box") else ""
+            print(f"{role}: {entry['label']} at {entry['start']:g}-{entry['end']:g} s{box}")
+        else:
+            where = f"row {entry['row']}, column {entry['column']} of " if "row" in entry else ""
+            print(f"{role}: {entry['label']} in {where}image {entry['image']}")
     print(f"wrote {written.video}, {written.sheet}, {written.sample}")
     return 0
 

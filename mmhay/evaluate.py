@@ -60,12 +60,14 @@ class DataSource:
 
 @dataclass(frozen=True)
 class RunResult:
-    """What a run wrote and how many answers were asked now or found from an earlier attempt."""
+    """What a run wrote: how many answers were asked now, found from an earlier attempt, or
+    skipped (samples the model cannot be asked: the answer is in a sound it cannot hear)."""
 
     out: Path
     metrics: dict
     asked: int
     reused: int
+    skipped: int = 0
 
 
 def open_data(data: str | Path, *, limit: int | None = None, strict: bool = False) -> DataSource:
@@ -118,15 +120,16 @@ def evaluate(
                 log_file.write(json.dumps(record, sort_keys=True) + "\n")
                 log_file.flush()
                 os.fsync(log_file.fileno())
-                asked += 1
+                asked += "skipped" not in record
             records.append(record)
             if progress:
                 progress(k + 1, data.count)
     scored = [r for r in records if "skipped" not in r]
-    metrics = {**run, **summarize(scored), "skipped": len(records) - len(scored)}
+    skipped = len(records) - len(scored)
+    metrics = {**run, **summarize(scored), "skipped": skipped}
     write_text_atomic(out / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     write_text_atomic(out / "results.md", run_markdown(metrics))
-    return RunResult(out, metrics, asked, len(records) - asked)
+    return RunResult(out, metrics, asked, len(scored) - asked, skipped)
 
 
 def _ask(sample: Sample, adapter: Adapter, settings: EvalSettings) -> dict:

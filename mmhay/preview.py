@@ -36,17 +36,90 @@ class Preview:
 
 
 def preview_sample(sample: Sample, out: str | Path, *, frames: int = 12) -> Preview:
-    """Write ``sample``'s video, a contact sheet of it and the sample as JSON into the folder ``out``."""
+    """Write ``sample``'s media (an mp4, the images, or a FLAC recording), a sheet to look at and
+    the sample as JSON into the folder ``out``."""
+    from mmhay.gallery import Gallery
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     stem = f"{sample.id}"
-    video = out / f"{stem}.mp4"
-    sample.media.write(video)
     sheet = out / f"{stem}.png"
-    contact_sheet(sample, video, sheet, frames=frames)
+    if isinstance(sample.media, Gallery):
+        media = out / f"{stem}-images.png"
+        _save_png(np.concatenate(_gallery_tiles(sample), axis=1), media)
+        _save_png(_stack(_header(sample, max(t.shape[1] for t in _gallery_tiles(sample)) * 1), _gallery_tiles(sample)), sheet)
+    elif not sample.media.segments:
+        media = out / f"{stem}.flac"
+        sample.media.write(media)
+        _save_png(_stack(_header(sample, _TILE_WIDTH * _COLUMNS), [_spectrogram(sample)]), sheet)
+    else:
+        media = out / f"{stem}.mp4"
+        sample.media.write(media)
+        contact_sheet(sample, media, sheet, frames=frames)
     record = out / f"{stem}.json"
     write_text_atomic(record, json.dumps(sample.to_json(), indent=2) + "\n")
-    return Preview(video, sheet, record)
+    return Preview(media, sheet, record)
+
+
+def _save_png(pixels: np.ndarray, path: Path) -> None:
+    from PIL import Image
+
+    partial = path.with_name(f".{path.name}.tmp.png")
+    Image.fromarray(pixels).save(partial)
+    partial.replace(path)
+
+
+def _stack(header: np.ndarray, rows: list[np.ndarray]) -> np.ndarray:
+    """The header above rows of pixels, on white, as wide as the widest."""
+    width = max([header.shape[1]] + [r.shape[1] for r in rows])
+    parts = [np.pad(p, ((0, 0), (0, width - p.shape[1]), (0, 0)), constant_values=255) for p in [header, *rows]]
+    return np.concatenate(parts, axis=0)
+
+
+def _gallery_tiles(sample: Sample) -> list[np.ndarray]:
+    """Each image of an image sample, the cells or images holding needles outlined."""
+    from PIL import Image, ImageDraw
+
+    images = sample.media.render()
+    cell = sample.truth.get("cell_size")
+    tiles = []
+    for k, pixels in enumerate(images):
+        image = Image.fromarray(pixels)
+        draw = ImageDraw.Draw(image)
+        for role, color in (("needles", NEEDLE_COLOR), ("distractors", DISTRACTOR_COLOR)):
+            for entry in sample.truth.get(role, []):
+                if entry.get("image") != k + 1:
+                    continue
+                if cell and "row" in entry:
+                    x, y = (entry["column"] - 1) * cell[0], (entry["row"] - 1) * cell[1]
+                    draw.rectangle([x, y, x + cell[0] - 1, y + cell[1] - 1], outline=color, width=4)
+                else:
+                    draw.rectangle([0, 0, image.width - 1, image.height - 1], outline=color, width=6)
+        tiles.append(np.asarray(image))
+    height = max(t.shape[0] for t in tiles)
+    return [np.pad(t, ((0, height - t.shape[0]), (0, 8), (0, 0)), constant_values=255) for t in tiles]
+
+
+def _spectrogram(sample: Sample) -> np.ndarray:
+    """A spectrogram of a recording (time across), needle spans marked red, distractors orange."""
+    import cv2
+
+    audio = sample.media.audio().mean(axis=0)
+    rate = sample.media.audio_rate
+    window = 512
+    hops = max(1, (len(audio) - window) // 2048)
+    columns = [np.abs(np.fft.rfft(audio[k * hops : k * hops + window] * np.hanning(window))) for k in range(max(1, (len(audio) - window) // hops))]
+    level = 20 * np.log10(np.stack(columns, axis=1) + 1e-6)
+    level = np.clip((level - level.max() + 80) / 80, 0, 1)[::-1]
+    picture = cv2.resize((level * 255).astype(np.uint8), (_TILE_WIDTH * _COLUMNS, 256))
+    picture = np.repeat(picture[:, :, None], 3, axis=2)
+    for role, color in (("needles", NEEDLE_COLOR), ("distractors", DISTRACTOR_COLOR)):
+        for entry in sample.truth.get(role, []):
+            a = int(entry["start"] * rate / len(audio) * picture.shape[1])
+            b = max(a + 2, int(entry["end"] * rate / len(audio) * picture.shape[1]))
+            picture[:8, a:b] = color
+            picture[-8:, a:b] = color
+    return picture
 
 
 def contact_sheet(sample: Sample, video: Path, path: Path, *, frames: int = 12) -> None:

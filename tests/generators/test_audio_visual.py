@@ -1,5 +1,4 @@
 import sys
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
