@@ -30,8 +30,11 @@ demo: setup
 	$(BIN)/mmhay eval --model hf:$(DEMO)/tiny-qwen2-vl --data configs/mmneedle.yaml --limit 24 --out $(DEMO)/runs/tiny-qwen2-vl-mmneedle
 	$(BIN)/mmhay eval --model random --data configs/audio_niah.yaml --limit 20 --out $(DEMO)/runs/random-audio
 	$(BIN)/mmhay eval --model hf:$(DEMO)/tiny-qwen2-vl --data configs/audio_niah.yaml --limit 20 --out $(DEMO)/runs/tiny-qwen2-vl-audio
+	$(BIN)/mmhay tiny-model qwen2-audio --out $(DEMO)/tiny-qwen2-audio
+	$(BIN)/mmhay eval --model hf:$(DEMO)/tiny-qwen2-audio --data configs/audio_niah.yaml --limit 20 --out $(DEMO)/runs/tiny-qwen2-audio-audio
 	$(BIN)/mmhay report $(DEMO)/runs/random $(DEMO)/runs/tiny-qwen2-vl $(DEMO)/runs/random-mmneedle \
-		$(DEMO)/runs/tiny-qwen2-vl-mmneedle $(DEMO)/runs/random-audio $(DEMO)/runs/tiny-qwen2-vl-audio
+		$(DEMO)/runs/tiny-qwen2-vl-mmneedle $(DEMO)/runs/random-audio $(DEMO)/runs/tiny-qwen2-vl-audio \
+		$(DEMO)/runs/tiny-qwen2-audio-audio
 	@echo "demo outputs: $(DEMO)/data (dataset), $(DEMO)/runs/*/ (samples.jsonl, metrics.json, results.md)"
 
 test: setup

@@ -165,7 +165,7 @@ def _eval(args) -> int:
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     _print_runs([result.metrics], grid=True)
-    skipped = f", skipped {result.skipped} (the model takes no audio)" if result.skipped else ""
+    skipped = f", skipped {result.skipped} (the model cannot hear or see what they ask about)" if result.skipped else ""
     print(f"asked {result.asked}, reused {result.reused} earlier answers{skipped}")
     print(f"wrote {result.out}/samples.jsonl, {result.out}/metrics.json, {result.out}/results.md")
     return 0

@@ -119,8 +119,9 @@ class NeedleSettings(_Settings):
     folder's needles, by file name; without it a file's name describes it.
     ``text``: the built-in text needles, ``secret_word`` or ``passkey``.
     ``insertion``: ``insert`` adds the needle's frames, ``replace`` overwrites haystack frames,
-    ``overlay`` composites it into a box of the haystack frames; or a mapping of kind to
-    insertion (``{image: insert, text: overlay}``, others insert) for suites that mix kinds.
+    ``overlay`` composites it into a box of the haystack frames (mixes a sound in at its SNR);
+    or a mapping of kind to insertion (``{image: insert, text: overlay}``) for suites that mix
+    kinds. Left out, pictures, clips and text are inserted and sounds mixed in.
     ``scale``: an overlay's width as a fraction of the frame's; ``position``: its centre as
     fractions of the frame, or ``random``.
     """

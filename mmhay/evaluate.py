@@ -138,7 +138,10 @@ def _ask(sample: Sample, adapter: Adapter, settings: EvalSettings) -> dict:
     prompt = prompt_for(sample)
     media = sample.media
     shown: dict = {}
+    sees = getattr(adapter, "sees", True)
     if isinstance(media, Gallery):
+        if adapter.needs_frames and not sees:
+            return _skipped(sample, prompt, "the model takes no pictures, and the answer is in them")
         if adapter.needs_frames:
             shown["images"] = tuple(media.render())
             if any(isinstance(item, str) for item in media.items):
@@ -147,9 +150,12 @@ def _ask(sample: Sample, adapter: Adapter, settings: EvalSettings) -> dict:
     else:
         shown["duration"], shown["fps"] = float(media.duration), _frame_rate(media)
         needs_audio = sample.modality == "audio" or bool(sample.truth.get("needs_audio"))
+        needs_pictures = sample.modality == "video" and sample.truth.get("kind") != "sound"
         if adapter.needs_frames and needs_audio and not adapter.takes_audio:
             return _skipped(sample, prompt, "the model takes no audio, and the answer is in the sound")
-        if adapter.needs_frames and media.segments:
+        if adapter.needs_frames and needs_pictures and not sees:
+            return _skipped(sample, prompt, "the model takes no pictures, and the answer is in them")
+        if adapter.needs_frames and sees and media.segments:
             rendered = media.render(sample_times(settings.sampler, media.duration, settings.frames))
             shown["frames"], shown["frame_times"] = rendered.pixels, tuple(float(t) for t in rendered.times)
         if adapter.needs_frames and adapter.takes_audio and media.soundtrack:

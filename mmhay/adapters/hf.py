@@ -61,7 +61,7 @@ def hf_model(argument: str | None, args: dict[str, str]) -> "HFModel":
 def load_hf_model(settings: HFSettings) -> "HFModel":
     """Load processor and model; a ``ModelError`` naming the checkpoint if either fails."""
     import torch
-    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from transformers import AutoModelForImageTextToText, AutoModelForMultimodalLM, AutoProcessor
 
     source = settings.pretrained
     local = Path(source).expanduser()
@@ -88,7 +88,10 @@ def load_hf_model(settings: HFSettings) -> "HFModel":
     try:
         with quiet_progress_bars():
             processor = AutoProcessor.from_pretrained(path)
-            model = AutoModelForImageTextToText.from_pretrained(path, **kwargs)
+            try:
+                model = AutoModelForImageTextToText.from_pretrained(path, **kwargs)
+            except ValueError:  # not an image-text model: one that hears (Qwen2-Audio) loads as multimodal
+                model = AutoModelForMultimodalLM.from_pretrained(path, **kwargs)
     except Exception as error:  # transformers raises OSError, ValueError, KeyError... for bad checkpoints
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ModelError(f"hf:{source}: cannot load ({type(error).__name__}: {reason})") from None
@@ -97,7 +100,7 @@ def load_hf_model(settings: HFSettings) -> "HFModel":
     model.eval()
     has_video = getattr(processor, "video_processor", None) is not None
     as_video = has_video if settings.frames_as == "auto" else settings.frames_as == "video"
-    if as_video and not has_video:
+    if as_video and not has_video and settings.frames_as == "video":
         raise ConfigError("--model-args", "frames_as", "this processor has no video processor; use images", "video")
     return HFModel(settings, processor, model, as_video, _fingerprint(local) if local.exists() else source)
 
@@ -145,6 +148,11 @@ class HFModel:
         return getattr(self.processor, "feature_extractor", None) is not None
 
     @property
+    def sees(self) -> bool:
+        """Whether the processor takes pictures (a model that only hears is asked without them)."""
+        return getattr(self.processor, "image_processor", None) is not None or getattr(self.processor, "video_processor", None) is not None
+
+    @property
     def name(self) -> str:
         return f"hf:{self.settings.pretrained}"
 
@@ -175,12 +183,13 @@ class HFModel:
     def _inputs(self, request: Request):
         if request.audio is not None and self.takes_audio:
             content = [{"type": "audio"}]
-            if request.frames is not None and len(request.frames):
+            with_frames = self.sees and request.frames is not None and len(request.frames) > 0
+            if with_frames:
                 content.append({"type": "video"})
             content.append({"type": "text", "text": request.prompt})
             text = self.processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False)
             mono = request.audio.mean(axis=0)
-            extra = {"videos": [request.frames]} if request.frames is not None and len(request.frames) else {}
+            extra = {"videos": [request.frames]} if with_frames else {}
             return self.processor(text=[text], audio=[mono], sampling_rate=request.audio_rate, return_tensors="pt", **extra)
         if request.images:
             order = request.interleaved or tuple(range(len(request.images)))

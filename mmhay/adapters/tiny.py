@@ -13,7 +13,7 @@ from mmhay.errors import ConfigError
 
 __all__ = ["TINY_FAMILIES", "make_tiny_checkpoint"]
 
-TINY_FAMILIES = ("qwen2-vl",)
+TINY_FAMILIES = ("qwen2-vl", "qwen2-audio")
 
 _SPECIAL_TOKENS = [
     "<|endoftext|>",
@@ -52,11 +52,68 @@ def make_tiny_checkpoint(family: str, out: str | Path, *, seed: int = 0) -> Path
         raise ConfigError("family", "", f"unknown tiny model family; known: {', '.join(TINY_FAMILIES)}", family)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    _qwen2_vl(out, seed)
+    {"qwen2-vl": _qwen2_vl, "qwen2-audio": _qwen2_audio}[family](out, seed)
     return out
 
 
-def _byte_level_tokenizer():
+_AUDIO_TOKENS = ["<|audio_bos|>", "<|AUDIO|>", "<|audio_eos|>"]
+
+# The chat format of the Qwen2-Audio family, written for these tiny checkpoints.
+_QWEN_AUDIO_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for part in message['content'] %}"
+    "{% if part['type'] == 'audio' %}<|audio_bos|><|AUDIO|><|audio_eos|>\n"
+    "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def _qwen2_audio(out: Path, seed: int) -> None:
+    import torch
+    from transformers import Qwen2AudioConfig, Qwen2AudioForConditionalGeneration, Qwen2AudioProcessor, WhisperFeatureExtractor
+
+    tokenizer = _byte_level_tokenizer(_AUDIO_TOKENS)
+    ids = {token: tokenizer.convert_tokens_to_ids(token) for token in _SPECIAL_TOKENS + _AUDIO_TOKENS}
+    # 4-second windows keep the encoder tiny: longer audio is cut, as Whisper cuts at 30 s
+    features = WhisperFeatureExtractor(feature_size=128, sampling_rate=16000, chunk_length=4)
+    processor = Qwen2AudioProcessor(feature_extractor=features, tokenizer=tokenizer, chat_template=_QWEN_AUDIO_TEMPLATE)
+    config = Qwen2AudioConfig(
+        audio_config={
+            "d_model": 32,
+            "encoder_layers": 1,
+            "encoder_attention_heads": 2,
+            "encoder_ffn_dim": 64,
+            "num_mel_bins": 128,
+            "max_source_positions": 200,
+        },
+        text_config={
+            "model_type": "qwen2",
+            "vocab_size": len(tokenizer),
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "num_key_value_heads": 1,
+            "max_position_embeddings": 2048,
+            "bos_token_id": ids["<|endoftext|>"],
+            "eos_token_id": ids["<|im_end|>"],
+            "pad_token_id": ids["<|endoftext|>"],
+        },
+        audio_token_index=ids["<|AUDIO|>"],
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = Qwen2AudioForConditionalGeneration(config)
+    model.generation_config.eos_token_id = ids["<|im_end|>"]
+    model.generation_config.pad_token_id = ids["<|endoftext|>"]
+    with quiet_progress_bars():
+        model.save_pretrained(out)
+        processor.save_pretrained(out)
+
+
+def _byte_level_tokenizer(extra: list[str] = ()):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -65,7 +122,7 @@ def _byte_level_tokenizer():
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=512,
-        special_tokens=_SPECIAL_TOKENS,
+        special_tokens=_SPECIAL_TOKENS + list(extra),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )

@@ -146,7 +146,13 @@ class TimedGenerator:
         duration = facets.get("needle_duration", suite.needle.duration)
         task = facets.get("task", suite.task)
         kind = facets.get("kind", suite.needle.kind)
-        insertion = suite.needle.insertion if isinstance(suite.needle.insertion, str) else suite.needle.insertion.get(kind, "insert")
+        default = "overlay" if kind == "sound" else "insert"  # sounds are mixed in unless told otherwise
+        if "insertion" not in suite.needle.model_fields_set:
+            insertion = default
+        elif isinstance(suite.needle.insertion, str):
+            insertion = suite.needle.insertion
+        else:
+            insertion = suite.needle.insertion.get(kind, default)
         needles = facets.get("needles")
         if needles is not None and TASKS.get(task).meta["needles"] == 1:
             # single-needle tasks in a grid that counts needles for the others show one

@@ -51,7 +51,7 @@ def run_markdown(metrics: Mapping) -> str:
         _table(["model"] + _HEADER[1:], [summary_row(model, metrics["overall"], metrics.get("skipped", 0))]),
     ]
     if metrics.get("skipped"):
-        parts += ["", f"{metrics['skipped']} samples were skipped (the model takes no audio, and their answer is in the sound); `samples` counts the rest."]
+        parts += ["", f"{metrics['skipped']} samples were skipped (their answer is in a sound the model cannot hear, or pictures it cannot see); `samples` counts the rest."]
     if "mmneedle" in metrics:
         m = metrics["mmneedle"]
         parts += [

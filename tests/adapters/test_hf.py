@@ -105,3 +105,26 @@ def test_a_model_that_takes_no_audio_skips_the_samples_that_need_it(tiny_qwen2_v
     assert len(skipped) == 4 and all("takes no audio" in r["skipped"] for r in skipped)
     assert result.metrics["skipped"] == 4 and result.metrics["overall"]["n"] == 2
     assert "4 samples were skipped" in (tmp_path / "run" / "results.md").read_text()
+
+
+def test_a_model_that_hears_is_given_the_sound(tmp_path):
+    import yaml
+
+    from mmhay.adapters.tiny import make_tiny_checkpoint
+
+    checkpoint = make_tiny_checkpoint("qwen2-audio", tmp_path / "tiny-qwen2-audio")
+    model = create_adapter(f"hf:{checkpoint}", {"max_new_tokens": "4"})
+    assert model.takes_audio and not model.sees
+    config = tmp_path / "sound.yaml"
+    config.write_text(yaml.safe_dump({"name": "s", "samples": 3, "generator": "audio", "haystack": {"bed": "noise"}, "needle": {"kind": "sound"}, "grid": {"length": [6]}}))
+    result = evaluate(open_data(config), model, tmp_path / "run")
+    assert result.metrics["overall"]["n"] == 3 and result.metrics["skipped"] == 0
+    sample = next(open_data(config).samples())
+    request = Request(key=sample.id, prompt=sample.question, answer_type="choice", audio=sample.media.audio(), audio_rate=16000)
+    silent = Request(**{**request.__dict__, "audio": np.zeros_like(request.audio)})
+    inputs = model._inputs(request)
+    assert "input_features" in inputs
+    with torch.inference_mode():
+        heard = model.model(**inputs).logits[0, -1]
+        deaf = model.model(**model._inputs(silent)).logits[0, -1]
+    assert not torch.allclose(heard, deaf), "the answer must depend on the sound"
