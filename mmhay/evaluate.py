@@ -173,24 +173,17 @@ def _ask(sample: Sample, adapter: Adapter, settings: EvalSettings) -> dict:
     kind = sample.answer_type.value
     parsed = parse_answer(kind, output, sample.options)
     return {
-        "id": sample.id,
-        "index": sample.index,
-        "task": sample.task,
-        "answer_type": sample.answer_type.value,
-        "facets": dict(sample.facets),
-        "prompt": prompt,
-        "options": list(sample.options),
+        **_record(sample, prompt),
         "frame_times": [round(t, 6) for t in frame_times],
         "output": output,
         "parsed": parsed,
-        "answer": sample.answer,
         "correct": is_correct(kind, parsed, sample.answer),
         "chance": chance(kind, len(sample.options)),
     }
 
 
-def _skipped(sample: Sample, prompt: str, reason: str) -> dict:
-    """The record of a sample the model cannot be asked: kept, counted, not scored."""
+def _record(sample: Sample, prompt: str) -> dict:
+    """What every line of samples.jsonl says about its sample."""
     return {
         "id": sample.id,
         "index": sample.index,
@@ -200,8 +193,12 @@ def _skipped(sample: Sample, prompt: str, reason: str) -> dict:
         "prompt": prompt,
         "options": list(sample.options),
         "answer": sample.answer,
-        "skipped": reason,
     }
+
+
+def _skipped(sample: Sample, prompt: str, reason: str) -> dict:
+    """The record of a sample the model cannot be asked: kept, counted, not scored."""
+    return {**_record(sample, prompt), "skipped": reason}
 
 
 def _frame_rate(media: Composition) -> float | None:

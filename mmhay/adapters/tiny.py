@@ -71,7 +71,6 @@ _QWEN_AUDIO_TEMPLATE = (
 
 
 def _qwen2_audio(out: Path, seed: int) -> None:
-    import torch
     from transformers import Qwen2AudioConfig, Qwen2AudioForConditionalGeneration, Qwen2AudioProcessor, WhisperFeatureExtractor
 
     tokenizer = _byte_level_tokenizer(_AUDIO_TOKENS)
@@ -103,14 +102,7 @@ def _qwen2_audio(out: Path, seed: int) -> None:
         },
         audio_token_index=ids["<|AUDIO|>"],
     )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = Qwen2AudioForConditionalGeneration(config)
-    model.generation_config.eos_token_id = ids["<|im_end|>"]
-    model.generation_config.pad_token_id = ids["<|endoftext|>"]
-    with quiet_progress_bars():
-        model.save_pretrained(out)
-        processor.save_pretrained(out)
+    _save(Qwen2AudioForConditionalGeneration, config, processor, ids, out, seed)
 
 
 def _byte_level_tokenizer(extra: list[str] = ()):
@@ -131,7 +123,6 @@ def _byte_level_tokenizer(extra: list[str] = ()):
 
 
 def _qwen2_vl(out: Path, seed: int) -> None:
-    import torch
     from transformers import (
         Qwen2VLConfig,
         Qwen2VLForConditionalGeneration,
@@ -181,9 +172,16 @@ def _qwen2_vl(out: Path, seed: int) -> None:
         vision_start_token_id=ids["<|vision_start|>"],
         vision_end_token_id=ids["<|vision_end|>"],
     )
+    _save(Qwen2VLForConditionalGeneration, config, processor, ids, out, seed)
+
+
+def _save(model_class, config, processor, ids: dict[str, int], out: Path, seed: int) -> None:
+    """Make the model with seeded random weights and save it with its processor, as any checkpoint is."""
+    import torch
+
     with torch.random.fork_rng(devices=[]):  # seeded weights without touching the caller's random state
         torch.manual_seed(seed)
-        model = Qwen2VLForConditionalGeneration(config)
+        model = model_class(config)
     model.generation_config.eos_token_id = ids["<|im_end|>"]
     model.generation_config.pad_token_id = ids["<|endoftext|>"]
     with quiet_progress_bars():

@@ -7,10 +7,11 @@ falls on the output frame grid, so needles inserted between frames replace none 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from math import floor
+from pathlib import Path
 
 import numpy as np
 
@@ -22,7 +23,7 @@ from mmhay.media.probe import IMAGE_SUFFIXES, VIDEO_SUFFIXES, walk_files
 from mmhay.media.timing import seconds
 from mmhay.timeline import Clip, FileRef, GeneratorRef, MediaRef, TimeRange
 
-__all__ = ["HaystackPool", "haystack_pool", "draw_haystack", "picture_pool", "draw_tiles", "sound_pool", "draw_bed"]
+__all__ = ["HaystackPool", "source_folder", "describe_sources", "haystack_pool", "draw_haystack", "picture_pool", "draw_tiles", "sound_pool", "draw_bed"]
 
 log = logging.getLogger(__name__)
 
@@ -39,59 +40,79 @@ class HaystackPool:
         return not self.videos
 
 
-def haystack_pool(suite: SuiteConfig, *, strict: bool = False) -> HaystackPool:
-    """Scan a suite's haystack source; unreadable videos are skipped with a warning (errors with ``strict``)."""
-    shots = (seconds(suite.haystack.shot_seconds[0]), seconds(suite.haystack.shot_seconds[1]))
-    source = suite.haystack.source
-    if source == "builtin":
-        return HaystackPool((), shots)
+def source_folder(suite: SuiteConfig, key: str, source: str) -> Path:
+    """The folder a config's ``key`` names, resolved from the config's folder; a ``ConfigError`` if it is none."""
     folder = suite.resolve(source)
     if not folder.is_dir():
         problem = "directory does not exist" if not folder.exists() else "not a directory"
-        raise ConfigError(suite.origin, "haystack.source", problem, source)
-    one_frame = Fraction(1, suite.video.fps)
-    videos = []
-    for path in walk_files(folder, VIDEO_SUFFIXES):
+        raise ConfigError(suite.origin, key, problem, source)
+    return folder
+
+
+def _scan(suite: SuiteConfig, suffixes: frozenset[str], read: Callable[[Path], FileRef], what: str, strict: bool) -> tuple[FileRef, ...]:
+    """Every readable file under the haystack folder: unreadable ones are skipped with a warning
+    naming them (an error with ``strict``); none at all is a ``ConfigError``."""
+    source = suite.haystack.source
+    found = []
+    for path in walk_files(source_folder(suite, "haystack.source", source), suffixes):
         try:
-            ref = FileRef.video(path)
-            assert ref.info is not None
-            if ref.info.duration < one_frame:
-                raise MediaError(path, "is shorter than one output frame")
+            found.append(read(path))
         except MediaError as error:
             if strict:
                 raise
-            log.warning("skipped haystack video %s", error)
-            continue
-        videos.append(ref)
-    if not videos:
-        raise ConfigError(suite.origin, "haystack.source", "holds no readable video", source)
-    return HaystackPool(tuple(videos), shots)
+            log.warning("skipped haystack %s %s", what, error)
+    if not found:
+        raise ConfigError(suite.origin, "haystack.source", f"holds no readable {what}", source)
+    return tuple(found)
+
+
+def haystack_pool(suite: SuiteConfig, *, strict: bool = False) -> HaystackPool:
+    """Scan a suite's haystack source; unreadable videos are skipped with a warning (errors with ``strict``)."""
+    shots = (seconds(suite.haystack.shot_seconds[0]), seconds(suite.haystack.shot_seconds[1]))
+    if suite.haystack.source == "builtin":
+        return HaystackPool((), shots)
+    one_frame = Fraction(1, suite.video.fps)
+
+    def read(path: Path) -> FileRef:
+        ref = FileRef.video(path)
+        assert ref.info is not None
+        if ref.info.duration < one_frame:
+            raise MediaError(path, "is shorter than one output frame")
+        return ref
+
+    return HaystackPool(_scan(suite, VIDEO_SUFFIXES, read, "video", strict), shots)
 
 
 def picture_pool(suite: SuiteConfig, *, strict: bool = False) -> tuple[FileRef, ...]:
     """The pictures image haystacks are made of: none for ``builtin`` (crops of bundled
     photographs), else every readable image under the folder (unreadable ones skipped with a
     warning, an error with ``strict``)."""
-    source = suite.haystack.source
-    if source == "builtin":
+    if suite.haystack.source == "builtin":
         return ()
-    folder = suite.resolve(source)
-    if not folder.is_dir():
-        problem = "directory does not exist" if not folder.exists() else "not a directory"
-        raise ConfigError(suite.origin, "haystack.source", problem, source)
-    pictures = []
-    for path in walk_files(folder, IMAGE_SUFFIXES):
-        try:
-            load_picture(path)
-        except MediaError as error:
-            if strict:
-                raise
-            log.warning("skipped haystack picture %s", error)
-            continue
-        pictures.append(FileRef.image(path))
-    if not pictures:
-        raise ConfigError(suite.origin, "haystack.source", "holds no readable image", source)
-    return tuple(pictures)
+
+    def read(path: Path) -> FileRef:
+        load_picture(path)
+        return FileRef.image(path)
+
+    return _scan(suite, IMAGE_SUFFIXES, read, "image", strict)
+
+
+def sound_pool(suite: SuiteConfig, *, strict: bool = False) -> tuple[FileRef, ...]:
+    """Recordings audio haystacks are cut from: none for ``builtin`` (synthesized beds), else every
+    readable audio file under the folder (unreadable ones skipped with a warning, an error with
+    ``strict``)."""
+    if suite.haystack.source == "builtin":
+        return ()
+    return _scan(suite, AUDIO_SUFFIXES, FileRef.sound, "recording", strict)
+
+
+def describe_sources(suite: SuiteConfig, haystack: Sequence[FileRef], needles: Sequence) -> dict:
+    """What a suite's samples are drawn from, for the build manifest: "builtin", or files and their SHA-256."""
+    files = lambda refs: [{"path": r.path, "sha256": r.sha256} for r in refs]  # noqa: E731
+    return {
+        "haystack": files(haystack) if haystack else "builtin",
+        "needles": "builtin" if suite.needle.source == "builtin" else files(n.ref for n in needles),
+    }
 
 
 def draw_tiles(pictures: Sequence[FileRef], count: int, rng: np.random.Generator) -> list[MediaRef]:
@@ -107,30 +128,6 @@ def draw_tiles(pictures: Sequence[FileRef], count: int, rng: np.random.Generator
         box = [round(float(rng.uniform(0, 1 - side)), 4), round(float(rng.uniform(0, 1 - side)), 4), round(side, 4), round(side, 4)]
         tiles.append(GeneratorRef("crop", {"picture": picture, "box": box}))
     return tiles
-
-
-def sound_pool(suite: SuiteConfig, *, strict: bool = False) -> tuple[FileRef, ...]:
-    """Recordings audio haystacks are cut from: none for ``builtin`` (synthesized beds), else every
-    readable audio file under the folder (unreadable ones skipped with a warning, an error with
-    ``strict``)."""
-    source = suite.haystack.source
-    if source == "builtin":
-        return ()
-    folder = suite.resolve(source)
-    if not folder.is_dir():
-        problem = "directory does not exist" if not folder.exists() else "not a directory"
-        raise ConfigError(suite.origin, "haystack.source", problem, source)
-    recordings = []
-    for path in walk_files(folder, AUDIO_SUFFIXES):
-        try:
-            recordings.append(FileRef.sound(path))
-        except MediaError as error:
-            if strict:
-                raise
-            log.warning("skipped haystack recording %s", error)
-    if not recordings:
-        raise ConfigError(suite.origin, "haystack.source", "holds no readable recording", source)
-    return tuple(recordings)
 
 
 _BEDS = ("noise", "hum", "music")

@@ -12,9 +12,9 @@ from mmhay.config import SuiteConfig
 from mmhay.errors import ConfigError
 from mmhay.gallery import Gallery, Mosaic
 from mmhay.generators import GENERATORS, TASKS
-from mmhay.generators.haystacks import draw_tiles, picture_pool
+from mmhay.generators.haystacks import describe_sources, draw_tiles, picture_pool
 from mmhay.generators.needles import Needle, needle_pool
-from mmhay.generators.seeds import Stream, sample_rng
+from mmhay.generators.seeds import Stream, balanced_position, sample_rng
 from mmhay.generators.tasks.locate import Cell, GridScene
 from mmhay.schema import Sample
 from mmhay.timeline import FileRef
@@ -100,7 +100,7 @@ class ImageGridGenerator:
             grid=n,
             twin=twin,
             rng=sample_rng(self.config_key, suite.seed, index, Stream.QUESTION),
-            position=lambda k: int(sample_rng(self.config_key, suite.seed, block // k, Stream.ANSWER_POSITIONS).permutation(k)[block % k]),
+            position=lambda k: balanced_position(self.config_key, suite.seed, block, k),
         )
         question = task.obj(scene)
         truth: dict[str, Any] = {
@@ -130,7 +130,4 @@ class ImageGridGenerator:
         )
 
     def sources(self) -> Mapping:
-        return {
-            "haystack": "builtin" if not self.pictures else [{"path": p.path, "sha256": p.sha256} for p in self.pictures],
-            "needles": "builtin" if self.suite.needle.source == "builtin" else [{"path": n.ref.path, "sha256": n.ref.sha256} for n in self.needles],  # type: ignore[union-attr]
-        }
+        return describe_sources(self.suite, self.pictures, self.needles)

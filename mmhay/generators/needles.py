@@ -182,10 +182,9 @@ def needle_pool(suite: SuiteConfig, kind: str, *, strict: bool = False) -> tuple
         return builtin_sounds(suite.needle.sound) if kind == "sound" else builtin_needles(kind, suite.needle.text)
     if kind == "text":
         raise ConfigError(suite.origin, "needle.source", "text needles are built in; use source: builtin", source)
-    folder = suite.resolve(source)
-    if not folder.is_dir():
-        problem = "directory does not exist" if not folder.exists() else "not a directory"
-        raise ConfigError(suite.origin, "needle.source", problem, source)
+    from mmhay.generators.haystacks import source_folder
+
+    folder = source_folder(suite, "needle.source", source)
     captions = read_captions(suite.resolve(suite.needle.captions), suite.origin) if suite.needle.captions else None
     return folder_needles(folder, kind, strict=strict, captions=captions)
 

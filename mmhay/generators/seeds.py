@@ -6,7 +6,7 @@ from enum import IntEnum
 
 import numpy as np
 
-__all__ = ["Stream", "sample_rng"]
+__all__ = ["Stream", "sample_rng", "balanced_position"]
 
 
 class Stream(IntEnum):
@@ -21,3 +21,11 @@ def sample_rng(config_key: str, seed: int, index: int, stream: Stream) -> np.ran
     """A fresh generator for ``index`` of the suite with ``config_key`` (hex digest) and ``seed``."""
     entropy = [int(config_key[:32], 16), int(seed), int(index), int(stream)]
     return np.random.default_rng(np.random.SeedSequence(entropy))
+
+
+def balanced_position(config_key: str, seed: int, block_index: int, k: int) -> int:
+    """Where the correct one of ``k`` options goes for the ``block_index``-th question: a fresh
+    random permutation of the k positions per run of k questions, so every letter is right
+    equally often."""
+    block = sample_rng(config_key, seed, block_index // k, Stream.ANSWER_POSITIONS).permutation(k)
+    return int(block[block_index % k])

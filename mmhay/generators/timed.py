@@ -18,11 +18,11 @@ from mmhay.config import SuiteConfig
 from mmhay.errors import ConfigError
 from mmhay.generators import GENERATORS, TASKS
 from mmhay.generators.distractors import periodic_starts, pick_distractors
-from mmhay.generators.haystacks import HaystackPool, draw_bed, draw_haystack, haystack_pool, sound_pool
+from mmhay.generators.haystacks import HaystackPool, describe_sources, draw_bed, draw_haystack, haystack_pool, sound_pool
 from mmhay.generators.insertion import Item, Placed, Soundtrack, assemble, overlay_box, source_soundtrack
 from mmhay.generators.needles import Needle, needle_pool
 from mmhay.generators.placement import NoRoom, allocate, fits
-from mmhay.generators.seeds import Stream, sample_rng
+from mmhay.generators.seeds import Stream, balanced_position, sample_rng
 from mmhay.generators.tasks import Question, Scene, Settings
 from mmhay.generators.tasks.counting import MAX_DEFAULT_COUNT
 from mmhay.media.timing import seconds
@@ -177,11 +177,6 @@ class TimedGenerator:
         """Samples per scene block: 2 when any task asks in twins, else 1."""
         return max(TASKS.get(cell.task).meta["group"] for cell in self.cells)
 
-    def answer_position(self, block_index: int, k: int) -> int:
-        """Where the correct one of ``k`` options goes: a fresh permutation per block of k, so letters balance."""
-        block = sample_rng(self.config_key, self.suite.seed, block_index // k, Stream.ANSWER_POSITIONS).permutation(k)
-        return int(block[block_index % k])
-
     def sample(self, index: int) -> Sample:
         if index < 0:
             raise IndexError(f"sample indices start at 0, not {index}")
@@ -246,7 +241,7 @@ class TimedGenerator:
             twin=twin,
             duration=media.duration,
             rng=sample_rng(self.config_key, suite.seed, index, Stream.QUESTION),
-            position=lambda k: self.answer_position(block, k),
+            position=lambda k: balanced_position(self.config_key, suite.seed, block, k),
             medium=self.medium,
             sounds=self.pools.get("sound", ()),
         )
@@ -350,12 +345,4 @@ class TimedGenerator:
 
     def sources(self) -> dict:
         """What the samples are drawn from, for the build manifest."""
-        needles: Any = "builtin"
-        if self.suite.needle.source != "builtin":
-            needles = [{"path": n.ref.path, "sha256": n.ref.sha256} for pool in self.pools.values() for n in pool]  # type: ignore[union-attr]
-        return {
-            "haystack": "builtin"
-            if self.haystack.procedural
-            else [{"path": v.path, "sha256": v.sha256} for v in self.haystack.videos],
-            "needles": needles,
-        }
+        return describe_sources(self.suite, self.haystack.videos or self.recordings, [n for pool in self.pools.values() for n in pool])
