@@ -138,3 +138,23 @@ def test_a_recording_round_trips_through_its_file(tmp_path):
     back = Composition.from_sound_file(tmp_path / "x.flac")
     assert back.duration == sample.media.duration
     assert np.abs(back.audio() - sample.media.audio()).max() < 1e-3
+
+
+def test_labelled_sound_files_are_needles(tmp_path):
+    from mmhay.media.audio import write_audio
+
+    folder = tmp_path / "sounds"
+    folder.mkdir()
+    t = np.arange(RATE) / RATE
+    for name, f in [("doorbell.wav", 660), ("kettle_whistle.flac", 2200), ("bird_song.wav", 3100), ("car_horn.wav", 410)]:
+        write_audio(folder / name, (0.3 * np.sin(2 * np.pi * f * t)).astype(np.float32)[None], RATE)
+    (folder / "broken.wav").write_bytes(b"RIFF....")
+    suite = _suite(needle={"source": str(folder)}, question={"options": 3}, grid={"length": [20], "distractors": [1]})
+    sample = create_generator(suite).sample(0)
+    every = {"doorbell", "kettle whistle", "bird song", "car horn"}
+    placed = {e["label"] for e in sample.truth["needles"] + sample.truth["distractors"]}
+    assert placed <= every and len(placed) == 2
+    assert set(sample.options) <= every and sample.truth["distractors"][0]["label"] not in sample.options
+    needle = sample.truth["needles"][0]
+    scores = _normalised_xcorr(sample.media.audio()[0], _template(needle))
+    assert abs(int(np.argmax(scores)) / RATE - needle["start"]) <= 0.010
