@@ -65,8 +65,8 @@ Or evaluate a model on it: `mmhay eval --model hf:PATH --data path/to/this/folde
 | --- | --- |
 | `id`, `index`, `seed`, `suite` | which sample this is; `index` and `seed` regenerate it |
 | `task`, `modality`, `answer_type` | what is asked and how the answer is written |
-| `question`, `options`, `answer` | the question, its options in order (if any), the answer: an option letter, a count, `yes`/`no`, letters in order (`C,A,B`), `start,end` seconds, or a short text |
-| `truth` | JSON: every needle and distractor (`start`/`end` seconds, `frames` as [first, end) indices, `box` [x, y, w, h] for overlays, `source`), and the needle asked about |
+| `question`, `options`, `answer` | the question, its options in order (if any), the answer: an option letter, a count, `yes`/`no`, letters in order (`C,A,B`), `start,end` seconds, a short text, or cells as `image,row,column` (`-1`: absent) |
+| `truth` | JSON: where every needle and distractor is (`start`/`end` seconds with `frames` or `samples`, `box` [x, y, w, h] for overlays, or `image`, `row`, `column`), its `source`, and what is asked about |
 | `facets` | JSON: the grid cell, one key per axis (haystack `length` in seconds, `depth` 0..1, `distractors`, ...) |
 | {_media_row(modality)} |
 | `recipe` | JSON: the composition the video was rendered from (sources, cuts, needle) |

@@ -145,7 +145,8 @@ def _build(args) -> int:
             suite, args.out, seed=args.seed, limit=args.limit, num_proc=args.num_proc, strict=args.strict, progress=progress
         )
     print(f"built {result.samples} samples of {suite.name} ({result.rendered} rendered, {result.reused} already there)")
-    print(f"wrote {result.out}/ (dataset_dict.json, test/, videos/, README.md, manifest.json)")
+    folders = [f"{name}/" for name in ("videos", "images", "audio") if (result.out / name).is_dir()]
+    print(f"wrote {result.out}/ (dataset_dict.json, test/, {', '.join(folders)}, README.md, manifest.json)")
     return 0
 
 
