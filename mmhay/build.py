@@ -32,7 +32,7 @@ from mmhay.config import SuiteConfig
 from mmhay.errors import DatasetError
 from mmhay.generators import Generator, create_generator
 from mmhay.media.probe import file_sha256
-from mmhay.schema import SAMPLE_SCHEMA, Sample
+from mmhay.schema import SAMPLE_SCHEMA, Sample, rotations
 
 __all__ = ["BuildResult", "build_suite", "iter_built_samples", "read_manifest", "Progress"]
 
@@ -63,12 +63,14 @@ def build_suite(
     limit: int | None = None,
     num_proc: int = 1,
     strict: bool = False,
+    circular: bool = False,
     progress: Progress | None = None,
 ) -> BuildResult:
     """Render the first ``limit`` samples of ``suite`` (all by default) into the folder ``out``.
 
     Sources are checked before anything is written. A folder holding a build of the same config
-    and seed is resumed; one holding anything else is refused.
+    and seed is resumed; one holding anything else is refused. With ``circular``, the dataset
+    holds every rotation of each multiple-choice question (sharing its media), linked by ``group``.
     """
     out = Path(out)
     if seed is not None:
@@ -77,6 +79,7 @@ def build_suite(
     count = len(generator) if limit is None else min(limit, len(generator))
     _claim(out, suite)
     samples = [generator.sample(i) for i in range(count)]
+    rows = [rotation for sample in samples for rotation in rotations(sample)] if circular else samples
     wanted = {name for sample in samples for name in media_files(sample)}
     for folder in FOLDERS:
         for leftover in (out / folder).glob(".*.tmp*") if (out / folder).is_dir() else ():
@@ -90,7 +93,7 @@ def build_suite(
     _render_all(generator, pending, out, num_proc, count, progress)
     if progress:
         progress("dataset", 0, 1)
-    _save_dataset(out, samples, generator.modality)
+    _save_dataset(out, rows, generator.modality)
     write_text_atomic(out / "README.md", dataset_card(suite, samples, generator.modality))
     manifest = {
         "mmhay": _version(),
@@ -99,6 +102,8 @@ def build_suite(
         "config_key": suite.key(),
         "seed": suite.seed,
         "samples": count,
+        "rows": len(rows),
+        "circular": circular,
         "config": suite.model_dump(mode="json"),
         "sources": generator.sources(),
         "files": {name: file_sha256(out / name) for name in sorted(wanted)},
@@ -199,7 +204,7 @@ def _render_all(generator: Generator, pending: list[int], out: Path, num_proc: i
                 progress("render", done, total)
 
 
-_SAMPLE_COLUMNS = ("id", "suite", "task", "modality", "question", "options", "answer", "answer_type", "seed", "index")
+_SAMPLE_COLUMNS = ("id", "suite", "task", "modality", "question", "options", "answer", "answer_type", "seed", "index", "group", "rotation")
 
 
 def _features(modality: str):
@@ -207,7 +212,7 @@ def _features(modality: str):
 
     text = Value("string")
     columns = {name: text for name in _SAMPLE_COLUMNS}
-    columns.update({"options": List(text), "seed": Value("int64"), "index": Value("int64"), "truth": text, "facets": text})
+    columns.update({"options": List(text), "seed": Value("int64"), "index": Value("int64"), "rotation": Value("int64"), "truth": text, "facets": text})
     columns.update(media_columns(modality))
     columns["recipe"] = text
     return Features(columns)

@@ -52,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--limit", type=_positive, help="build only the first N samples")
     build.add_argument("--num-proc", type=_positive, default=1, help="render with N processes (default 1)")
     build.add_argument("--strict", action="store_true", help="fail on unreadable media instead of skipping it")
+    build.add_argument("--circular", action="store_true", help="also write every rotation of each multiple-choice question")
 
     evaluate = commands.add_parser("eval", help="evaluate a model on a built suite (or a config, generated on the fly)")
     evaluate.add_argument("--model", required=True, help="random | hf:PATH_OR_ID | NAME with --model-args")
@@ -62,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--sampler", default="uniform", help="frame sampler (default uniform; see `mmhay list samplers`)")
     evaluate.add_argument("--limit", type=_positive, help="evaluate only the first N samples")
     evaluate.add_argument("--strict", action="store_true", help="fail on unreadable media instead of skipping it")
+    evaluate.add_argument("--circular", action="store_true", help="ask each multiple-choice question once per rotation of its options")
 
     preview = commands.add_parser("preview", help="write one sample's video and a contact sheet of it, to look at")
     preview.add_argument("config", type=Path, help="suite config (YAML), or a built suite folder")
@@ -142,7 +144,14 @@ def _build(args) -> int:
             bar.update(task, completed=done, total=total, description=stage)
 
         result = build_suite(
-            suite, args.out, seed=args.seed, limit=args.limit, num_proc=args.num_proc, strict=args.strict, progress=progress
+            suite,
+            args.out,
+            seed=args.seed,
+            limit=args.limit,
+            num_proc=args.num_proc,
+            strict=args.strict,
+            circular=args.circular,
+            progress=progress,
         )
     print(f"built {result.samples} samples of {suite.name} ({result.rendered} rendered, {result.reused} already there)")
     folders = [f"{name}/" for name in ("videos", "images", "audio") if (result.out / name).is_dir()]
@@ -154,7 +163,7 @@ def _eval(args) -> int:
     from mmhay.adapters import create_adapter, parse_model_args
     from mmhay.evaluate import EvalSettings, evaluate, open_data
 
-    data = open_data(args.data, limit=args.limit, strict=args.strict)
+    data = open_data(args.data, limit=args.limit, strict=args.strict, circular=args.circular)
     adapter = create_adapter(args.model, parse_model_args(args.model_args))
     with _progress_bar(f"eval {adapter.name}") as bar:
         task = bar.add_task("samples", total=data.count)

@@ -27,7 +27,7 @@ from mmhay.errors import ConfigError, DatasetError
 from mmhay.gallery import Gallery
 from mmhay.prompts import prompt_for
 from mmhay.sampling import sample_times
-from mmhay.schema import Sample
+from mmhay.schema import Sample, rotations
 from mmhay.scoring.metrics import summarize
 from mmhay.scoring.parse import PARSED_TYPES, parse_answer
 from mmhay.scoring.report import run_markdown
@@ -54,7 +54,7 @@ class DataSource:
     """Samples to evaluate and what identifies them (a built suite, or a config generated on the fly)."""
 
     identity: dict
-    count: int
+    count: int | None  # None: not known before the samples are read
     samples: Callable[[], Iterator[Sample]]
 
 
@@ -70,8 +70,23 @@ class RunResult:
     skipped: int = 0
 
 
-def open_data(data: str | Path, *, limit: int | None = None, strict: bool = False) -> DataSource:
-    """A built suite folder, or a suite config file whose samples are generated on the fly."""
+def open_data(data: str | Path, *, limit: int | None = None, strict: bool = False, circular: bool = False) -> DataSource:
+    """A built suite folder, or a suite config file whose samples are generated on the fly.
+
+    With ``circular``, every multiple-choice question is asked once per rotation of its options
+    (a suite built with ``--circular`` holds its rotations already).
+    """
+    source = _open_data(data, limit=limit, strict=strict)
+    if not circular or source.identity.get("circular"):
+        return source
+    return DataSource(
+        {**source.identity, "circular": True},
+        None,  # rotations are counted as they come
+        lambda: (rotation for sample in source.samples() for rotation in rotations(sample)),
+    )
+
+
+def _open_data(data: str | Path, *, limit: int | None, strict: bool) -> DataSource:
     from mmhay.build import iter_built_samples, read_manifest
     from mmhay.config import load_suite
     from mmhay.generators import create_generator
@@ -84,8 +99,11 @@ def open_data(data: str | Path, *, limit: int | None = None, strict: bool = Fals
         identity = {"config": str(path), "suite": suite.name, "config_key": suite.key(), "seed": suite.seed}
         return DataSource(identity, count, lambda: (generator.sample(i) for i in range(count)))
     manifest = read_manifest(path)
-    count = manifest["samples"] if limit is None else min(limit, manifest["samples"])
+    rows = manifest.get("rows", manifest["samples"])
+    count = rows if limit is None else min(limit, rows)
     identity = {"built": str(path), "suite": manifest["suite"], "config_key": manifest["config_key"], "seed": manifest["seed"]}
+    if manifest.get("circular"):
+        identity["circular"] = True
     return DataSource(identity, count, lambda: iter_built_samples(path, limit=count))
 
 
@@ -184,16 +202,23 @@ def _ask(sample: Sample, adapter: Adapter, settings: EvalSettings) -> dict:
 
 def _record(sample: Sample, prompt: str) -> dict:
     """What every line of samples.jsonl says about its sample."""
-    return {
+    record = {
         "id": sample.id,
         "index": sample.index,
         "task": sample.task,
+        "modality": sample.modality,
         "answer_type": sample.answer_type.value,
         "facets": dict(sample.facets),
         "prompt": prompt,
         "options": list(sample.options),
         "answer": sample.answer,
+        "group": sample.group or sample.id,
+        "rotation": sample.rotation,
     }
+    asked = sample.truth.get("asked")
+    if isinstance(asked, dict) and "present" in asked:
+        record["asked_present"] = asked["present"]
+    return record
 
 
 def _skipped(sample: Sample, prompt: str, reason: str) -> dict:

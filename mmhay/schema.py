@@ -13,7 +13,7 @@ from mmhay.timeline import Composition
 if TYPE_CHECKING:
     from mmhay.gallery import Gallery
 
-__all__ = ["AnswerType", "Sample", "option_letter", "SAMPLE_SCHEMA"]
+__all__ = ["AnswerType", "Sample", "option_letter", "rotations", "SAMPLE_SCHEMA"]
 
 SAMPLE_SCHEMA = "Sample.1"
 
@@ -58,6 +58,8 @@ class Sample:
     facets: Mapping[str, Any] = field(default_factory=dict)
     seed: int = 0
     index: int = 0
+    group: str = ""  # circular evaluation: the id of the question this is a rotation of
+    rotation: int = 0  # circular evaluation: how many places the options were turned
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "options", tuple(self.options))
@@ -82,6 +84,8 @@ class Sample:
             "facets": dict(self.facets),
             "seed": self.seed,
             "index": self.index,
+            "group": self.group,
+            "rotation": self.rotation,
         }
 
     @classmethod
@@ -97,3 +101,20 @@ class Sample:
         else:
             values["media"] = Composition.from_json(media)
         return cls(**values)
+
+
+def rotations(sample: Sample) -> list[Sample]:
+    """The K rotations of a multiple-choice sample (its options turned 0..K-1 places), linked by
+    ``group``: circular evaluation counts the question right only if every rotation is. Other
+    answer types have one rotation, the sample itself."""
+    from dataclasses import replace
+
+    if sample.answer_type is not AnswerType.CHOICE or len(sample.options) < 2:
+        return [replace(sample, group=sample.id, rotation=0)]
+    k = len(sample.options)
+    right = ord(sample.answer) - ord("A")
+    turned = []
+    for r in range(k):
+        options = tuple(sample.options[(i - r) % k] for i in range(k))
+        turned.append(replace(sample, id=f"{sample.id}-r{r}" if r else sample.id, options=options, answer=option_letter((right + r) % k), group=sample.id, rotation=r))
+    return turned

@@ -11,16 +11,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from math import sqrt
 
-__all__ = ["Accuracy", "accuracy", "wilson_interval", "summarize", "mmneedle"]
+from mmhay.scoring.bootstrap import bootstrap_interval, seed_for
+from mmhay.scoring.task_metrics import circular, family_metrics, mmneedle
+
+__all__ = ["Accuracy", "accuracy", "wilson_interval", "summarize"]
 
 
 @dataclass(frozen=True)
 class Accuracy:
     """Accuracy of ``n`` answers: ``correct`` of them right, ``unparsed`` unreadable (and wrong).
 
-    ``stderr`` is the binomial standard error; ``low``..``high`` the 95% Wilson score interval;
-    ``chance`` the mean probability of being right by guessing uniformly, over the answers whose
-    answer space is finite (None when none is).
+    ``stderr`` is the binomial standard error; ``low``..``high`` the 95% percentile bootstrap
+    interval (seeded by the cell it describes, so a rerun gives the same); ``chance`` the mean
+    probability of being right by guessing uniformly, over the answers whose answer space is
+    finite (None when none is).
     """
 
     n: int
@@ -46,12 +50,13 @@ def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float,
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def accuracy(records: Sequence[Mapping]) -> Accuracy:
+def accuracy(records: Sequence[Mapping], label: object = "") -> Accuracy:
+    """Accuracy of ``records``; ``label`` names the cell, and seeds its bootstrap interval."""
     n = len(records)
     correct = sum(1 for r in records if r["correct"])
     unparsed = sum(1 for r in records if r.get("parsed") is None)
     p = correct / n if n else 0.0
-    low, high = wilson_interval(correct, n)
+    low, high = bootstrap_interval([1.0 if r["correct"] else 0.0 for r in records], seed_for("accuracy", label))
     chances = [r["chance"] for r in records if r.get("chance") is not None]
     mean_chance = sum(chances) / len(chances) if chances else None
     return Accuracy(n, correct, unparsed, p, sqrt(p * (1 - p) / n) if n else 0.0, low, high, mean_chance)
@@ -75,67 +80,47 @@ def _label(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def mmneedle(records: Sequence[Mapping]) -> dict:
-    """MMNeedle's accuracies over grid answers (docs/metrics.md).
-
-    existence: every caption's presence (a cell, or -1) read right, over all samples;
-    index: every caption's image index right, and exact: every index, row and column right,
-    over the samples whose needles are there; hallucination: a cell given where the answer is
-    -1, over the samples whose needles are absent.
-    """
-    existence = index = exact = hallucinated = positives = negatives = 0
-    for record in records:
-        truth = record["answer"].split(";")
-        given = (record.get("parsed") or "").split(";") if record.get("parsed") else []
-        present = [t != "-1" for t in truth]
-        said = [g != "-1" for g in given] if len(given) == len(truth) else None
-        existence += said == present
-        if any(present):
-            positives += 1
-            if said == present:
-                index += all(g.split(",")[0] == t.split(",")[0] for g, t in zip(given, truth) if t != "-1")
-                exact += given == truth
-        else:
-            negatives += 1
-            hallucinated += any(g != "-1" for g in given)
-    return {
-        "n": len(records),
-        "positives": positives,
-        "negatives": negatives,
-        "existence_accuracy": round(existence / len(records), 6) if records else None,
-        "index_accuracy": round(index / positives, 6) if positives else None,
-        "exact_accuracy": round(exact / positives, 6) if positives else None,
-        "hallucination_rate": round(hallucinated / negatives, 6) if negatives else None,
-    }
+def _cells(records: Sequence[Mapping], label: str) -> dict | None:
+    """Accuracy in every (depth, length) cell, when the records have both facets."""
+    both = [r for r in records if "depth" in r.get("facets", {}) and "length" in r.get("facets", {})]
+    if not both:
+        return None
+    cells = _group(both, lambda r: f"{_label(r['facets']['depth'])}|{_label(r['facets']['length'])}")
+    return {"rows": "depth", "columns": "length", "cells": {key: accuracy(rs, (label, key)).to_json() for key, rs in cells.items()}}
 
 
 def summarize(records: Sequence[Mapping]) -> dict:
-    """Accuracy overall, by task, by each facet, and over the depth x length grid when both exist."""
-    facet_names = sorted({name for r in records for name in r.get("facets", {})})
+    """Accuracy overall, by task, modality and each facet, over the depth x length grid (overall
+    and per task), each task's own metrics, and circular accuracy where questions were rotated.
+
+    Accuracy counts each question once: rotations after the first only enter circular accuracy.
+    """
+    plain = [r for r in records if not r.get("rotation")]
+    facet_names = sorted({name for r in plain for name in r.get("facets", {})})
     summary: dict = {
-        "overall": accuracy(records).to_json(),
-        "by_task": {task: accuracy(rs).to_json() for task, rs in _group(records, lambda r: r["task"]).items()},
+        "overall": accuracy(plain, "overall").to_json(),
+        "by_task": {task: accuracy(rs, ("task", task)).to_json() for task, rs in _group(plain, lambda r: r["task"]).items()},
+        "by_modality": {m: accuracy(rs, ("modality", m)).to_json() for m, rs in _group(plain, lambda r: r.get("modality", "video")).items()},
         "by_facet": {
             name: {
-                value: accuracy(rs).to_json()
+                value: accuracy(rs, ("facet", name, value)).to_json()
                 for value, rs in _group(
-                    [r for r in records if name in r.get("facets", {})], lambda r, name=name: _label(r["facets"][name])
+                    [r for r in plain if name in r.get("facets", {})], lambda r, name=name: _label(r["facets"][name])
                 ).items()
             }
             for name in facet_names
         },
+        "tasks": family_metrics(plain),
     }
-    grid_records = [r for r in records if r.get("answer_type") == "grid"]
+    grid = _cells(plain, "grid")
+    if grid:
+        summary["grid"] = grid
+        by_task = {task: _cells(rs, ("grid", task)) for task, rs in _group(plain, lambda r: r["task"]).items()}
+        summary["grid_by_task"] = {task: cells for task, cells in by_task.items() if cells}
+    grid_records = [r for r in plain if r.get("answer_type") == "grid"]
     if grid_records:
         summary["mmneedle"] = mmneedle(grid_records)
-    if {"depth", "length"} <= set(facet_names):
-        cells = _group(
-            [r for r in records if "depth" in r["facets"] and "length" in r["facets"]],
-            lambda r: f"{_label(r['facets']['depth'])}|{_label(r['facets']['length'])}",
-        )
-        summary["grid"] = {
-            "rows": "depth",
-            "columns": "length",
-            "cells": {key: accuracy(rs).to_json() for key, rs in cells.items()},
-        }
+    rotated = circular(records)
+    if rotated:
+        summary["circular"] = rotated
     return summary

@@ -1,6 +1,6 @@
 import pytest
 
-from mmhay.scoring.metrics import mmneedle
+from mmhay.scoring.task_metrics import mmneedle
 from mmhay.scoring.parse import parse_grid
 
 

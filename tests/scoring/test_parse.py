@@ -144,7 +144,7 @@ def test_text_answers(text, expected):
     assert parse_text(text) == expected
 
 
-@given(st.sampled_from(["choice", "integer", "boolean", "sequence", "span", "text"]), st.text(max_size=200), st.lists(st.text(max_size=12), max_size=6))
+@given(st.sampled_from(["choice", "integer", "boolean", "sequence", "span", "text", "grid"]), st.text(max_size=200), st.lists(st.text(max_size=12), max_size=6))
 def test_no_parser_raises(answer_type, text, options):
     parse_answer(answer_type, text, options)
 
