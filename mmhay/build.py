@@ -129,7 +129,9 @@ def iter_built_samples(path: str | Path, limit: int | None = None) -> Iterator[S
     for k, row in enumerate(table):
         if limit is not None and k >= limit:
             return
-        recipe = Sample.from_json({**{key: row[key] for key in _SAMPLE_COLUMNS}, "schema": SAMPLE_SCHEMA, "media": json.loads(row["recipe"]), "truth": json.loads(row["truth"]), "facets": json.loads(row["facets"])})
+        fields = {key: row[key] for key in _SAMPLE_COLUMNS if key in row}  # suites built before rotations lack two
+        fields.update(schema=SAMPLE_SCHEMA, media=json.loads(row["recipe"]), truth=json.loads(row["truth"]), facets=json.loads(row["facets"]))
+        recipe = Sample.from_json(fields)
         yield replace(recipe, media=read_media(recipe, path))
 
 

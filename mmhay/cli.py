@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -72,8 +71,15 @@ def _parser() -> argparse.ArgumentParser:
     preview.add_argument("--frames", type=_positive, default=12, help="evenly spaced frames on the sheet (default 12)")
     preview.add_argument("--strict", action="store_true", help="fail on unreadable media instead of skipping it")
 
-    report = commands.add_parser("report", help="print the results of one or more runs side by side")
+    audit = commands.add_parser("audit", help="check a suite: balance, coverage, duplicates, a blind baseline, truth against media")
+    audit.add_argument("data", type=Path, help="built suite folder, or a suite config (YAML)")
+    audit.add_argument("--recheck", type=_non_negative, help="re-check the truth of only the first N samples (default all)")
+    audit.add_argument("--out", type=Path, help="also write the findings as JSON to this file")
+    audit.add_argument("--strict", action="store_true", help="fail on unreadable media instead of skipping it")
+
+    report = commands.add_parser("report", help="the results of one or more runs side by side: a table, and an HTML page")
     report.add_argument("runs", type=Path, nargs="+", help="run folders written by `mmhay eval`")
+    report.add_argument("--out", type=Path, help="folder to write report.html (tables, heatmaps, curves, failures) into")
 
     listing = commands.add_parser("list", help="list registered generators, tasks, samplers, adapters, ...")
     listing.add_argument("kind", nargs="?", help="one kind (plural accepted), e.g. samplers")
@@ -94,9 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     # Hugging Face libraries draw their own progress bars for loading and saving; ours suffice
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
-        handler = {"build": _build, "eval": _eval, "preview": _preview, "report": _report, "list": _list, "tiny-model": _tiny}[
-            args.command
-        ]
+        handlers = {"build": _build, "eval": _eval, "preview": _preview, "audit": _audit, "report": _report, "list": _list, "tiny-model": _tiny}
+        handler = handlers[args.command]
         return handler(args)
     except MmhayError as error:
         print(f"mmhay: error: {error}", file=sys.stderr)
@@ -177,7 +182,7 @@ def _eval(args) -> int:
     _print_runs([result.metrics], grid=True)
     skipped = f", skipped {result.skipped} (the model cannot hear or see what they ask about)" if result.skipped else ""
     print(f"asked {result.asked}, reused {result.reused} earlier answers{skipped}")
-    print(f"wrote {result.out}/samples.jsonl, {result.out}/metrics.json, {result.out}/results.md")
+    print(f"wrote {result.out}/samples.jsonl, {result.out}/metrics.json, {result.out}/results.md, {result.out}/report.html")
     return 0
 
 
@@ -206,19 +211,30 @@ def _preview(args) -> int:
     return 0
 
 
-def _report(args) -> int:
-    from mmhay.errors import DatasetError
+def _audit(args) -> int:
+    from mmhay.atomic import write_text_atomic
+    from mmhay.audit import audit
+    from mmhay.evaluate import open_data
 
-    runs = []
-    for run in args.runs:
-        metrics = run / "metrics.json"
-        if not metrics.is_file():
-            raise DatasetError(run, "not a finished run (no metrics.json); run `mmhay eval` first")
-        try:
-            runs.append(json.loads(metrics.read_text()))
-        except (OSError, json.JSONDecodeError) as error:
-            raise DatasetError(metrics, f"unreadable: {error}") from None
+    data = open_data(args.data, strict=args.strict)
+    with _progress_bar("audit") as bar:
+        task = bar.add_task("samples", total=data.count)
+        findings = audit(data.samples(), recheck=args.recheck, progress=lambda done: bar.update(task, completed=done))
+    for finding in findings:
+        print(f"{'ok  ' if finding.ok else 'FAIL'}  {finding.check:<15} {finding.detail}")
+    if args.out:
+        write_text_atomic(args.out, json.dumps([f.to_json() for f in findings], indent=2) + "\n")
+        print(f"wrote {args.out}")
+    return 0 if all(f.ok for f in findings) else 1
+
+
+def _report(args) -> int:
+    from mmhay.report import load_run, write_report
+
+    runs = [load_run(run)[0] for run in args.runs]
     _print_runs(runs, grid=len(runs) == 1)
+    if args.out:
+        print(f"wrote {write_report(args.runs, args.out)}")
     return 0
 
 

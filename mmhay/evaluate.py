@@ -6,6 +6,7 @@ A run folder holds::
     samples.jsonl   one line per sample: prompt, frame times, raw output, parsed answer, score
     metrics.json    accuracy overall, by task, by facet, over the depth x length grid
     results.md      the same as markdown tables
+    report.html     the same with heatmaps, curves and the worst failures (``mmhay.report``)
 
 Each answer is appended to samples.jsonl and synced before the next is asked, so a killed run,
 started again with the same command, asks only what is still unanswered.
@@ -147,6 +148,9 @@ def evaluate(
     metrics = {**run, **summarize(scored), "skipped": skipped}
     write_text_atomic(out / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     write_text_atomic(out / "results.md", run_markdown(metrics))
+    from mmhay.report import write_report
+
+    write_report([out], out)
     return RunResult(out, metrics, asked, len(scored) - asked, skipped)
 
 

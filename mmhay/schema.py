@@ -95,6 +95,7 @@ class Sample:
         from mmhay.gallery import GALLERY_SCHEMA, Gallery
 
         values = {k: v for k, v in data.items() if k != "schema"}
+        values["group"] = values.get("group") or ""
         media = values["media"]
         if media.get("schema") == GALLERY_SCHEMA:
             values["media"] = Gallery.from_json(media)

@@ -112,8 +112,7 @@ def _says_present(record: Mapping) -> bool | None:
         return None
     if record["answer_type"] == "boolean":
         return parsed == "yes"
-    options = record.get("options", [])
-    return _letter_value(record, parsed) not in (None, options[-1] if options else None)
+    return _letter_value(record, parsed) not in (None, "none of these")
 
 
 def negatives(records: Sequence[Mapping]) -> dict:

@@ -7,8 +7,8 @@ import pytest
 from mmhay.config import parse_suite
 from mmhay.generators import create_generator
 from mmhay.media.audio import read_audio
-from mmhay.soundtrack import source_audio
-from mmhay.timeline import Composition, ref_from_json
+from mmhay.timeline import Composition
+from mmhay.verify import normalised_xcorr, sound_template
 
 RATE = 16000
 
@@ -28,24 +28,8 @@ def _suite(**changes):
     return parse_suite(config)
 
 
-def _normalised_xcorr(signal: np.ndarray, template: np.ndarray) -> np.ndarray:
-    """Pearson-like correlation of the template with every window of the signal, by lag."""
-    from scipy.signal import correlate
-
-    n = len(template)
-    template = (template - template.mean()) / (np.linalg.norm(template - template.mean()) + 1e-12)
-    full = correlate(signal.astype(np.float64), template, mode="valid", method="fft")
-    sums = np.concatenate([[0.0], np.cumsum(signal.astype(np.float64))])
-    squares = np.concatenate([[0.0], np.cumsum(signal.astype(np.float64) ** 2)])
-    window_sum, window_square = sums[n:] - sums[:-n], squares[n:] - squares[:-n]
-    energy = np.sqrt(np.maximum(window_square - window_sum**2 / n, 1e-12))
-    return full / energy
-
-
 def _template(entry) -> np.ndarray:
-    ref = ref_from_json(entry["source"])
-    duration = Fraction(entry["end"] - entry["start"]).limit_denominator(1000)
-    return source_audio(ref, Fraction(0), duration, RATE, 1)[0]
+    return sound_template(entry, RATE)
 
 
 @pytest.mark.parametrize("insertion", ["overlay", "replace"])
@@ -58,7 +42,7 @@ def test_cross_correlation_finds_each_sound_at_its_time_and_nowhere_else(inserti
         mix = read_audio(path, Fraction(0), sample.media.duration, RATE, 1)[0]  # the written file, decoded
         placed = sample.truth["needles"] + sample.truth["distractors"]
         for entry in placed:
-            scores = _normalised_xcorr(mix, _template(entry))
+            scores = normalised_xcorr(mix, _template(entry))
             at = int(np.argmax(scores))  # the best match anywhere is where the truth says
             assert abs(at / RATE - entry["start"]) <= 0.010, (entry["label"], at / RATE, entry["start"])
             assert scores[at] > 0.3
@@ -156,5 +140,5 @@ def test_labelled_sound_files_are_needles(tmp_path):
     assert placed <= every and len(placed) == 2
     assert set(sample.options) <= every and sample.truth["distractors"][0]["label"] not in sample.options
     needle = sample.truth["needles"][0]
-    scores = _normalised_xcorr(sample.media.audio()[0], _template(needle))
+    scores = normalised_xcorr(sample.media.audio()[0], _template(needle))
     assert abs(int(np.argmax(scores)) / RATE - needle["start"]) <= 0.010

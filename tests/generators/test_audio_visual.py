@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_audio import RATE, _normalised_xcorr, _template  # noqa: E402
+from test_audio import RATE, _template  # noqa: E402
 
 from mmhay.config import parse_suite  # noqa: E402
 from mmhay.generators import create_generator  # noqa: E402
 from mmhay.timeline import Composition  # noqa: E402
+from mmhay.verify import normalised_xcorr  # noqa: E402
 
 FPS = 8
 
@@ -32,7 +33,7 @@ def _suite(**changes):
 def _heard_at(path, entry) -> float:
     """Where in the file's soundtrack the entry's sound matches best, in seconds."""
     soundtrack = Composition.from_file(path).audio()[0]
-    return int(np.argmax(_normalised_xcorr(soundtrack, _template(entry)))) / RATE
+    return int(np.argmax(normalised_xcorr(soundtrack, _template(entry)))) / RATE
 
 
 def test_the_sound_heard_with_the_picture_is_the_answer(tmp_path):

@@ -2,7 +2,6 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from needle_look import ABSENT, error
 from PIL import Image
 
 from mmhay.build import build_suite
@@ -10,6 +9,7 @@ from mmhay.config import parse_suite
 from mmhay.gallery import render_tile
 from mmhay.generators import create_generator
 from mmhay.timeline import ref_from_json
+from mmhay.verify import ABSENT, error
 
 CELL = 48
 

@@ -1,12 +1,12 @@
 from fractions import Fraction
 
 import numpy as np
-from needle_look import ABSENT, error
 
 from mmhay.config import parse_suite
 from mmhay.gallery import Mosaic, render_tile
 from mmhay.generators import create_generator
 from mmhay.timeline import ref_from_json
+from mmhay.verify import ABSENT, error
 
 CELL = 64
 

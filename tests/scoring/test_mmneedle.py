@@ -1,7 +1,7 @@
 import pytest
 
-from mmhay.scoring.task_metrics import mmneedle
 from mmhay.scoring.parse import parse_grid
+from mmhay.scoring.task_metrics import mmneedle
 
 
 def _record(answer, text):

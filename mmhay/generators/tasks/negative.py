@@ -10,7 +10,7 @@ import numpy as np
 
 from mmhay.generators.needles import similar
 from mmhay.generators.tasks import Plan, Question, Scene, choice_question, mention, noun, pick, register_task
-from mmhay.schema import AnswerType, option_letter
+from mmhay.schema import AnswerType
 
 NONE_OF_THESE = "none of these"
 
@@ -34,13 +34,17 @@ def negative(scene: Scene) -> Question:
         text = f"Does {mention(asked)} appear {scene.where}?"
         return Question(text, (), "yes" if present else "no", AnswerType.BOOLEAN, asked, present)
     absent = {scene.plan.absent.label} if scene.plan.absent else set()
-    k = scene.options - 1  # the last option is "none of these"
-    wrong = pick(scene.pool, k - 1, scene.rng, scene.shown_labels | absent)
-    if not present:
-        wrong.insert(int(scene.rng.integers(len(wrong) + 1)), scene.plan.absent)
-    text = f"Which of the following {noun(asked.kind, plural=True)} appears {scene.where}?"
+    k = scene.options
+    # one option is "none of these"; the right option (the needle, or "none of these") goes to a
+    # balanced place, and "none of these" takes another at random when it is wrong, so that no
+    # letter is right more often than another
+    others = [mention(n) for n in pick(scene.pool, k - 2, scene.rng, scene.shown_labels | absent)]
     if present:
-        text, options, answer = choice_question(text, mention(shown), [mention(n) for n in wrong], scene.position(k))
-        return Question(text, options + (NONE_OF_THESE,), answer, AnswerType.CHOICE, asked, True)
-    options = tuple(mention(n) for n in wrong) + (NONE_OF_THESE,)
-    return Question(text, options, option_letter(k), AnswerType.CHOICE, asked, False)
+        others.insert(int(scene.rng.integers(len(others) + 1)), NONE_OF_THESE)
+        right = mention(shown)
+    else:
+        others.insert(int(scene.rng.integers(len(others) + 1)), mention(scene.plan.absent))
+        right = NONE_OF_THESE
+    text = f"Which of the following {noun(asked.kind, plural=True)} appears {scene.where}?"
+    text, options, answer = choice_question(text, right, others, scene.position(k))
+    return Question(text, options, answer, AnswerType.CHOICE, asked, present)

@@ -1,0 +1,154 @@
+"""``mmhay report``: runs side by side as one self-contained HTML page, with their plots and failures.
+
+The page holds the tables, the depth x length heatmaps per task, accuracy against haystack
+length, accuracy against the frame budget (for runs that differ only in frames), and the worst
+failures of each run with the frames the model saw and its raw answer. Heatmaps are also written
+as PNG files beside the page.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from mmhay.atomic import write_text_atomic
+from mmhay.errors import DatasetError
+from mmhay.scoring.html import data_uri, page
+from mmhay.scoring.plots import budget_curve_png, heatmap_png, length_curve_png
+
+__all__ = ["load_run", "write_report", "FAILURES_SHOWN"]
+
+FAILURES_SHOWN = 8
+
+
+def load_run(run: Path) -> tuple[dict, list[dict]]:
+    """A run folder's metrics and its records; a ``DatasetError`` if it is not a finished run."""
+    metrics = run / "metrics.json"
+    if not metrics.is_file():
+        raise DatasetError(run, "not a finished run (no metrics.json); run `mmhay eval` first")
+    try:
+        loaded = json.loads(metrics.read_text())
+        records = [json.loads(line) for line in (run / "samples.jsonl").read_text().splitlines() if line.strip()]
+    except (OSError, json.JSONDecodeError) as error:
+        raise DatasetError(run, f"unreadable run: {error}") from None
+    return loaded, records
+
+
+def _label(metrics: Mapping) -> str:
+    return f"{metrics['model']['name']} on {metrics['data'].get('suite', '?')}"
+
+
+def write_report(runs: Sequence[Path], out: Path, *, pictures: bool = True) -> Path:
+    """Write ``out/report.html`` (and the heatmap PNGs) for ``runs``; return the page's path."""
+    out.mkdir(parents=True, exist_ok=True)
+    loaded = [load_run(Path(run)) for run in runs]
+    heatmaps: list[tuple[str, bytes]] = []
+    for metrics, _ in loaded:
+        grids = metrics.get("grid_by_task") or ({"all": metrics["grid"]} if "grid" in metrics else {})
+        for task, grid in grids.items():
+            title = f"{_label(metrics)} · {task}"
+            png = heatmap_png(grid, title)
+            heatmaps.append((title, png))
+            name = "".join(c if c.isalnum() else "-" for c in title).strip("-").lower()
+            (out / f"heatmap-{name}.png").write_bytes(png)
+    labelled = [(_label(m), m) for m, _ in loaded]
+    curves = [("accuracy by haystack length", png) for png in [length_curve_png(labelled)] if png]
+    budget = [("accuracy by frames shown", png) for png in [budget_curve_png(labelled)] if png]
+    failures = {_label(m): _failures(m, records, pictures) for m, records in loaded}
+    html = page(
+        [m for m, _ in loaded],
+        {"Where the needle is lost (depth x length)": heatmaps, "Haystack length": curves, "Frame budget": budget},
+        failures,
+    )
+    path = out / "report.html"
+    write_text_atomic(path, html)
+    return path
+
+
+def _failures(metrics: Mapping, records: Sequence[Mapping], pictures: bool) -> list[dict]:
+    """The worst failures: wrong answers in the shortest haystacks first (where finding the needle
+    should be easiest), readable answers before unreadable ones, across tasks."""
+    wrong = [r for r in records if "skipped" not in r and not r.get("correct") and not r.get("rotation")]
+    wrong.sort(key=lambda r: (r.get("parsed") is None, float(r.get("facets", {}).get("length", 0)), r["index"]))
+    chosen, per_task = [], {}
+    cap = max(2, FAILURES_SHOWN // max(1, len({r["task"] for r in wrong})))  # the tasks share the room
+    for record in wrong:
+        if per_task.get(record["task"], 0) < cap:
+            chosen.append(record)
+            per_task[record["task"]] = per_task.get(record["task"], 0) + 1
+        if len(chosen) == FAILURES_SHOWN:
+            break
+    shown = {r["id"]: r for r in chosen}
+    samples = _find_samples(metrics, set(shown)) if pictures and shown else {}
+    items = []
+    for record in chosen:
+        sample = samples.get(record["id"])
+        items.append(
+            {
+                "id": record["id"],
+                "task": record["task"],
+                "facets": record.get("facets", {}),
+                "question": sample.question if sample else record.get("prompt", ""),
+                "options": record.get("options", []),
+                "answer": record["answer"],
+                "parsed": record.get("parsed"),
+                "output": record.get("output", ""),
+                "pictures": _pictures(sample, record) if sample else [],
+            }
+        )
+    return items
+
+
+def _find_samples(metrics: Mapping, ids: set[str]) -> dict:
+    """The samples of a run's data with these ids (the data is read again; none if it is gone)."""
+    from mmhay.errors import MmhayError
+    from mmhay.evaluate import open_data
+
+    source = metrics["data"].get("built") or metrics["data"].get("config")
+    if not source or not Path(source).exists():
+        return {}
+    try:
+        found = {}
+        for sample in open_data(source).samples():
+            if sample.id in ids:
+                found[sample.id] = sample
+                if len(found) == len(ids):
+                    break
+        return found
+    except MmhayError:
+        return {}
+
+
+def _pictures(sample, record: Mapping) -> list[tuple[str, str]]:
+    """Small pictures of what the model saw: its frames, or the sample's images."""
+    from PIL import Image
+
+    from mmhay.gallery import Gallery
+
+    def small(pixels: np.ndarray) -> bytes:
+        import io
+
+        image = Image.fromarray(pixels)
+        image.thumbnail((160, 120))
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    media = sample.media
+    if isinstance(media, Gallery):
+        return [(f"image {k + 1}", data_uri(small(pixels))) for k, pixels in enumerate(media.render()[:12])]
+    times = record.get("frame_times") or []
+    if not times or not media.segments:
+        return []
+    frames = media.frames([Fraction(t).limit_denominator(1_000_000) for t in times], size=_small_size(media.size))
+    return [(f"{t:.2f} s", data_uri(small(frame))) for t, frame in zip(times, frames)]
+
+
+def _small_size(size: tuple[int, int]) -> tuple[int, int]:
+    width, height = size
+    scale = min(1.0, 160 / width)
+    return max(2, round(width * scale) // 2 * 2), max(2, round(height * scale) // 2 * 2)

@@ -1,0 +1,60 @@
+import re
+
+import yaml
+from conftest import SMALL_SUITE
+
+from mmhay.adapters import create_adapter
+from mmhay.cli import main
+from mmhay.evaluate import EvalSettings, evaluate, open_data
+
+
+def _external_references(html: str) -> list[str]:
+    """Every src or href that would make the page fetch something."""
+    return [ref for ref in re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)""", html) if not ref.startswith(("data:", "#"))]
+
+
+def test_eval_writes_a_self_contained_report_with_heatmaps_and_failures(tiny_qwen2_vl, built_small, tmp_path):
+    run = tmp_path / "run"
+    model = create_adapter(f"hf:{tiny_qwen2_vl}", {"max_new_tokens": "4"})
+    evaluate(open_data(built_small), model, run, EvalSettings(frames=4))
+    html = (run / "report.html").read_text()
+    assert _external_references(html) == [] and "<script" not in html and "@import" not in html
+    assert html.count("data:image/png;base64,") >= 1 + 4, "a heatmap, and the frames of failures"
+    assert "Where the needle is lost" in html and "Failures" in html
+    heatmaps = list(run.glob("heatmap-*.png"))
+    assert len(heatmaps) == 1 and heatmaps[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_compares_runs_and_plots_the_frame_budget(built_small, tmp_path):
+    for frames in (4, 8):
+        evaluate(open_data(built_small), create_adapter("random"), tmp_path / f"f{frames}", EvalSettings(frames=frames))
+    assert main(["report", str(tmp_path / "f4"), str(tmp_path / "f8"), "--out", str(tmp_path / "both")]) == 0
+    html = (tmp_path / "both" / "report.html").read_text()
+    assert "Frame budget" in html and "Haystack length" in html
+    assert html.count("random on small") >= 2
+    assert _external_references(html) == []
+
+
+def test_circular_runs_report_plain_and_circular_accuracy_side_by_side(tmp_path):
+    config = tmp_path / "s.yaml"
+    config.write_text(yaml.safe_dump({**SMALL_SUITE, "samples": 8}))
+    result = evaluate(open_data(config, circular=True), create_adapter("random"), tmp_path / "run")
+    assert result.metrics["overall"]["n"] == 8 and result.metrics["circular"]["questions"] == 8
+    assert "circular %" in (tmp_path / "run" / "report.html").read_text()
+
+
+def test_a_circular_build_holds_every_rotation_sharing_the_media(tmp_path):
+    import datasets
+
+    from mmhay.build import build_suite
+    from mmhay.config import parse_suite
+
+    out = tmp_path / "circular"
+    build_suite(parse_suite({**SMALL_SUITE, "samples": 3}), out, circular=True)
+    table = datasets.load_from_disk(str(out))["test"]
+    assert len(table) == 12 and sorted(set(table["video"])) == [f"videos/00000{i}.mp4" for i in range(3)]
+    first = [row for row in table if row["group"] == "small-000000"]
+    assert [row["rotation"] for row in first] == [0, 1, 2, 3]
+    rights = {row["options"]["ABCD".index(row["answer"])] for row in first}
+    assert len(rights) == 1, "every rotation's answer is the same option"
+    assert open_data(out).identity["circular"]
