@@ -46,3 +46,12 @@ def test_duplicates_imbalance_and_wrong_truth_are_found():
     assert {f.check: f.ok for f in audit(samples)} == {
         "letters": True, "presence": True, "coverage": True, "duplicates": True, "blind baseline": True, "truth": True,
     }  # fmt: skip
+
+
+def test_audit_writes_its_findings_as_json(tmp_path):
+    import json
+
+    assert main(["audit", str(QUICKSTART), "--recheck", "2", "--out", str(tmp_path / "audit.json")]) == 0
+    findings = json.loads((tmp_path / "audit.json").read_text())
+    assert [f["check"] for f in findings] == ["letters", "presence", "coverage", "duplicates", "blind baseline", "truth"]
+    assert all(f["ok"] for f in findings)
