@@ -52,6 +52,13 @@ def run_markdown(metrics: Mapping) -> str:
     ]
     if metrics.get("skipped"):
         parts += ["", f"{metrics['skipped']} samples were skipped (their answer is in a sound the model cannot hear, or pictures it cannot see); `samples` counts the rest."]
+    if metrics.get("circular"):
+        c = metrics["circular"]
+        parts += ["", f"Circular accuracy (every rotation of the options right): {_pct(c['accuracy'])}% of {c['questions']} questions."]
+    for task, values in metrics.get("tasks", {}).items():
+        names = [k for k in values if k != "n"]
+        row = [task] + ["—" if values[k] is None else f"{values[k]:.3f}" if isinstance(values[k], float) else str(values[k]) for k in names]
+        parts += ["", _table(["task", *names], [row])]
     if "mmneedle" in metrics:
         m = metrics["mmneedle"]
         parts += [
