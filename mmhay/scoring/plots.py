@@ -60,6 +60,7 @@ def length_curve_png(runs: Sequence[tuple[str, Mapping]]) -> bytes | None:
     """Accuracy against haystack length, with its 95% interval, one line per (label, metrics)."""
     figure, axes = _figure(5.2, 3.2)
     drawn = False
+    ticks: set[float] = set()
     for label, metrics in runs:
         cells = metrics.get("by_facet", {}).get("length")
         if not cells or len(cells) < 2:
@@ -70,10 +71,13 @@ def length_curve_png(runs: Sequence[tuple[str, Mapping]]) -> bytes | None:
         low = [cells[v]["accuracy"] - cells[v]["low"] for v in lengths]
         high = [cells[v]["high"] - cells[v]["accuracy"] for v in lengths]
         axes.errorbar(x, y, yerr=[low, high], marker="o", capsize=3, label=label)
+        ticks.update(x)
         drawn = True
     if not drawn:
         return None
     axes.set_xscale("log")
+    axes.set_xticks(sorted(ticks), [f"{t:g}" for t in sorted(ticks)])
+    axes.minorticks_off()
     axes.set_ylim(0, 1)
     axes.set_xlabel("haystack length (s)")
     axes.set_ylabel("accuracy")
