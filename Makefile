@@ -34,8 +34,8 @@ demo: setup
 	$(BIN)/mmhay eval --model hf:$(DEMO)/tiny-qwen2-audio --data configs/audio_niah.yaml --limit 20 --out $(DEMO)/runs/tiny-qwen2-audio-audio
 	$(BIN)/mmhay report $(DEMO)/runs/random $(DEMO)/runs/tiny-qwen2-vl $(DEMO)/runs/random-mmneedle \
 		$(DEMO)/runs/tiny-qwen2-vl-mmneedle $(DEMO)/runs/random-audio $(DEMO)/runs/tiny-qwen2-vl-audio \
-		$(DEMO)/runs/tiny-qwen2-audio-audio
-	@echo "demo outputs: $(DEMO)/data (dataset), $(DEMO)/runs/*/ (samples.jsonl, metrics.json, results.md)"
+		$(DEMO)/runs/tiny-qwen2-audio-audio --out $(DEMO)/report
+	@echo "demo outputs: $(DEMO)/data (dataset), $(DEMO)/runs/*/ (samples.jsonl, metrics.json, results.md, report.html), $(DEMO)/report/report.html"
 
 test: setup
 	$(BIN)/python -m pytest -q
