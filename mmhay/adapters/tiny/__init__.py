@@ -1,0 +1,34 @@
+"""Tiny random-weight checkpoints, built offline, for smoke tests and the demo.
+
+They are real checkpoints (``save_pretrained`` of a real model class, processor and tokenizer)
+that load through ``hf:PATH`` exactly as a user's checkpoint does; their answers are noise.
+Each family's builder lives in a module of this package and takes ``(out, seed)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from mmhay.errors import ConfigError
+
+__all__ = ["TINY_FAMILIES", "make_tiny_checkpoint"]
+
+
+def _builders() -> dict[str, Callable[[Path, int], None]]:
+    from mmhay.adapters.tiny import qwen
+
+    return {"qwen2-vl": qwen.qwen2_vl, "qwen2-audio": qwen.qwen2_audio}
+
+
+TINY_FAMILIES = ("qwen2-vl", "qwen2-audio")
+
+
+def make_tiny_checkpoint(family: str, out: str | Path, *, seed: int = 0) -> Path:
+    """Write a tiny random-weight checkpoint of ``family`` into ``out`` and return the folder."""
+    if family not in TINY_FAMILIES:
+        raise ConfigError("family", "", f"unknown tiny model family; known: {', '.join(TINY_FAMILIES)}", family)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    _builders()[family](out, seed)
+    return out

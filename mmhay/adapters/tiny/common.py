@@ -1,0 +1,58 @@
+"""What every tiny checkpoint shares: a byte-level tokenizer trained here, seeded weights, saving."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mmhay.adapters.hf import quiet_progress_bars
+
+__all__ = ["SPECIAL_TOKENS", "byte_level_tokenizer", "save_checkpoint"]
+
+SPECIAL_TOKENS = [
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+]
+
+_CORPUS = [
+    "A picture that does not belong to the rest of the video is shown for a moment. What does it show?",
+    "Answer with the option's letter from the given choices directly.",
+    "The answer is A. The answer is B. The answer is C. The answer is D.",
+    "a red star, an orange circle, a yellow square, a green triangle, a blue heart, a purple diamond",
+    "yes no none how many times when where which first then seconds",
+]
+
+
+def byte_level_tokenizer(extra: list[str] = ()):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=512,
+        special_tokens=SPECIAL_TOKENS + list(extra),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(_CORPUS * 4, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token="<|im_end|>", pad_token="<|endoftext|>")
+
+
+def save_checkpoint(model_class, config, processor, ids: dict[str, int], out: Path, seed: int) -> None:
+    """Make the model with seeded random weights and save it with its processor, as any checkpoint is."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):  # seeded weights without touching the caller's random state
+        torch.manual_seed(seed)
+        model = model_class(config)
+    model.generation_config.eos_token_id = ids["<|im_end|>"]
+    model.generation_config.pad_token_id = ids["<|endoftext|>"]
+    with quiet_progress_bars():
+        model.save_pretrained(out)
+        processor.save_pretrained(out)
