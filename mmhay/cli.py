@@ -61,7 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", type=Path, required=True, help="run folder to write (resumed if it holds this run)")
     evaluate.add_argument("--frames", type=_positive, default=16, help="frames shown per sample (default 16)")
     evaluate.add_argument("--sampler", default="uniform", help="frame sampler (default uniform; see `mmhay list samplers`)")
-    evaluate.add_argument("--limit", type=_positive, help="evaluate only the first N samples")
+    evaluate.add_argument("--tasks", default="", help="only these tasks, comma-separated, e.g. retrieval,counting (default all)")
+    evaluate.add_argument("--limit", type=_positive, help="evaluate only the first N samples (of the --tasks chosen)")
+    evaluate.add_argument("--batch-size", type=_positive, help="requests per model call (default: the model's own, 1 for hf)")
+    evaluate.add_argument("--seed", type=_non_negative, default=0, help="seed for what the model draws (sampling, the random baseline; default 0)")
+    evaluate.add_argument("--log-samples", action="store_true", help="also record in samples.jsonl the exact text the model was given")
+    evaluate.add_argument("--cache", type=Path, help="response cache file to share between runs (default OUT/responses.sqlite)")
     evaluate.add_argument("--strict", action="store_true", help="fail on unreadable media instead of skipping it")
     evaluate.add_argument("--circular", action="store_true", help="ask each multiple-choice question once per rotation of its options")
 
@@ -124,18 +129,16 @@ def _log_to_stderr() -> None:
     logging.getLogger("transformers").setLevel(logging.ERROR)
 
 
-def _progress_bar(description: str):
+def _progress_bar(description: str, *, rate: str | None = None, show: bool = True):
+    """A progress bar on stderr; with ``rate``, also items per second and the time left."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    return Progress(
-        TextColumn(f"[bold]{description}[/]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
+    columns = [TextColumn(f"[bold]{description}[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    if rate:
+        speed = TextColumn("{task.fields[rate]}")
+        columns += [speed, TextColumn("eta"), TimeRemainingColumn()]
+    return Progress(*columns, console=Console(stderr=True), transient=True, disable=not show)
 
 
 def _build(args) -> int:
@@ -166,23 +169,37 @@ def _build(args) -> int:
 
 
 def _eval(args) -> int:
+    import time
+
     from mmhay.adapters import create_adapter, parse_model_args
     from mmhay.evaluate import EvalSettings, evaluate, open_data
+    from mmhay.parallel import current_ranks
 
-    data = open_data(args.data, limit=args.limit, strict=args.strict, circular=args.circular)
-    adapter = create_adapter(args.model, parse_model_args(args.model_args))
-    with _progress_bar(f"eval {adapter.name}") as bar:
-        task = bar.add_task("samples", total=data.count)
-        result = evaluate(
-            data,
-            adapter,
-            args.out,
-            EvalSettings(frames=args.frames, sampler=args.sampler),
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
+    ranks = current_ranks()
+    tasks = [task.strip() for task in args.tasks.split(",") if task.strip()]
+    data = open_data(args.data, limit=args.limit, strict=args.strict, circular=args.circular, tasks=tasks)
+    adapter = create_adapter(args.model, parse_model_args(args.model_args), seed=args.seed)
+    settings = EvalSettings(frames=args.frames, sampler=args.sampler, batch_size=args.batch_size, log_samples=args.log_samples)
+    with _progress_bar(f"eval {adapter.name}", rate="samples/s", show=ranks.main) as bar:
+        task = bar.add_task("samples", total=data.count, rate="")
+        started: list[float] = []
+
+        def progress(done: int, total: int) -> None:
+            if not started:  # answers found from an earlier attempt do not count toward the rate
+                started[:] = [time.monotonic(), done]
+                bar.reset(task, completed=done, total=total, rate="")
+                return
+            elapsed = time.monotonic() - started[0]
+            rate = f"{(done - started[1]) / elapsed:.2f} samples/s" if elapsed > 0 else ""
+            bar.update(task, completed=done, total=total, rate=rate)
+
+        result = evaluate(data, adapter, args.out, settings, cache=args.cache, ranks=ranks, progress=progress)
+    if not ranks.main:
+        return 0
     _print_runs([result.metrics], grid=True)
     skipped = f", skipped {result.skipped} (the model cannot hear or see what they ask about)" if result.skipped else ""
-    print(f"asked {result.asked}, reused {result.reused} earlier answers{skipped}")
+    cached = f", {result.cached} from the response cache" if result.cached else ""
+    print(f"asked {result.asked}, reused {result.reused} earlier answers{cached}{skipped}")
     print(f"wrote {result.out}/samples.jsonl, {result.out}/metrics.json, {result.out}/results.md, {result.out}/report.html")
     return 0
 

@@ -2,14 +2,19 @@
 
 A run folder holds::
 
-    run.json        the model, data and settings it was made with
-    samples.jsonl   one line per sample: prompt, frame times, raw output, parsed answer, score
-    metrics.json    accuracy overall, by task, by facet, over the depth x length grid
-    results.md      the same as markdown tables
-    report.html     the same with heatmaps, curves and the worst failures (``mmhay.report``)
+    run.json          the model, data and settings it was made with
+    samples.jsonl     one line per sample: prompt, frame times, raw output, parsed answer, score
+    responses.sqlite  every answer the model gave, keyed by model, prompt and media (the cache)
+    metrics.json      accuracy overall, by task, by facet, over the depth x length grid
+    results.md        the same as markdown tables
+    report.html       the same with heatmaps, curves and the worst failures (``mmhay.report``)
 
-Each answer is appended to samples.jsonl and synced before the next is asked, so a killed run,
-started again with the same command, asks only what is still unanswered.
+Samples are asked in batches, sorted so that requests of one kind and length go together; the
+frames of a sample are rendered once for all the prompts that show them (the rotations of a
+circular question). Each answer is committed to the cache, then appended to samples.jsonl and
+synced, before the next batch is asked: a run killed at any moment, started again with the same
+command, asks the model nothing it has already answered. Under ``torchrun`` every rank answers
+a share of the samples and rank 0 merges them (``mmhay.parallel``).
 """
 
 from __future__ import annotations
@@ -17,15 +22,17 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from mmhay.adapters import Adapter, Request
+from mmhay.adapters import Adapter, Answer, Request
+from mmhay.adapters.cache import ResponseCache, request_key
 from mmhay.atomic import write_text_atomic
-from mmhay.errors import ConfigError, DatasetError
+from mmhay.errors import ConfigError, DatasetError, ModelError
 from mmhay.gallery import Gallery
+from mmhay.parallel import Ranks, wait_for_all
 from mmhay.prompts import prompt_for
 from mmhay.sampling import sample_times
 from mmhay.schema import Sample, rotations
@@ -40,14 +47,21 @@ __all__ = ["EvalSettings", "RunResult", "DataSource", "open_data", "evaluate"]
 log = logging.getLogger(__name__)
 
 RECORDS = "samples.jsonl"
+CACHE = "responses.sqlite"
 
 
 @dataclass(frozen=True)
 class EvalSettings:
-    """How samples are shown to the model: how many frames, picked by which sampler."""
+    """How samples are shown to the model (frames, sampler: part of the run's identity) and how
+    they are sent (batch size, what is logged: free to change when a run is resumed)."""
 
     frames: int = 16
     sampler: str = "uniform"
+    batch_size: int | None = None  # None: the adapter's own default
+    log_samples: bool = False  # also record the exact text the model was given
+
+    def identity(self) -> dict:
+        return {"frames": self.frames, "sampler": self.sampler}
 
 
 @dataclass(frozen=True)
@@ -61,23 +75,35 @@ class DataSource:
 
 @dataclass(frozen=True)
 class RunResult:
-    """What a run wrote: how many answers were asked now, found from an earlier attempt, or
-    skipped (samples the model cannot be asked: the answer is in a sound it cannot hear)."""
+    """What a run wrote: how many answers were asked now, found in the cache (an earlier attempt
+    or another run with the same model), found in samples.jsonl, or skipped (samples the model
+    cannot be asked: the answer is in a sound it cannot hear)."""
 
     out: Path
     metrics: dict
     asked: int
     reused: int
     skipped: int = 0
+    cached: int = 0
 
 
-def open_data(data: str | Path, *, limit: int | None = None, strict: bool = False, circular: bool = False) -> DataSource:
+def open_data(
+    data: str | Path,
+    *,
+    limit: int | None = None,
+    strict: bool = False,
+    circular: bool = False,
+    tasks: Sequence[str] = (),
+) -> DataSource:
     """A built suite folder, or a suite config file whose samples are generated on the fly.
 
-    With ``circular``, every multiple-choice question is asked once per rotation of its options
-    (a suite built with ``--circular`` holds its rotations already).
+    ``tasks`` keeps only the samples of those tasks (before ``limit`` counts). With ``circular``,
+    every multiple-choice question is asked once per rotation of its options (a suite built with
+    ``--circular`` holds its rotations already).
     """
-    source = _open_data(data, limit=limit, strict=strict)
+    source = _open_data(data, limit=None if tasks else limit, strict=strict)
+    if tasks:
+        source = _only_tasks(source, tuple(tasks), limit, data)
     if not circular or source.identity.get("circular"):
         return source
     return DataSource(
@@ -85,6 +111,21 @@ def open_data(data: str | Path, *, limit: int | None = None, strict: bool = Fals
         None,  # rotations are counted as they come
         lambda: (rotation for sample in source.samples() for rotation in rotations(sample)),
     )
+
+
+def _only_tasks(source: DataSource, tasks: tuple[str, ...], limit: int | None, data) -> DataSource:
+    def samples() -> Iterator[Sample]:
+        seen, kept = set(), 0
+        for sample in source.samples():
+            seen.add(sample.task)
+            if sample.task in tasks and (limit is None or kept < limit):
+                kept += 1
+                yield sample
+        missing = [task for task in tasks if task not in seen]
+        if missing:
+            raise ConfigError("--tasks", missing[0], f"no sample of {data} has this task; it has: {', '.join(sorted(seen))}")
+
+    return DataSource({**source.identity, "tasks": sorted(tasks)}, None, samples)
 
 
 def _open_data(data: str | Path, *, limit: int | None, strict: bool) -> DataSource:
@@ -114,94 +155,236 @@ def evaluate(
     out: str | Path,
     settings: EvalSettings = EvalSettings(),
     *,
+    cache: str | Path | None = None,
+    ranks: Ranks = Ranks(),
     progress: Callable[[int, int], None] | None = None,
 ) -> RunResult:
-    """Evaluate ``adapter`` on ``data`` into the run folder ``out`` (resuming a run of the same setup)."""
+    """Evaluate ``adapter`` on ``data`` into the run folder ``out`` (resuming a run of the same setup).
+
+    ``cache`` is the response cache file (default ``out/responses.sqlite``; share one between
+    runs to reuse answers across them). Under data parallelism each rank calls this with its
+    ``ranks``; every rank gets the merged metrics back.
+    """
     if settings.frames < 1:
         raise ConfigError("--frames", "", "must be at least 1", settings.frames)
+    if settings.batch_size is not None and settings.batch_size < 1:
+        raise ConfigError("--batch-size", "", "must be at least 1", settings.batch_size)
     sample_times(settings.sampler, Fraction(1), 1)  # an unknown sampler fails before anything is written
     out = Path(out)
-    run = {
-        "model": {"name": adapter.name, **adapter.identity()},
-        "data": data.identity,
-        "settings": asdict(settings),
-    }
-    _claim(out, run)
-    done = _read_records(out / RECORDS)
-    records, asked = [], 0
+    run = {"model": {"name": adapter.name, **adapter.identity()}, "data": data.identity, "settings": settings.identity()}
+    if ranks.main:
+        _claim(out, run)
+        done = _read_records(out)  # rank 0 mends a line cut short before the others read
+    wait_for_all(ranks)
+    if not ranks.main:
+        _claim(out, run)  # now only checks that rank 0 made it this run's folder
+        done = _read_records(out)
+    samples = list(data.samples())
+    _check_unique(samples)
+    pending = [sample for sample in samples if sample.id not in done]
+    batch_size = settings.batch_size or getattr(adapter, "batch_size", 1)
+    mine = _batches(pending, adapter, batch_size, ranks)
+    finished = len(samples) - len(pending)
+    total = finished + sum(len(batch) for batch in mine)  # under data parallelism: this rank's share
+    counts = {"asked": 0, "cached": 0}
     if progress:
-        progress(0, data.count)
-    with open(out / RECORDS, "a", encoding="utf-8") as log_file:
-        for k, sample in enumerate(data.samples()):
-            record = done.get(sample.id)
-            if record is None:
-                record = _ask(sample, adapter, settings)
+        progress(finished, total)
+    records_path = out / (RECORDS if ranks.world == 1 else f"samples.rank{ranks.rank}.jsonl")
+    with ResponseCache(Path(cache) if cache else out / CACHE) as responses, open(records_path, "a", encoding="utf-8") as log_file:
+        memo = _RenderMemo()
+        for batch in mine:
+            records, failures = _answer_batch(batch, adapter, settings, responses, memo, counts)
+            for record in records:
                 log_file.write(json.dumps(record, sort_keys=True) + "\n")
-                log_file.flush()
-                os.fsync(log_file.fileno())
-                asked += "skipped" not in record
-            records.append(record)
+            log_file.flush()
+            os.fsync(log_file.fileno())
+            finished += len(records)
             if progress:
-                progress(k + 1, data.count)
+                progress(finished, total)
+            if failures:
+                raise ModelError(
+                    f"{adapter.name}: {len(failures)} of {len(batch)} requests failed ({failures[0]}); "
+                    "the answers received are kept: run the same command again to ask the rest"
+                )
+    wait_for_all(ranks)
+    if ranks.main:
+        _finish(out, run, samples)
+    wait_for_all(ranks)
+    metrics = json.loads((out / "metrics.json").read_text())
+    reused = sum(1 for sample in samples if "skipped" not in done.get(sample.id, {"skipped": True}))
+    return RunResult(out, metrics, counts["asked"], reused, metrics["skipped"], counts["cached"])
+
+
+def _finish(out: Path, run: dict, samples: list[Sample]) -> None:
+    """Merge the answers into samples.jsonl, and write the metrics and the report."""
+    found = _read_records(out)
+    records = _in_order(out, samples, found)
+    _rewrite_records(out, records, found)
     scored = [r for r in records if "skipped" not in r]
-    skipped = len(records) - len(scored)
-    metrics = {**run, **summarize(scored), "skipped": skipped}
+    metrics = {**run, **summarize(scored), "skipped": len(records) - len(scored)}
     write_text_atomic(out / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     write_text_atomic(out / "results.md", run_markdown(metrics))
     from mmhay.report import write_report
 
     write_report([out], out)
-    return RunResult(out, metrics, asked, len(scored) - asked, skipped)
 
 
-def _ask(sample: Sample, adapter: Adapter, settings: EvalSettings) -> dict:
-    if sample.answer_type.value not in PARSED_TYPES:
-        raise ConfigError(sample.id, "answer_type", "is not scored yet", sample.answer_type.value)
-    prompt = prompt_for(sample)
+def _check_unique(samples: list[Sample]) -> None:
+    seen = set()
+    for sample in samples:
+        if sample.id in seen:
+            raise DatasetError(sample.id, "appears twice in the data; sample ids must be unique")
+        seen.add(sample.id)
+
+
+def _batches(pending: list[Sample], adapter: Adapter, batch_size: int, ranks: Ranks) -> list[list[Sample]]:
+    """This rank's batches: requests of one media kind, sorted by size so that a batch pads
+    little, rotations of one question side by side so their frames are rendered once."""
+
+    def shape(sample: Sample) -> tuple:
+        kind, count = _media_shape(sample, adapter)
+        return (kind, count, len(prompt_for(sample)), sample.group or sample.id, sample.rotation)
+
+    ordered = sorted(pending, key=shape)
+    mine = ordered[ranks.rank :: ranks.world]
+    batches: list[list[Sample]] = []
+    for sample in mine:
+        kind = _media_shape(sample, adapter)[0]
+        if batches and len(batches[-1]) < batch_size and _media_shape(batches[-1][0], adapter)[0] == kind:
+            batches[-1].append(sample)
+        else:
+            batches.append([sample])
+    return batches
+
+
+def _media_shape(sample: Sample, adapter: Adapter) -> tuple[str, int]:
+    """What the request for ``sample`` will carry, known without rendering: its kind
+    (skip, none, images, video, audio, audio+video) and how many pictures."""
+    if _skip_reason(sample, adapter) or not adapter.needs_frames:
+        return ("skip" if _skip_reason(sample, adapter) else "none", 0)
+    media = sample.media
+    if isinstance(media, Gallery):
+        return ("images", len(media.images))
+    sees = getattr(adapter, "sees", True) and bool(media.segments)
+    hears = adapter.takes_audio and bool(media.soundtrack)
+    kind = "+".join(part for part, present in (("audio", hears), ("video", sees)) if present) or "none"
+    return (kind, 0)
+
+
+def _skip_reason(sample: Sample, adapter: Adapter) -> str | None:
+    """Why the model cannot be asked ``sample`` (its answer is in what the model cannot take)."""
+    if not adapter.needs_frames:
+        return None
+    sees = getattr(adapter, "sees", True)
+    if isinstance(sample.media, Gallery):
+        return None if sees else "the model takes no pictures, and the answer is in them"
+    needs_audio = sample.modality == "audio" or bool(sample.truth.get("needs_audio"))
+    needs_pictures = sample.modality == "video" and sample.truth.get("kind") != "sound"
+    if needs_audio and not adapter.takes_audio:
+        return "the model takes no audio, and the answer is in the sound"
+    if needs_pictures and not sees:
+        return "the model takes no pictures, and the answer is in them"
+    return None
+
+
+class _RenderMemo:
+    """The media last shown, so the rotations of one question render their frames once."""
+
+    def __init__(self) -> None:
+        self.key: str | None = None
+        self.shown: dict = {}
+
+    def show(self, sample: Sample, adapter: Adapter, settings: EvalSettings) -> dict:
+        key = json.dumps(sample.media.to_json(), sort_keys=True)
+        if key != self.key:
+            self.key, self.shown = key, _render(sample, adapter, settings)
+        return self.shown
+
+
+def _render(sample: Sample, adapter: Adapter, settings: EvalSettings) -> dict:
+    """The media of ``sample`` as the request carries it: only what the model can take."""
     media = sample.media
     shown: dict = {}
-    sees = getattr(adapter, "sees", True)
     if isinstance(media, Gallery):
-        if adapter.needs_frames and not sees:
-            return _skipped(sample, prompt, "the model takes no pictures, and the answer is in them")
         if adapter.needs_frames:
             shown["images"] = tuple(media.render())
             if any(isinstance(item, str) for item in media.items):
                 counter = iter(range(len(media.images)))
                 shown["interleaved"] = tuple(item if isinstance(item, str) else next(counter) for item in media.items)
-    else:
-        shown["duration"], shown["fps"] = float(media.duration), _frame_rate(media)
-        needs_audio = sample.modality == "audio" or bool(sample.truth.get("needs_audio"))
-        needs_pictures = sample.modality == "video" and sample.truth.get("kind") != "sound"
-        if adapter.needs_frames and needs_audio and not adapter.takes_audio:
-            return _skipped(sample, prompt, "the model takes no audio, and the answer is in the sound")
-        if adapter.needs_frames and needs_pictures and not sees:
-            return _skipped(sample, prompt, "the model takes no pictures, and the answer is in them")
-        if adapter.needs_frames and sees and media.segments:
-            rendered = media.render(sample_times(settings.sampler, media.duration, settings.frames))
-            shown["frames"], shown["frame_times"] = rendered.pixels, tuple(float(t) for t in rendered.times)
-        if adapter.needs_frames and adapter.takes_audio and media.soundtrack:
-            shown["audio"], shown["audio_rate"] = media.audio(), media.audio_rate
-    request = Request(
-        key=sample.id,
-        prompt=prompt,
-        answer_type=sample.answer_type.value,
-        options=sample.options,
-        facets=dict(sample.facets),
-        **shown,
-    )
-    frame_times = request.frame_times
-    output = adapter.generate([request])[0]
+        return shown
+    shown["duration"], shown["fps"] = float(media.duration), _frame_rate(media)
+    if adapter.needs_frames and getattr(adapter, "sees", True) and media.segments:
+        rendered = media.render(sample_times(settings.sampler, media.duration, settings.frames))
+        shown["frames"], shown["frame_times"] = rendered.pixels, tuple(float(t) for t in rendered.times)
+    if adapter.needs_frames and adapter.takes_audio and media.soundtrack:
+        shown["audio"], shown["audio_rate"] = media.audio(), media.audio_rate
+    return shown
+
+
+def _answer_batch(
+    batch: list[Sample], adapter: Adapter, settings: EvalSettings, responses: ResponseCache, memo: _RenderMemo, counts: dict
+) -> tuple[list[dict], list[str]]:
+    """Records for the samples of ``batch`` that got an answer (from the cache or the model),
+    and the errors of those that did not."""
+    records: dict[str, dict] = {}
+    requests: dict[str, Request] = {}
+    keys: dict[str, str] = {}
+    identity = adapter.identity()
+    for sample in batch:
+        if sample.answer_type.value not in PARSED_TYPES:
+            raise ConfigError(sample.id, "answer_type", "is not scored yet", sample.answer_type.value)
+        reason = _skip_reason(sample, adapter)
+        if reason:
+            records[sample.id] = _skipped(sample, prompt_for(sample), reason)
+            continue
+        request = Request(
+            key=sample.id,
+            prompt=prompt_for(sample),
+            answer_type=sample.answer_type.value,
+            options=sample.options,
+            facets=dict(sample.facets),
+            **memo.show(sample, adapter, settings),
+        )
+        requests[sample.id] = request
+        keys[sample.id] = request_key(identity, request)
+    answers = {}
+    cached = responses.get(list(keys.values()))
+    ask = [sample_id for sample_id in requests if keys[sample_id] not in cached]
+    fresh = adapter.generate([requests[sample_id] for sample_id in ask]) if ask else []
+    failures = []
+    for sample_id, answer in zip(ask, fresh):
+        if answer.error:
+            failures.append(f"{sample_id}: {answer.error}")
+        else:
+            answers[sample_id] = answer
+    responses.put({keys[sample_id]: answer for sample_id, answer in answers.items()}, adapter.name)
+    counts["asked"] += len(answers)
+    for sample_id in requests:
+        if keys[sample_id] in cached:
+            answers[sample_id] = cached[keys[sample_id]]
+            counts["cached"] += 1
+    for sample in batch:
+        if sample.id in answers:
+            records[sample.id] = _scored(sample, requests[sample.id], answers[sample.id], settings)
+    return [records[sample.id] for sample in batch if sample.id in records], failures
+
+
+def _scored(sample: Sample, request: Request, answer: Answer, settings: EvalSettings) -> dict:
     kind = sample.answer_type.value
-    parsed = parse_answer(kind, output, sample.options)
-    return {
-        **_record(sample, prompt),
-        "frame_times": [round(t, 6) for t in frame_times],
-        "output": output,
+    parsed = parse_answer(kind, answer.text, sample.options)
+    record = {
+        **_record(sample, request.prompt),
+        "frame_times": [round(t, 6) for t in request.frame_times],
+        "output": answer.text,
         "parsed": parsed,
         "correct": is_correct(kind, parsed, sample.answer),
         "chance": chance(kind, len(sample.options)),
     }
+    if answer.usage:
+        record["usage"] = dict(answer.usage)
+    if settings.log_samples and answer.prompt is not None:
+        record["input"] = answer.prompt
+    return record
 
 
 def _record(sample: Sample, prompt: str) -> dict:
@@ -256,23 +439,49 @@ def _claim(out: Path, run: dict) -> None:
     write_text_atomic(marker, json.dumps(run, indent=2, sort_keys=True) + "\n")
 
 
-def _read_records(path: Path) -> dict[str, dict]:
-    """Answers already in samples.jsonl; a line cut short by a kill is dropped (and the file mended)."""
-    if not path.exists():
-        return {}
-    records, good_lines, damaged = {}, [], False
-    for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
-        try:
-            if not line.endswith("\n"):
-                raise ValueError("unterminated")
-            record = json.loads(line)
-        except ValueError:
-            damaged = True
-            continue
-        records[record["id"]] = record
-        good_lines.append(line)
-    if damaged:
-        log.warning("%s: dropped a line cut short by an interrupted run", path)
-        write_text_atomic(path, "".join(good_lines))
+def _record_files(out: Path) -> list[Path]:
+    """samples.jsonl and the per-rank files a data-parallel attempt left."""
+    return [path for path in [out / RECORDS, *sorted(out.glob("samples.rank*.jsonl"))] if path.exists()]
+
+
+def _read_records(out: Path) -> dict[str, dict]:
+    """Answers already written; a line cut short by a kill is dropped (and its file mended)."""
+    records: dict[str, dict] = {}
+    for path in _record_files(out):
+        good_lines, damaged = [], False
+        for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+            try:
+                if not line.endswith("\n"):
+                    raise ValueError("unterminated")
+                record = json.loads(line)
+            except ValueError:
+                damaged = True
+                continue
+            records.setdefault(record["id"], record)
+            good_lines.append(line)
+        if damaged:
+            log.warning("%s: dropped a line cut short by an interrupted run", path)
+            write_text_atomic(path, "".join(good_lines))
     return records
 
+
+def _in_order(out: Path, samples: list[Sample], found: dict[str, dict]) -> list[dict]:
+    """Every sample's record, in the data's order."""
+    missing = [sample.id for sample in samples if sample.id not in found]
+    if missing:
+        raise DatasetError(out, f"has no answer for {len(missing)} samples (first {missing[0]}) after the run; run it again")
+    return [found[sample.id] for sample in samples]
+
+
+def _rewrite_records(out: Path, records: list[dict], found: dict[str, dict]) -> None:
+    """Make samples.jsonl hold each sample once, in the data's order, whatever the batching,
+    the kills and the ranks were; answers to samples outside this data (an earlier, larger
+    ``--limit``) are kept after them."""
+    ids = {record["id"] for record in records}
+    extra = [record for key, record in found.items() if key not in ids]
+    text = "".join(json.dumps(record, sort_keys=True) + "\n" for record in records + extra)
+    path = out / RECORDS
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        write_text_atomic(path, text)
+    for rank_file in out.glob("samples.rank*.jsonl"):
+        rank_file.unlink()

@@ -34,7 +34,7 @@ _BUILTIN_MODULES = {
     ],
     "procedural": ["mmhay.media.procedural", "mmhay.media.sounds"],
     "sampler": ["mmhay.sampling"],
-    "adapter": ["mmhay.adapters.baselines", "mmhay.adapters.hf"],
+    "adapter": ["mmhay.adapters.baselines", "mmhay.adapters.hf", "mmhay.adapters.api"],
     "decoder": ["mmhay.media.decode"],
 }
 

@@ -55,7 +55,7 @@ def test_a_missing_checkpoint_is_one_line(tmp_path, built_small):
 
 def test_an_unknown_model_lists_the_known_ones(tmp_path, built_small):
     result = mmhay("eval", "--model", "gpt9", "--data", built_small, "--out", tmp_path / "run")
-    _one_line_error(result, "unknown adapter; known: hf, random")
+    _one_line_error(result, "unknown adapter; known: hf, openai, random")
 
 
 def test_a_corrupt_haystack_video_is_skipped_with_a_warning_or_fails_when_strict(tmp_path):

@@ -9,15 +9,22 @@ from mmhay.evaluate import EvalSettings, evaluate, open_data
 
 def test_a_run_cut_short_mid_line_resumes_asking_only_the_rest(built_small, tmp_path):
     run = tmp_path / "run"
-    first = evaluate(open_data(built_small), create_adapter("random"), run)
+    first = evaluate(open_data(built_small), create_adapter("random"), run, EvalSettings(batch_size=4))
     metrics = (run / "metrics.json").read_bytes()
-    lines = (run / "samples.jsonl").read_text().splitlines(keepends=True)
+    records = (run / "samples.jsonl").read_bytes()
+    lines = records.decode().splitlines(keepends=True)
     (run / "samples.jsonl").write_text("".join(lines[:7]) + lines[7][:25])  # killed while writing line 8
     (run / "metrics.json").unlink()
     resumed = evaluate(open_data(built_small), create_adapter("random"), run)
-    assert (first.asked, resumed.asked, resumed.reused) == (12, 5, 7)
+    assert (first.asked, resumed.asked, resumed.cached, resumed.reused) == (12, 0, 5, 7), "the 5 lost lines come from the cache"
     assert (run / "metrics.json").read_bytes() == metrics
-    assert all(json.loads(line) for line in (run / "samples.jsonl").read_text().splitlines())
+    assert (run / "samples.jsonl").read_bytes() == records
+
+    (run / "samples.jsonl").write_text("".join(lines[:7]))
+    (run / "responses.sqlite").unlink()
+    again = evaluate(open_data(built_small), create_adapter("random"), run, EvalSettings(batch_size=3))
+    assert (again.asked, again.cached, again.reused) == (5, 0, 7), "with no cache, only the 5 unanswered are asked"
+    assert (run / "samples.jsonl").read_bytes() == records, "each sample once, in the data's order, whatever the batch size"
 
 
 def test_a_run_folder_of_another_setup_is_refused(built_small, tmp_path):

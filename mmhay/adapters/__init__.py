@@ -15,7 +15,7 @@ import numpy as np
 from mmhay.errors import ConfigError
 from mmhay.registry import registry
 
-__all__ = ["ADAPTERS", "Adapter", "Request", "create_adapter", "parse_model_args"]
+__all__ = ["ADAPTERS", "Adapter", "Answer", "Request", "create_adapter", "parse_model_args"]
 
 ADAPTERS = registry("adapter")
 
@@ -46,19 +46,33 @@ class Request:
     facets: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A model's reply to one request: its text, what it was given as text (the chat template
+    applied, media as placeholders, when the adapter knows it), the tokens it cost, or the error
+    that kept it from answering (the evaluator keeps the other answers and asks again next run)."""
+
+    text: str
+    prompt: str | None = None
+    usage: Mapping[str, int] = field(default_factory=dict)
+    error: str | None = None
+
+
 class Adapter(Protocol):
     """What every model offers to the evaluator."""
 
     name: str
     needs_frames: bool  # whether the model looks at the media at all (baselines do not)
     takes_audio: bool  # whether it hears: samples whose answer is in the sound are skipped if not
+    batch_size: int  # requests per call when the user gives no --batch-size
 
     def identity(self) -> dict[str, Any]:
         """What identifies the model and its generation settings (recorded with the run)."""
         ...
 
-    def generate(self, requests: Sequence[Request]) -> list[str]:
-        """One text answer per request, in order."""
+    def generate(self, requests: Sequence[Request]) -> list[Answer]:
+        """One answer per request, in order. A batch is of one kind of media (video, images,
+        audio or none), as the evaluator groups them."""
         ...
 
 
@@ -75,8 +89,15 @@ def parse_model_args(text: str | None) -> dict[str, str]:
     return args
 
 
-def create_adapter(spec: str, model_args: Mapping[str, str] | None = None) -> Adapter:
-    """The model named by ``spec`` (``NAME`` or ``NAME:ARGUMENT``), loaded and ready to answer."""
+def create_adapter(spec: str, model_args: Mapping[str, str] | None = None, *, seed: int | None = None) -> Adapter:
+    """The model named by ``spec`` (``NAME`` or ``NAME:ARGUMENT``), loaded and ready to answer.
+
+    ``seed`` (``--seed``) seeds whatever the model draws at random, unless ``model_args`` names
+    a seed of its own.
+    """
     name, _, argument = spec.partition(":")
     entry = ADAPTERS.get(name, source="--model")
-    return entry.obj(argument or None, dict(model_args or {}))
+    args = dict(model_args or {})
+    if seed is not None:
+        args.setdefault("seed", str(seed))
+    return entry.obj(argument or None, args)

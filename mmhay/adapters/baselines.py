@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mmhay.adapters import ADAPTERS, Request
+from mmhay.adapters import ADAPTERS, Answer, Request
 from mmhay.errors import ConfigError
 from mmhay.schema import option_letter
 
@@ -36,12 +36,13 @@ class RandomBaseline:
     name: str = "random"
     needs_frames: bool = False
     takes_audio: bool = False
+    batch_size: int = 64
 
     def identity(self) -> dict:
         return {"adapter": "random", "seed": self.seed}
 
-    def generate(self, requests: Sequence[Request]) -> list[str]:
-        return [self._answer(request) for request in requests]
+    def generate(self, requests: Sequence[Request]) -> list[Answer]:
+        return [Answer(self._answer(request)) for request in requests]
 
     def _answer(self, request: Request) -> str:
         key = int.from_bytes(hashlib.sha256(request.key.encode()).digest()[:8], "big")

@@ -8,6 +8,7 @@ processor, otherwise as a list of images. Decoding is greedy.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -15,14 +16,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mmhay.adapters import ADAPTERS, Request
+from mmhay.adapters import ADAPTERS, Answer, Request
 from mmhay.errors import ConfigError, ModelError
 
 __all__ = ["HFModel", "HFSettings", "hf_model", "load_hf_model", "quiet_progress_bars"]
 
 log = logging.getLogger(__name__)
 
-_OPTIONS = {"pretrained", "dtype", "device", "device_map", "attn_implementation", "max_new_tokens", "frames_as"}
+_OPTIONS = {
+    "pretrained",
+    "dtype",
+    "device",
+    "device_map",
+    "attn_implementation",
+    "max_new_tokens",
+    "frames_as",
+    "do_sample",
+    "temperature",
+    "top_p",
+    "seed",
+    "batch_size",
+}
 
 
 @dataclass(frozen=True)
@@ -31,16 +45,21 @@ class HFSettings:
 
     pretrained: str
     dtype: str = "auto"  # auto (float32 on CPU, the checkpoint's own on GPU), float32, bfloat16, float16
-    device: str = "auto"  # auto (cuda if present), cpu, cuda, cuda:N
+    device: str = "auto"  # auto (cuda if present, the rank's own GPU under torchrun), cpu, cuda, cuda:N
     device_map: str | None = None  # e.g. "auto" to shard a large model over GPUs
     attn_implementation: str | None = None  # eager, sdpa, flash_attention_2
     max_new_tokens: int = 32
     frames_as: str = "auto"  # auto, video, images
+    do_sample: bool = False  # greedy unless asked; sampling is seeded per batch by ``seed``
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int = 0
+    batch_size: int = 1  # requests per generate() call when --batch-size is not given
 
 
 @ADAPTERS.register("hf")
 def hf_model(argument: str | None, args: dict[str, str]) -> "HFModel":
-    """A transformers checkpoint (hf:PATH_OR_ID; model-args: dtype, device, device_map, attn_implementation, max_new_tokens, frames_as)."""
+    """A transformers checkpoint (hf:PATH_OR_ID; model-args: dtype, device, device_map, attn_implementation, max_new_tokens, frames_as, do_sample, temperature, top_p, seed, batch_size)."""
     unknown = set(args) - _OPTIONS
     if unknown:
         raise ConfigError("--model-args", sorted(unknown)[0], f"unknown option; expected one of: {', '.join(sorted(_OPTIONS))}")
@@ -48,14 +67,27 @@ def hf_model(argument: str | None, args: dict[str, str]) -> "HFModel":
     args.pop("pretrained", None)
     if not pretrained:
         raise ConfigError("--model", "hf", "needs a checkpoint: hf:PATH_OR_ID or --model-args pretrained=PATH_OR_ID")
-    try:
-        max_new_tokens = int(args.pop("max_new_tokens", "32"))
-    except ValueError:
-        raise ConfigError("--model-args", "max_new_tokens", "must be an integer") from None
-    settings = HFSettings(pretrained=pretrained, max_new_tokens=max_new_tokens, **args)
+    typed: dict[str, Any] = dict(args)
+    for key, kind in (("max_new_tokens", int), ("seed", int), ("batch_size", int), ("temperature", float), ("top_p", float), ("do_sample", _boolean)):
+        if key in typed:
+            try:
+                typed[key] = kind(typed[key])
+            except ValueError:
+                raise ConfigError("--model-args", key, f"must be {'true or false' if kind is _boolean else 'a number'}", typed[key]) from None
+    settings = HFSettings(pretrained=pretrained, **typed)
     if settings.frames_as not in ("auto", "video", "images"):
         raise ConfigError("--model-args", "frames_as", "must be auto, video or images", settings.frames_as)
+    if settings.max_new_tokens < 1 or settings.batch_size < 1:
+        raise ConfigError("--model-args", "max_new_tokens" if settings.max_new_tokens < 1 else "batch_size", "must be at least 1")
     return load_hf_model(settings)
+
+
+def _boolean(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes"):
+        return True
+    if text.lower() in ("0", "false", "no"):
+        return False
+    raise ValueError(text)
 
 
 def load_hf_model(settings: HFSettings) -> "HFModel":
@@ -71,7 +103,9 @@ def load_hf_model(settings: HFSettings) -> "HFModel":
         raise ModelError(f"hf:{source}: not a transformers checkpoint (no config.json)")
     device = settings.device
     if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+        from mmhay.parallel import current_ranks
+
+        device = f"cuda:{current_ranks().local_rank}" if torch.cuda.is_available() else "cpu"
     dtype: Any = settings.dtype
     if dtype == "auto" and device == "cpu":
         dtype = "float32"  # half precision is slow or unsupported on most CPUs
@@ -98,6 +132,7 @@ def load_hf_model(settings: HFSettings) -> "HFModel":
     if not settings.device_map:
         model = model.to(device)
     model.eval()
+    _pad_on_the_left(processor)
     has_video = getattr(processor, "video_processor", None) is not None
     as_video = has_video if settings.frames_as == "auto" else settings.frames_as == "video"
     if as_video and not has_video and settings.frames_as == "video":
@@ -131,6 +166,14 @@ def _fingerprint(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def _pad_on_the_left(processor) -> None:
+    """Generation appends to the right, so a batch of prompts is padded on the left."""
+    tokenizer = getattr(processor, "tokenizer", processor)
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+
+
 @dataclass
 class HFModel:
     """A loaded transformers model and its processor."""
@@ -156,8 +199,12 @@ class HFModel:
     def name(self) -> str:
         return f"hf:{self.settings.pretrained}"
 
+    @property
+    def batch_size(self) -> int:
+        return self.settings.batch_size
+
     def identity(self) -> dict:
-        return {
+        identity = {
             "adapter": "hf",
             "pretrained": self.settings.pretrained,
             "checkpoint": self.checkpoint,
@@ -166,55 +213,117 @@ class HFModel:
             "frames_as": "video" if self.as_video else "images",
             "decoding": "greedy",
         }
+        if self.settings.attn_implementation:
+            identity["attn_implementation"] = self.settings.attn_implementation
+        if self.settings.do_sample:
+            identity.update(decoding="sampling", temperature=self.settings.temperature, top_p=self.settings.top_p, seed=self.settings.seed)
+        return identity
 
-    def generate(self, requests: Sequence[Request]) -> list[str]:
-        return [self._answer(request) for request in requests]
+    def generate(self, requests: Sequence[Request]) -> list[Answer]:
+        """Answers to ``requests``, asked in one ``generate`` call per kind of media among them."""
+        answers: dict[int, Answer] = {}
+        kinds: dict[str, list[int]] = {}
+        for i, request in enumerate(requests):
+            kinds.setdefault(self._kind(request), []).append(i)
+        for indices in kinds.values():
+            for i, answer in zip(indices, self._generate([requests[i] for i in indices])):
+                answers[i] = answer
+        return [answers[i] for i in range(len(requests))]
 
-    def _answer(self, request: Request) -> str:
+    def _generate(self, requests: Sequence[Request]) -> list[Answer]:
         import torch
 
-        inputs = self._inputs(request)
-        inputs = inputs.to(self.model.device)
-        with torch.inference_mode():
-            output = self.model.generate(**inputs, max_new_tokens=self.settings.max_new_tokens, do_sample=False)
-        new_tokens = output[:, inputs["input_ids"].shape[1] :]
-        return self.processor.batch_decode(new_tokens, skip_special_tokens=True)[0].strip()
+        texts = [self._chat(request) for request in requests]
+        inputs = self._inputs(requests, texts).to(self.model.device)
+        options: dict[str, Any] = {"max_new_tokens": self.settings.max_new_tokens, "do_sample": self.settings.do_sample}
+        if self.settings.do_sample:
+            options.update(temperature=self.settings.temperature, top_p=self.settings.top_p)
+        else:  # a checkpoint's generation_config may ask for sampling; greedy means greedy
+            options.update(temperature=None, top_p=None, top_k=None)
+        with torch.inference_mode(), _seeded(self.settings.seed, [r.key for r in requests], self.settings.do_sample):
+            output = self.model.generate(**inputs, **options)
+        prompt_length = inputs["input_ids"].shape[1]
+        new_tokens = output[:, prompt_length:]
+        replies = self.processor.batch_decode(new_tokens, skip_special_tokens=True)
+        pad = self.processor.tokenizer.pad_token_id
+        eos = _eos_ids(self.model)
+        answers = []
+        for row, (text, reply) in enumerate(zip(texts, replies)):
+            generated = [int(t) for t in new_tokens[row] if int(t) != pad]
+            completion = next((k + 1 for k, t in enumerate(generated) if t in eos), len(generated))
+            usage = {"prompt_tokens": int(inputs["attention_mask"][row].sum()), "completion_tokens": completion}
+            answers.append(Answer(reply.strip(), prompt=text, usage=usage))
+        return answers
 
-    def _inputs(self, request: Request):
+    def _kind(self, request: Request) -> str:
         if request.audio is not None and self.takes_audio:
-            content = [{"type": "audio"}]
-            with_frames = self.sees and request.frames is not None and len(request.frames) > 0
-            if with_frames:
-                content.append({"type": "video"})
-            content.append({"type": "text", "text": request.prompt})
-            text = self.processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False)
-            mono = request.audio.mean(axis=0)
-            extra = {"videos": [request.frames]} if with_frames else {}
-            return self.processor(text=[text], audio=[mono], sampling_rate=request.audio_rate, return_tensors="pt", **extra)
+            return "audio+video" if self._shows_frames(request) else "audio"
         if request.images:
+            return "images"
+        if request.frames is None or len(request.frames) == 0:
+            return "none"
+        return "video" if self.as_video else "frames"
+
+    def _shows_frames(self, request: Request) -> bool:
+        return self.sees and request.frames is not None and len(request.frames) > 0
+
+    def _chat(self, request: Request) -> str:
+        """The prompt as the model reads it: the chat template over media placeholders and text."""
+        kind = self._kind(request)
+        content: list[dict] = []
+        if kind.startswith("audio"):
+            content.append({"type": "audio"})
+            if kind == "audio+video":
+                content.append({"type": "video"})
+        elif kind == "images":
             order = request.interleaved or tuple(range(len(request.images)))
-            content = [{"type": "image"} if isinstance(item, int) else {"type": "text", "text": item} for item in order]
-            content.append({"type": "text", "text": request.prompt})
-            text = self.processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False)
-            return self.processor(text=[text], images=[list(request.images)], return_tensors="pt")
-        frames = request.frames
-        if frames is None or len(frames) == 0:
-            content = [{"type": "text", "text": request.prompt}]
-            text = self.processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False)
-            return self.processor(text=[text], return_tensors="pt")
-        if self.as_video:
-            content = [{"type": "video"}, {"type": "text", "text": request.prompt}]
-            text = self.processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False)
-            return self.processor(
-                text=[text],
-                videos=[frames],
-                video_metadata=[_video_metadata(request)],
-                do_sample_frames=False,
-                return_tensors="pt",
-            )
-        content = [{"type": "image"} for _ in frames] + [{"type": "text", "text": request.prompt}]
-        text = self.processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False)
-        return self.processor(text=[text], images=[list(frames)], return_tensors="pt")
+            content += [{"type": "image"} if isinstance(item, int) else {"type": "text", "text": item} for item in order]
+        elif kind == "video":
+            content.append({"type": "video"})
+        elif kind == "frames":
+            content += [{"type": "image"} for _ in request.frames]
+        content.append({"type": "text", "text": request.prompt})
+        return self.processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False)
+
+    def _inputs(self, requests: Sequence[Request], texts: Sequence[str] | None = None):
+        """The processor's tensors for a batch of requests of one kind."""
+        texts = list(texts) if texts is not None else [self._chat(request) for request in requests]
+        kind = self._kind(requests[0])
+        extra: dict[str, Any] = {}
+        if kind.startswith("audio"):
+            extra.update(audio=[r.audio.mean(axis=0) for r in requests], sampling_rate=requests[0].audio_rate)
+        if kind == "images":
+            extra["images"] = [list(r.images) for r in requests]
+        elif kind == "frames":
+            extra["images"] = [list(r.frames) for r in requests]
+        elif kind in ("video", "audio+video"):
+            extra.update(videos=[r.frames for r in requests], **self._video_options(requests))
+        return self.processor(text=texts, padding=True, return_tensors="pt", **extra)
+
+    def _video_options(self, requests: Sequence[Request]) -> dict[str, Any]:
+        """Keep the frames mmhay sampled (the processor must not sample again), and tell the
+        processor when each was shown, for the families that encode time."""
+        return {"video_metadata": [_video_metadata(r) for r in requests], "do_sample_frames": False}
+
+
+def _eos_ids(model) -> set[int]:
+    eos = model.generation_config.eos_token_id
+    return set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+
+
+@contextmanager
+def _seeded(seed: int, keys: Sequence[str], active: bool):
+    """Sampling drawn from a generator seeded by ``seed`` and the batch's requests, never global."""
+    if not active:
+        yield
+        return
+    import torch
+
+    digest = hashlib.sha256(json.dumps([seed, *keys]).encode()).digest()
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(int.from_bytes(digest[:8], "big") % 2**63)
+        yield
 
 
 def _video_metadata(request: Request):

@@ -53,21 +53,21 @@ def test_the_frames_reach_the_model_as_a_video(tiny_qwen2_vl, built_small):
     model = create_adapter(f"hf:{tiny_qwen2_vl}")
     sample = next(open_data(built_small).samples())
     request = _request(sample)
-    inputs = model._inputs(request)
+    inputs = model._inputs([request])
     assert inputs["video_grid_thw"].tolist()[0][0] == 2, "4 frames make 2 temporal patches"
     dark = Request(**{**request.__dict__, "frames": np.zeros_like(request.frames)})
     with torch.inference_mode():
         seen = model.model(**inputs).logits[0, -1]
-        blind = model.model(**model._inputs(dark)).logits[0, -1]
+        blind = model.model(**model._inputs([dark])).logits[0, -1]
     assert not torch.allclose(seen, blind), "the answer must depend on the pixels"
 
 
 def test_frames_can_go_in_as_images(tiny_qwen2_vl, built_small):
     model = create_adapter(f"hf:{tiny_qwen2_vl}", {"frames_as": "images", "max_new_tokens": "4"})
     sample = next(open_data(built_small).samples())
-    inputs = model._inputs(_request(sample, frames=3))
+    inputs = model._inputs([_request(sample, frames=3)])
     assert inputs["image_grid_thw"].shape[0] == 3
-    assert isinstance(model.generate([_request(sample, frames=3)])[0], str)
+    assert isinstance(model.generate([_request(sample, frames=3)])[0].text, str)
 
 
 def test_a_folder_that_is_not_a_checkpoint_is_a_model_error(tmp_path):
@@ -122,9 +122,9 @@ def test_a_model_that_hears_is_given_the_sound(tmp_path):
     sample = next(open_data(config).samples())
     request = Request(key=sample.id, prompt=sample.question, answer_type="choice", audio=sample.media.audio(), audio_rate=16000)
     silent = Request(**{**request.__dict__, "audio": np.zeros_like(request.audio)})
-    inputs = model._inputs(request)
+    inputs = model._inputs([request])
     assert "input_features" in inputs
     with torch.inference_mode():
         heard = model.model(**inputs).logits[0, -1]
-        deaf = model.model(**model._inputs(silent)).logits[0, -1]
+        deaf = model.model(**model._inputs([silent])).logits[0, -1]
     assert not torch.allclose(heard, deaf), "the answer must depend on the sound"

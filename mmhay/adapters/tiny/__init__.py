@@ -16,12 +16,23 @@ __all__ = ["TINY_FAMILIES", "make_tiny_checkpoint"]
 
 
 def _builders() -> dict[str, Callable[[Path, int], None]]:
-    from mmhay.adapters.tiny import qwen
+    from mmhay.adapters.tiny import gemma, internvl, llava, qwen, smolvlm
 
-    return {"qwen2-vl": qwen.qwen2_vl, "qwen2-audio": qwen.qwen2_audio}
+    return {
+        "qwen2-vl": qwen.qwen2_vl,
+        "qwen2.5-vl": qwen.qwen2_5_vl,
+        "qwen3-vl": qwen.qwen3_vl,
+        "llava-onevision": llava.llava_onevision,
+        "llava-next-video": llava.llava_next_video,
+        "smolvlm2": smolvlm.smolvlm2,
+        "gemma3": gemma.gemma3,
+        "internvl": internvl.internvl,
+        "qwen2-audio": qwen.qwen2_audio,
+    }
 
 
-TINY_FAMILIES = ("qwen2-vl", "qwen2-audio")
+# the families a user meets as checkpoints: the vision-language ones, then one that hears
+TINY_FAMILIES = ("qwen2-vl", "qwen2.5-vl", "qwen3-vl", "llava-onevision", "llava-next-video", "smolvlm2", "gemma3", "internvl", "qwen2-audio")
 
 
 def make_tiny_checkpoint(family: str, out: str | Path, *, seed: int = 0) -> Path:

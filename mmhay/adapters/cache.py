@@ -1,0 +1,142 @@
+"""The response cache: every answer a model gave, keyed by what it was asked, on disk.
+
+An answer is stored under the digest of (model identity and generation settings, prompt, the
+bytes of the media shown). The store is SQLite in write-ahead-log mode with full syncs: an
+answer is on disk before the evaluator moves on, and a process killed at any instant (SIGKILL
+included) leaves every committed answer readable. A log of the calls made to the model lets a
+test, or a curious user, check that no question was ever asked twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mmhay.adapters import Answer, Request
+from mmhay.errors import DatasetError
+
+__all__ = ["CacheStats", "ResponseCache", "media_digest", "request_key"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS responses (
+    key TEXT PRIMARY KEY,
+    text TEXT NOT NULL,
+    prompt TEXT,
+    usage TEXT NOT NULL,
+    model TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS calls (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL
+);
+"""
+
+
+def media_digest(request: Request) -> str:
+    """SHA-256 of everything the model is shown: pixels, frame times, images, sound."""
+    digest = hashlib.sha256()
+
+    def add(label: str, array: np.ndarray | None) -> None:
+        if array is not None:
+            array = np.ascontiguousarray(array)
+            digest.update(f"{label}:{array.dtype.str}:{array.shape}".encode())
+            digest.update(memoryview(array).cast("B"))
+
+    add("frames", request.frames)
+    digest.update(json.dumps([round(t, 6) for t in request.frame_times]).encode())
+    for image in request.images:
+        add("image", image)
+    digest.update(json.dumps(list(request.interleaved)).encode())
+    add("audio", request.audio)
+    digest.update(f"rate:{request.audio_rate}".encode())
+    return digest.hexdigest()
+
+
+def request_key(identity: Mapping[str, Any], request: Request) -> str:
+    """The cache key of ``request`` put to the model with ``identity`` (its settings included)."""
+    what = {
+        "model": identity,
+        "prompt": request.prompt,
+        "answer_type": request.answer_type,
+        "options": list(request.options),
+        "media": media_digest(request),
+    }
+    return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    """What the cache holds: distinct answers, and calls made to the model to get them."""
+
+    answers: int
+    calls: int
+    repeated_calls: int  # calls for a key that had been asked before
+
+
+@dataclass
+class ResponseCache:
+    """Answers on disk at ``path`` (a SQLite file); safe to share between runs and processes."""
+
+    path: Path
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # several data-parallel ranks write the one file: wait for a lock rather than fail
+            self._db = sqlite3.connect(self.path, timeout=120, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as error:
+            raise DatasetError(self.path, f"is not a response cache ({error})") from None
+
+    def get(self, keys: Sequence[str]) -> dict[str, Answer]:
+        """The cached answers among ``keys``."""
+        found = {}
+        for start in range(0, len(keys), 500):  # SQLite limits the number of bound parameters
+            chunk = list(keys[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(f"SELECT key, text, prompt, usage FROM responses WHERE key IN ({marks})", chunk)
+            for key, text, prompt, usage in rows:
+                found[key] = Answer(text, prompt, json.loads(usage))
+        return found
+
+    def put(self, answers: Mapping[str, Answer], model: str) -> None:
+        """Store fresh answers from the model (one transaction, synced) and log the calls."""
+        rows = [(key, a.text, a.prompt, json.dumps(dict(a.usage), sort_keys=True), model) for key, a in answers.items()]
+        with self._transaction():
+            self._db.executemany("INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?)", rows)
+            self._db.executemany("INSERT INTO calls (key) VALUES (?)", [(key,) for key in answers])
+
+    def stats(self) -> CacheStats:
+        answers = self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+        calls, distinct = self._db.execute("SELECT COUNT(*), COUNT(DISTINCT key) FROM calls").fetchone()
+        return CacheStats(answers, calls, calls - distinct)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "ResponseCache":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")

@@ -1,0 +1,51 @@
+"""Data-parallel evaluation: which process of how many this is, and meeting the others.
+
+Launched by ``torchrun --nproc-per-node N -m mmhay eval ...`` (or ``accelerate launch``), each
+process is one rank: it answers its share of the samples on its own GPU, and rank 0 merges the
+answers into the one run folder. Started plainly, the process is rank 0 of 1 and nothing here
+touches ``torch.distributed``. The ranks meet over the gloo backend, which needs no GPU, so the
+same launch works on CPUs (and is tested there).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+__all__ = ["Ranks", "current_ranks", "wait_for_all"]
+
+
+@dataclass(frozen=True)
+class Ranks:
+    """This process's place among the evaluating processes."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        """Whether this process writes the merged results."""
+        return self.rank == 0
+
+
+def current_ranks() -> Ranks:
+    """The ranks torchrun or accelerate set in the environment (rank 0 of 1 when there are none);
+    joins the process group the first time it is asked in a multi-process launch."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Ranks()
+    ranks = Ranks(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("gloo")
+    return ranks
+
+
+def wait_for_all(ranks: Ranks) -> None:
+    """Return once every rank has come here."""
+    if ranks.world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
