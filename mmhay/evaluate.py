@@ -32,7 +32,7 @@ from mmhay.adapters.cache import ResponseCache, request_key
 from mmhay.atomic import write_text_atomic
 from mmhay.errors import ConfigError, DatasetError, ModelError
 from mmhay.gallery import Gallery
-from mmhay.parallel import Ranks, wait_for_all
+from mmhay.parallel import Ranks, sum_over_ranks, wait_for_all
 from mmhay.prompts import prompt_for
 from mmhay.sampling import sample_times
 from mmhay.schema import Sample, rotations
@@ -212,7 +212,8 @@ def evaluate(
     wait_for_all(ranks)
     metrics = json.loads((out / "metrics.json").read_text())
     reused = sum(1 for sample in samples if "skipped" not in done.get(sample.id, {"skipped": True}))
-    return RunResult(out, metrics, counts["asked"], reused, metrics["skipped"], counts["cached"])
+    asked, cached = sum_over_ranks(ranks, [counts["asked"], counts["cached"]])
+    return RunResult(out, metrics, asked, reused, metrics["skipped"], cached)
 
 
 def _finish(out: Path, run: dict, samples: list[Sample]) -> None:

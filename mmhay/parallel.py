@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-__all__ = ["Ranks", "current_ranks", "wait_for_all"]
+__all__ = ["Ranks", "current_ranks", "sum_over_ranks", "wait_for_all"]
 
 
 @dataclass(frozen=True)
@@ -49,3 +49,15 @@ def wait_for_all(ranks: Ranks) -> None:
         import torch.distributed as dist
 
         dist.barrier()
+
+
+def sum_over_ranks(ranks: Ranks, values: list[int]) -> list[int]:
+    """``values`` added up over every rank (each rank gets the sums)."""
+    if ranks.world == 1:
+        return list(values)
+    import torch
+    import torch.distributed as dist
+
+    total = torch.tensor(values, dtype=torch.int64)
+    dist.all_reduce(total)
+    return [int(v) for v in total]
