@@ -87,6 +87,13 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("runs", type=Path, nargs="+", help="run folders written by `mmhay eval`")
     report.add_argument("--out", type=Path, help="folder to write report.html (tables, heatmaps, curves, failures) into")
 
+    export = commands.add_parser("export", help="write a built suite as a task of another evaluation tool (lmms-eval)")
+    export.add_argument("format", choices=["lmms-eval"], help="the tool: lmms-eval")
+    export.add_argument("data", type=Path, help="built suite folder")
+    export.add_argument("--out", type=Path, required=True, help="folder for the task (give it to lmms-eval as --include_path)")
+    export.add_argument("--task", help="task name (default mmhay_SUITE)")
+    export.add_argument("--max-new-tokens", type=_positive, default=32, help="generation length (default 32, as mmhay eval's hf models)")
+
     listing = commands.add_parser("list", help="list registered generators, tasks, samplers, adapters, ...")
     listing.add_argument("kind", nargs="?", help="one kind (plural accepted), e.g. samplers")
 
@@ -106,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     # Hugging Face libraries draw their own progress bars for loading and saving; ours suffice
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
-        handlers = {"build": _build, "eval": _eval, "preview": _preview, "audit": _audit, "report": _report, "list": _list, "tiny-model": _tiny}
+        handlers = {"build": _build, "eval": _eval, "preview": _preview, "audit": _audit, "report": _report, "export": _export, "list": _list, "tiny-model": _tiny}
         handler = handlers[args.command]
         return handler(args)
     except MmhayError as error:
@@ -285,6 +292,16 @@ def _print_runs(runs: list[dict], *, grid: bool) -> None:
             values = [cells["cells"].get(f"{row}|{col}") for col in cols]
             heat.add_row(row, *[f"{100 * v['accuracy']:.0f}" if v else "" for v in values])
         console.print(heat)
+
+
+def _export(args) -> int:
+    from mmhay.lmms_eval_task import write_lmms_eval_task
+
+    written = write_lmms_eval_task(args.data, args.out, task=args.task, max_new_tokens=args.max_new_tokens)
+    task = written[0].stem
+    print(f"wrote {', '.join(str(path) for path in written)}")
+    print(f"evaluate with: python -m lmms_eval --model MODEL --model_args pretrained=... --tasks {task} --include_path {args.out}")
+    return 0
 
 
 def _list(args) -> int:

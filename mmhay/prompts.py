@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from mmhay.schema import AnswerType, Sample, option_letter
 
-__all__ = ["prompt_for", "INSTRUCTIONS"]
+__all__ = ["prompt_for", "prompt_text", "INSTRUCTIONS"]
 
 # How to answer, by answer type. The choice line is the one most video benchmarks use
 # (Video-MME, MVBench, lmms-eval tasks).
@@ -24,7 +26,12 @@ INSTRUCTIONS = {
 
 def prompt_for(sample: Sample) -> str:
     """The prompt for one sample (its media is passed separately)."""
-    lines = [sample.question]
-    lines += [f"{option_letter(i)}. {option}" for i, option in enumerate(sample.options)]
-    lines.append(INSTRUCTIONS[sample.answer_type])
+    return prompt_text(sample.question, sample.options, sample.answer_type)
+
+
+def prompt_text(question: str, options: Sequence[str], answer_type: AnswerType) -> str:
+    """The question, its options lettered A, B, ..., and the line that says how to answer."""
+    lines = [question]
+    lines += [f"{option_letter(i)}. {option}" for i, option in enumerate(options)]
+    lines.append(INSTRUCTIONS[answer_type])
     return "\n".join(lines)
