@@ -25,7 +25,7 @@ demo: setup
 	$(BIN)/mmhay build configs/quickstart.yaml --out $(DEMO)/data --num-proc $(NPROC)
 	$(BIN)/mmhay tiny-model qwen2-vl --out $(DEMO)/tiny-qwen2-vl
 	$(BIN)/mmhay eval --model random --data $(DEMO)/data --out $(DEMO)/runs/random
-	$(BIN)/mmhay eval --model hf:$(DEMO)/tiny-qwen2-vl --data $(DEMO)/data --out $(DEMO)/runs/tiny-qwen2-vl --frames 8
+	$(BIN)/mmhay eval --model hf:$(DEMO)/tiny-qwen2-vl --data $(DEMO)/data --out $(DEMO)/runs/tiny-qwen2-vl --frames 8 --batch-size 4
 	$(BIN)/mmhay eval --model random --data configs/mmneedle.yaml --limit 24 --out $(DEMO)/runs/random-mmneedle
 	$(BIN)/mmhay eval --model hf:$(DEMO)/tiny-qwen2-vl --data configs/mmneedle.yaml --limit 24 --out $(DEMO)/runs/tiny-qwen2-vl-mmneedle
 	$(BIN)/mmhay eval --model random --data configs/audio_niah.yaml --limit 20 --out $(DEMO)/runs/random-audio
@@ -35,7 +35,8 @@ demo: setup
 	$(BIN)/mmhay report $(DEMO)/runs/random $(DEMO)/runs/tiny-qwen2-vl $(DEMO)/runs/random-mmneedle \
 		$(DEMO)/runs/tiny-qwen2-vl-mmneedle $(DEMO)/runs/random-audio $(DEMO)/runs/tiny-qwen2-vl-audio \
 		$(DEMO)/runs/tiny-qwen2-audio-audio --out $(DEMO)/report
-	@echo "demo outputs: $(DEMO)/data (dataset), $(DEMO)/runs/*/ (samples.jsonl, metrics.json, results.md, report.html), $(DEMO)/report/report.html"
+	$(BIN)/mmhay export lmms-eval $(DEMO)/data --out $(DEMO)/lmms-eval-task
+	@echo "demo outputs: $(DEMO)/data (dataset), $(DEMO)/runs/*/ (samples.jsonl, metrics.json, results.md, report.html), $(DEMO)/report/report.html, $(DEMO)/lmms-eval-task/ (the suite as an lmms-eval task)"
 
 test: setup
 	$(BIN)/python -m pytest -q

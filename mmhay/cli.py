@@ -98,7 +98,9 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("kind", nargs="?", help="one kind (plural accepted), e.g. samplers")
 
     tiny = commands.add_parser("tiny-model", help="write a tiny random-weight checkpoint (offline smoke tests)")
-    tiny.add_argument("family", help="model family, e.g. qwen2-vl")
+    from mmhay.adapters.tiny import TINY_FAMILIES
+
+    tiny.add_argument("family", metavar="FAMILY", help=f"model family: {', '.join(TINY_FAMILIES)}")
     tiny.add_argument("--out", type=Path, required=True, help="folder to write the checkpoint into")
     tiny.add_argument("--seed", type=_non_negative, default=0, help="weight seed (default 0)")
     return parser

@@ -10,8 +10,8 @@ A run folder holds::
     report.html       the same with heatmaps, curves and the worst failures (``mmhay.report``)
 
 Samples are asked in batches, sorted so that requests of one kind and length go together; the
-frames of a sample are rendered once for all the prompts that show them (the rotations of a
-circular question). Each answer is committed to the cache, then appended to samples.jsonl and
+frames of the next batch are rendered in worker threads while the model answers this one, once
+for all the prompts that show them (the rotations of a circular question). Each answer is committed to the cache, then appended to samples.jsonl and
 synced, before the next batch is asked: a run killed at any moment, started again with the same
 command, asks the model nothing it has already answered. Under ``torchrun`` every rank answers
 a share of the samples and rank 0 merges them (``mmhay.parallel``).
@@ -23,6 +23,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -33,6 +34,7 @@ from mmhay.atomic import write_text_atomic
 from mmhay.errors import ConfigError, DatasetError, ModelError
 from mmhay.gallery import Gallery
 from mmhay.parallel import Ranks, sum_over_ranks, wait_for_all
+from mmhay.prefetch import Prefetcher
 from mmhay.prompts import prompt_for
 from mmhay.sampling import sample_times
 from mmhay.schema import Sample, rotations
@@ -59,6 +61,7 @@ class EvalSettings:
     sampler: str = "uniform"
     batch_size: int | None = None  # None: the adapter's own default
     log_samples: bool = False  # also record the exact text the model was given
+    render_workers: int | None = None  # threads rendering the next batch (None: the cores, at most 8; 0: none)
 
     def identity(self) -> dict:
         return {"frames": self.frames, "sampler": self.sampler}
@@ -190,10 +193,16 @@ def evaluate(
     if progress:
         progress(finished, total)
     records_path = out / (RECORDS if ranks.world == 1 else f"samples.rank{ranks.rank}.jsonl")
-    with ResponseCache(Path(cache) if cache else out / CACHE) as responses, open(records_path, "a", encoding="utf-8") as log_file:
-        memo = _RenderMemo()
-        for batch in mine:
-            records, failures = _answer_batch(batch, adapter, settings, responses, memo, counts)
+    prefetched = Prefetcher(
+        mine, lambda sample: _render(sample, adapter, settings), lambda sample: _media_key(sample, adapter), workers=settings.render_workers
+    )
+    with (
+        ResponseCache(Path(cache) if cache else out / CACHE) as responses,
+        open(records_path, "a", encoding="utf-8") as log_file,
+        closing(iter(prefetched)) as rendered,
+    ):
+        for batch, shown in rendered:
+            records, failures = _answer_batch(batch, shown, adapter, settings, responses, counts)
             for record in records:
                 log_file.write(json.dumps(record, sort_keys=True) + "\n")
             log_file.flush()
@@ -288,18 +297,12 @@ def _skip_reason(sample: Sample, adapter: Adapter) -> str | None:
     return None
 
 
-class _RenderMemo:
-    """The media last shown, so the rotations of one question render their frames once."""
-
-    def __init__(self) -> None:
-        self.key: str | None = None
-        self.shown: dict = {}
-
-    def show(self, sample: Sample, adapter: Adapter, settings: EvalSettings) -> dict:
-        key = json.dumps(sample.media.to_json(), sort_keys=True)
-        if key != self.key:
-            self.key, self.shown = key, _render(sample, adapter, settings)
-        return self.shown
+def _media_key(sample: Sample, adapter: Adapter) -> str | None:
+    """What names the media ``sample`` shows (its rotations show the same), or None where the
+    model is not asked it."""
+    if _skip_reason(sample, adapter) or sample.answer_type.value not in PARSED_TYPES:
+        return None
+    return json.dumps(sample.media.to_json(), sort_keys=True)
 
 
 def _render(sample: Sample, adapter: Adapter, settings: EvalSettings) -> dict:
@@ -323,15 +326,15 @@ def _render(sample: Sample, adapter: Adapter, settings: EvalSettings) -> dict:
 
 
 def _answer_batch(
-    batch: list[Sample], adapter: Adapter, settings: EvalSettings, responses: ResponseCache, memo: _RenderMemo, counts: dict
+    batch: Sequence[Sample], shown: list[dict | None], adapter: Adapter, settings: EvalSettings, responses: ResponseCache, counts: dict
 ) -> tuple[list[dict], list[str]]:
     """Records for the samples of ``batch`` that got an answer (from the cache or the model),
-    and the errors of those that did not."""
+    and the errors of those that did not; ``shown`` holds each sample's rendered media."""
     records: dict[str, dict] = {}
     requests: dict[str, Request] = {}
     keys: dict[str, str] = {}
     identity = adapter.identity()
-    for sample in batch:
+    for sample, media in zip(batch, shown):
         if sample.answer_type.value not in PARSED_TYPES:
             raise ConfigError(sample.id, "answer_type", "is not scored yet", sample.answer_type.value)
         reason = _skip_reason(sample, adapter)
@@ -344,7 +347,7 @@ def _answer_batch(
             answer_type=sample.answer_type.value,
             options=sample.options,
             facets=dict(sample.facets),
-            **memo.show(sample, adapter, settings),
+            **media,
         )
         requests[sample.id] = request
         keys[sample.id] = request_key(identity, request)

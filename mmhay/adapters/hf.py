@@ -247,11 +247,12 @@ class HFModel:
         replies = self.processor.batch_decode(new_tokens, skip_special_tokens=True)
         pad = self.processor.tokenizer.pad_token_id
         eos = _eos_ids(self.model)
+        prompt_tokens = inputs["attention_mask"].sum(dim=1).tolist()  # one copy from the device, not one a token
         answers = []
-        for row, (text, reply) in enumerate(zip(texts, replies)):
-            generated = [int(t) for t in new_tokens[row] if int(t) != pad]
+        for row, (text, reply, tokens) in enumerate(zip(texts, replies, new_tokens.tolist())):
+            generated = [t for t in tokens if t != pad]
             completion = next((k + 1 for k, t in enumerate(generated) if t in eos), len(generated))
-            usage = {"prompt_tokens": int(inputs["attention_mask"][row].sum()), "completion_tokens": completion}
+            usage = {"prompt_tokens": int(prompt_tokens[row]), "completion_tokens": completion}
             answers.append(Answer(reply.strip(), prompt=text, usage=usage))
         return answers
 
