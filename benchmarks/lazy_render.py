@@ -26,7 +26,7 @@ from pathlib import Path
 from haystack import make_haystack
 
 from mmhay.media.probe import probe_video
-from mmhay.sampling import uniform
+from mmhay.sampling import uniform_times
 from mmhay.timeline import Clip, Composition, FileRef, GeneratorRef, Still, TimeRange
 
 
@@ -59,7 +59,7 @@ def main() -> None:
     ref, half = FileRef.video(haystack), info.duration / 2
     segments = (Clip(ref, TimeRange(Fraction(0), half)), needle, Clip(ref, TimeRange(half, half)))
     media = Composition(segments, (1280, 720), Fraction(30))
-    times = uniform(media.duration, args.frames)
+    times = uniform_times(media.duration, args.frames)
 
     lazy_seconds, decoded = [], 0
     for _ in range(args.repeats):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from mmhay.config import load_suite
 from mmhay.generators import create_generator
-from mmhay.sampling import uniform
+from mmhay.sampling import uniform_times
 
 
 def main() -> None:
@@ -30,7 +30,7 @@ def main() -> None:
     rows = []
     for length, index in sorted(firsts.items()):
         sample = generator.sample(index)
-        times = uniform(sample.media.duration, 32)
+        times = uniform_times(sample.media.duration, 32)
         seconds = []
         for _ in range(5):
             started = time.perf_counter()

@@ -60,7 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", type=Path, required=True, help="built suite folder, or a suite config (YAML)")
     evaluate.add_argument("--out", type=Path, required=True, help="run folder to write (resumed if it holds this run)")
     evaluate.add_argument("--frames", type=_positive, default=16, help="frames shown per sample (default 16)")
-    evaluate.add_argument("--sampler", default="uniform", help="frame sampler (default uniform; see `mmhay list samplers`)")
+    evaluate.add_argument(
+        "--sampler", default="uniform", help="frame sampler, NAME or NAME:key=value,... (default uniform; e.g. fps:rate=1, scene, keyclip:scorer=clip:PATH; see `mmhay list samplers`)"
+    )
     evaluate.add_argument("--tasks", default="", help="only these tasks, comma-separated, e.g. retrieval,counting (default all)")
     evaluate.add_argument("--limit", type=_positive, help="evaluate only the first N samples (of the --tasks chosen)")
     evaluate.add_argument("--batch-size", type=_positive, help="requests per model call (default: the model's own, 1 for hf)")
@@ -98,9 +100,9 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("kind", nargs="?", help="one kind (plural accepted), e.g. samplers")
 
     tiny = commands.add_parser("tiny-model", help="write a tiny random-weight checkpoint (offline smoke tests)")
-    from mmhay.adapters.tiny import TINY_FAMILIES
+    from mmhay.adapters.tiny import TINY_FAMILIES, TINY_SCORERS
 
-    tiny.add_argument("family", metavar="FAMILY", help=f"model family: {', '.join(TINY_FAMILIES)}")
+    tiny.add_argument("family", metavar="FAMILY", help=f"model family: {', '.join(TINY_FAMILIES + TINY_SCORERS)}")
     tiny.add_argument("--out", type=Path, required=True, help="folder to write the checkpoint into")
     tiny.add_argument("--seed", type=_non_negative, default=0, help="weight seed (default 0)")
     return parser
@@ -328,7 +330,8 @@ def _tiny(args) -> int:
     from mmhay.adapters.tiny import make_tiny_checkpoint
 
     out = make_tiny_checkpoint(args.family, args.out, seed=args.seed)
-    print(f"wrote a tiny random-weight {args.family} checkpoint to {out}/ (evaluate it with --model hf:{out})")
+    use = f"sample with --sampler keyclip:scorer=clip:{out}" if args.family == "clip" else f"evaluate it with --model hf:{out}"
+    print(f"wrote a tiny random-weight {args.family} checkpoint to {out}/ ({use})")
     return 0
 
 

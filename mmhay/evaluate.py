@@ -36,7 +36,7 @@ from mmhay.gallery import Gallery
 from mmhay.parallel import Ranks, sum_over_ranks, wait_for_all
 from mmhay.prefetch import Prefetcher
 from mmhay.prompts import prompt_for
-from mmhay.sampling import sample_times
+from mmhay.sampling import Footage, check_sampler, plan_frames
 from mmhay.schema import Sample, rotations
 from mmhay.scoring.metrics import summarize
 from mmhay.scoring.parse import PARSED_TYPES, parse_answer
@@ -172,7 +172,7 @@ def evaluate(
         raise ConfigError("--frames", "", "must be at least 1", settings.frames)
     if settings.batch_size is not None and settings.batch_size < 1:
         raise ConfigError("--batch-size", "", "must be at least 1", settings.batch_size)
-    sample_times(settings.sampler, Fraction(1), 1)  # an unknown sampler fails before anything is written
+    check_sampler(settings.sampler)  # an unknown sampler or option fails before anything is written
     out = Path(out)
     run = {"model": {"name": adapter.name, **adapter.identity()}, "data": data.identity, "settings": settings.identity()}
     if ranks.main:
@@ -318,11 +318,25 @@ def _render(sample: Sample, adapter: Adapter, settings: EvalSettings) -> dict:
         return shown
     shown["duration"], shown["fps"] = float(media.duration), _frame_rate(media)
     if adapter.needs_frames and getattr(adapter, "sees", True) and media.segments:
-        rendered = media.render(sample_times(settings.sampler, media.duration, settings.frames))
+        rate = media.rate if media.rate is not None else (Fraction(shown["fps"]).limit_denominator(1001) if shown["fps"] else None)
+        question = " ".join([sample.question, *sample.options])  # F2C: the question and its options
+        footage = Footage(media.duration, rate, media.frames, question, sample.id)
+        plan = plan_frames(settings.sampler, footage, settings.frames)
+        rendered = media.render(plan.times, _scaled_size(media.size, plan.scales))
         shown["frames"], shown["frame_times"] = rendered.pixels, tuple(float(t) for t in rendered.times)
+        if any(scale != 1 for scale in plan.scales):
+            shown["frame_scales"] = plan.scales
     if adapter.needs_frames and adapter.takes_audio and media.soundtrack:
         shown["audio"], shown["audio_rate"] = media.audio(), media.audio_rate
     return shown
+
+
+def _scaled_size(size: tuple[int, int], scales: tuple[float, ...]) -> tuple[int, int] | None:
+    """The size to render at when every frame has one scale (even sides, as video codecs and
+    processors like); frames of mixed scales are rendered whole and their scales recorded."""
+    if not scales or len(set(scales)) != 1 or scales[0] == 1:
+        return None
+    return tuple(max(2, round(side / scales[0] / 2) * 2) for side in size)
 
 
 def _answer_batch(
@@ -379,6 +393,7 @@ def _scored(sample: Sample, request: Request, answer: Answer, settings: EvalSett
     record = {
         **_record(sample, request.prompt),
         "frame_times": [round(t, 6) for t in request.frame_times],
+        **({"frame_scales": list(request.frame_scales)} if request.frame_scales else {}),
         "output": answer.text,
         "parsed": parsed,
         "correct": is_correct(kind, parsed, sample.answer),

@@ -34,8 +34,10 @@ _BUILTIN_MODULES = {
     ],
     "procedural": ["mmhay.media.procedural", "mmhay.media.sounds"],
     "sampler": ["mmhay.sampling"],
+    "scorer": ["mmhay.relevance"],
     "adapter": ["mmhay.adapters.baselines", "mmhay.adapters.hf", "mmhay.adapters.api"],
     "decoder": ["mmhay.media.decode"],
+    "compressor": ["mmhay.compression"],
 }
 
 

@@ -94,7 +94,8 @@ def test_list_shows_the_registries():
     assert result.returncode == 0
     for expected in ("samplers:", "uniform", "adapters:", "hf", "random", "tasks:", "retrieval", "generators:", "video"):
         assert expected in result.stdout
-    assert mmhay("list", "samplers").stdout.startswith("samplers:\n  uniform")
+    samplers = mmhay("list", "samplers").stdout
+    assert samplers.startswith("samplers:\n") and "\n  uniform " in samplers and "\n  keyclip " in samplers
     _one_line_error(mmhay("list", "widgets"), "unknown kind")
 
 

@@ -37,6 +37,7 @@ class Request:
     options: tuple[str, ...] = ()
     frames: np.ndarray | None = None
     frame_times: tuple[float, ...] = ()
+    frame_scales: tuple[float, ...] = ()  # each frame's downscale per side, where a sampler shrank some
     duration: float = 0.0
     fps: float | None = None
     images: tuple[np.ndarray, ...] = ()

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -248,13 +249,33 @@ class HFModel:
         pad = self.processor.tokenizer.pad_token_id
         eos = _eos_ids(self.model)
         prompt_tokens = inputs["attention_mask"].sum(dim=1).tolist()  # one copy from the device, not one a token
+        media_ids = torch.tensor(sorted(self._media_token_ids), device=inputs["input_ids"].device, dtype=inputs["input_ids"].dtype)
+        visual_tokens = torch.isin(inputs["input_ids"], media_ids).sum(dim=1).tolist()
         answers = []
         for row, (text, reply, tokens) in enumerate(zip(texts, replies, new_tokens.tolist())):
             generated = [t for t in tokens if t != pad]
             completion = next((k + 1 for k, t in enumerate(generated) if t in eos), len(generated))
-            usage = {"prompt_tokens": int(prompt_tokens[row]), "completion_tokens": completion}
+            usage = {"prompt_tokens": int(prompt_tokens[row]), "completion_tokens": completion, "visual_tokens": int(visual_tokens[row])}
             answers.append(Answer(reply.strip(), prompt=text, usage=usage))
         return answers
+
+    @cached_property
+    def _media_token_ids(self) -> set[int]:
+        """The ids of the placeholder tokens the processor expands into one per visual (or audio)
+        embedding: counting them gives the tokens the media cost."""
+        config = self.model.config
+        ids = {getattr(config, name, None) for name in ("image_token_id", "video_token_id", "image_token_index", "video_token_index")}
+        ids = {i for i in ids if isinstance(i, int)}
+        if ids:  # the model's own: the processor's may name a marker around them (Gemma 3's <start_of_image>)
+            return ids
+        tokenizer = self.processor.tokenizer
+        for attribute in ("image_token", "video_token"):
+            token = getattr(self.processor, attribute, None) or getattr(tokenizer, attribute, None)
+            if isinstance(token, str):
+                token_id = tokenizer.convert_tokens_to_ids(token)
+                if isinstance(token_id, int) and token_id != tokenizer.unk_token_id:
+                    ids.add(token_id)
+        return ids or {-1}
 
     def _kind(self, request: Request) -> str:
         if request.audio is not None and self.takes_audio:

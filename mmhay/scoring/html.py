@@ -41,15 +41,20 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric_from: i
 
 
 def _runs_table(runs: Sequence[Mapping]) -> str:
+    """One row a run; runs that record their visual tokens are sorted by them, so accuracies
+    are read at equal token budgets."""
     rows = []
-    for m in runs:
+    for m in sorted(runs, key=lambda m: m.get("usage", {}).get("visual_tokens", 0)):
         o = m["overall"]
         circular = m.get("circular", {}).get("accuracy")
+        visual = m.get("usage", {}).get("visual_tokens")
         rows.append(
             [
                 m["model"]["name"],
                 str(m["data"].get("suite", "?")),
+                str(m["settings"]["sampler"]),
                 str(m["settings"]["frames"]),
+                "—" if visual is None else f"{visual:g}",
                 str(o["n"]),
                 _pct(o["accuracy"]),
                 f"{_pct(o['low'])}–{_pct(o['high'])}",
@@ -59,8 +64,8 @@ def _runs_table(runs: Sequence[Mapping]) -> str:
                 str(m.get("skipped", 0)),
             ]
         )
-    header = ["model", "data", "frames", "samples", "accuracy %", "95% CI", "circular %", "chance %", "unparsed", "skipped"]
-    return _table(header, rows, numeric_from=2)
+    header = ["model", "data", "sampler", "frames", "visual tokens / sample", "samples", "accuracy %", "95% CI", "circular %", "chance %", "unparsed", "skipped"]
+    return _table(header, rows, numeric_from=3)
 
 
 def _task_tables(metrics: Mapping) -> str:

@@ -14,7 +14,7 @@ from math import sqrt
 from mmhay.scoring.bootstrap import bootstrap_interval, seed_for
 from mmhay.scoring.task_metrics import circular, family_metrics, mmneedle
 
-__all__ = ["Accuracy", "accuracy", "wilson_interval", "summarize"]
+__all__ = ["Accuracy", "accuracy", "wilson_interval", "summarize", "usage_means"]
 
 
 @dataclass(frozen=True)
@@ -123,4 +123,18 @@ def summarize(records: Sequence[Mapping]) -> dict:
     rotated = circular(records)
     if rotated:
         summary["circular"] = rotated
+    tokens = usage_means(plain)
+    if tokens:
+        summary["usage"] = tokens
     return summary
+
+
+def usage_means(records: Sequence[Mapping]) -> dict:
+    """Mean tokens per sample (visual, prompt, completion) over the records that report them:
+    runs are compared at equal visual-token budgets through this."""
+    means = {}
+    for name in ("visual_tokens", "prompt_tokens", "completion_tokens"):
+        counts = [r["usage"][name] for r in records if name in r.get("usage", {})]
+        if counts:
+            means[name] = round(sum(counts) / len(counts), 2)
+    return means

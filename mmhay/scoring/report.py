@@ -52,6 +52,9 @@ def run_markdown(metrics: Mapping) -> str:
     ]
     if metrics.get("skipped"):
         parts += ["", f"{metrics['skipped']} samples were skipped (their answer is in a sound the model cannot hear, or pictures it cannot see); `samples` counts the rest."]
+    if metrics.get("usage", {}).get("visual_tokens") is not None:
+        u = metrics["usage"]
+        parts += ["", f"Tokens per sample (mean): {u['visual_tokens']:g} visual, {u.get('prompt_tokens', 0):g} in the whole prompt."]
     if metrics.get("circular"):
         c = metrics["circular"]
         parts += ["", f"Circular accuracy (every rotation of the options right): {_pct(c['accuracy'])}% of {c['questions']} questions."]

@@ -62,8 +62,10 @@ def test_every_frame_reaches_the_model(family):
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 256, (4, 48, 64, 3), dtype=np.uint8)
     two = _media_tokens(model, model._inputs([_request("a", "Q?", frames[:2], (0.5, 1.5))]))
-    four = _media_tokens(model, model._inputs([_request("a", "Q?", frames, (0.5, 1.5, 2.5, 3.5))]))
+    request = _request("a", "Q?", frames, (0.5, 1.5, 2.5, 3.5))
+    four = _media_tokens(model, model._inputs([request]))
     assert 0 < two < four, "the processor must not sample the frames again"
+    assert model.generate([request])[0].usage["visual_tokens"] == four, "the tokens the frames cost are recorded"
 
 
 def test_a_batch_answers_as_its_requests_do_alone(family):

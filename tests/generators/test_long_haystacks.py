@@ -25,11 +25,11 @@ def peak_kib():
 
 from mmhay.config import load_suite
 from mmhay.generators import create_generator
-from mmhay.sampling import uniform
+from mmhay.sampling import uniform_times
 generator = create_generator(load_suite(sys.argv[1]))
 index = next(i for i in range(len(generator)) if generator.sample(i).facets["length"] == 3600)
 sample = generator.sample(index)
-rendered = sample.media.render(uniform(sample.media.duration, 32))
+rendered = sample.media.render(uniform_times(sample.media.duration, 32))
 print(json.dumps({
     "seconds": float(sample.media.duration),
     "frames": len(rendered.pixels),

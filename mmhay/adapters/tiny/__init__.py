@@ -12,11 +12,11 @@ from pathlib import Path
 
 from mmhay.errors import ConfigError
 
-__all__ = ["TINY_FAMILIES", "make_tiny_checkpoint"]
+__all__ = ["TINY_FAMILIES", "TINY_SCORERS", "make_tiny_checkpoint"]
 
 
 def _builders() -> dict[str, Callable[[Path, int], None]]:
-    from mmhay.adapters.tiny import gemma, internvl, llava, qwen, smolvlm
+    from mmhay.adapters.tiny import clip, gemma, internvl, llava, qwen, smolvlm
 
     return {
         "qwen2-vl": qwen.qwen2_vl,
@@ -28,17 +28,20 @@ def _builders() -> dict[str, Callable[[Path, int], None]]:
         "gemma3": gemma.gemma3,
         "internvl": internvl.internvl,
         "qwen2-audio": qwen.qwen2_audio,
+        "clip": clip.clip,
     }
 
 
 # the families a user meets as checkpoints: the vision-language ones, then one that hears
 TINY_FAMILIES = ("qwen2-vl", "qwen2.5-vl", "qwen3-vl", "llava-onevision", "llava-next-video", "smolvlm2", "gemma3", "internvl", "qwen2-audio")
+# and models that are not asked questions: the relevance scorer of the keyclip sampler
+TINY_SCORERS = ("clip",)
 
 
 def make_tiny_checkpoint(family: str, out: str | Path, *, seed: int = 0) -> Path:
     """Write a tiny random-weight checkpoint of ``family`` into ``out`` and return the folder."""
-    if family not in TINY_FAMILIES:
-        raise ConfigError("family", "", f"unknown tiny model family; known: {', '.join(TINY_FAMILIES)}", family)
+    if family not in TINY_FAMILIES + TINY_SCORERS:
+        raise ConfigError("family", "", f"unknown tiny model family; known: {', '.join(TINY_FAMILIES + TINY_SCORERS)}", family)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     _builders()[family](out, seed)

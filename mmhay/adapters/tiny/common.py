@@ -51,8 +51,9 @@ def save_checkpoint(model_class, config, processor, ids: dict[str, int], out: Pa
     with torch.random.fork_rng(devices=[]):  # seeded weights without touching the caller's random state
         torch.manual_seed(seed)
         model = model_class(config)
-    model.generation_config.eos_token_id = ids["<|im_end|>"]
-    model.generation_config.pad_token_id = ids["<|endoftext|>"]
+    if getattr(model, "generation_config", None) is not None:  # embedding models (CLIP) generate nothing
+        model.generation_config.eos_token_id = ids["<|im_end|>"]
+        model.generation_config.pad_token_id = ids["<|endoftext|>"]
     with quiet_progress_bars():
         model.save_pretrained(out)
         processor.save_pretrained(out)

@@ -1,0 +1,391 @@
+"""Visual-token compressors: plain torch reference implementations, the truth that kernels are checked against.
+
+Every compressor takes features ``[F, h, w, C]`` (one patch grid per frame) and the F frame times in
+seconds, and returns the kept tokens with their provenance (source frames, box, size, mean time), so
+a needle can be traced as kept, merged or dropped. Arithmetic is float32 (float64 for float64 input);
+tokens come back in the input dtype, ordered by frame then row-major position unless noted.
+A spec names one: ``"name"`` or ``"name:key=value,..."``, e.g. ``"tome:target=16,scope=clip4"``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+from mmhay.errors import ConfigError
+from mmhay.registry import registry
+from mmhay.specs import bind_options, parse_spec
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["COMPRESSORS", "Compressed", "compress", "output_tokens", "parse_compressor"]
+
+COMPRESSORS = registry("compressor")
+
+_SOURCE = "--compress"
+
+
+@dataclass(frozen=True)
+class Compressed:
+    """Kept tokens and where each came from."""
+
+    tokens: torch.Tensor  # [M, C], dtype of the input
+    frames: torch.Tensor  # [M, 2] int64: first source frame, last source frame + 1
+    boxes: torch.Tensor  # [M, 4] int64: y0, x0, y1, x1 in input grid cells, half-open
+    sizes: torch.Tensor  # [M] float32: source tokens merged into it (sum F*h*w unless tokens were dropped)
+    times: torch.Tensor  # [M] float32: size-weighted mean timestamp of its sources, seconds
+
+    def __len__(self) -> int:
+        return self.tokens.shape[0]
+
+
+def parse_compressor(spec: str) -> tuple[str, dict[str, Any]]:
+    """The compressor's name and its options, each converted to the type of its default.
+
+    Unknown names or keys and unconvertible values raise ConfigError; whether a value is in
+    range is checked by the compressor itself.
+    """
+    name, raw = parse_spec(spec, _SOURCE)
+    return name, bind_options(COMPRESSORS.get(name, source=_SOURCE).obj, raw, _SOURCE, skip=2)
+
+
+def compress(spec: str, features: torch.Tensor, times: Any) -> Compressed:
+    """Run the compressor ``spec`` on features [F, h, w, C] whose frames were shown at ``times`` (seconds)."""
+    name, options = parse_compressor(spec)
+    return COMPRESSORS.get(name).obj(features, times, **options)
+
+
+def output_tokens(spec: str, frames: int, h: int, w: int) -> int:
+    """Tokens the compressor keeps for F x h x w input, known without running it (for budgets)."""
+    name, options = parse_compressor(spec)
+    count = COMPRESSORS.get(name).meta.get("tokens")
+    if count is None:
+        raise ConfigError(_SOURCE, "", f"{name} cannot tell its token count in advance", spec)
+    return count(frames, h, w, **options)
+
+
+def _require(ok: bool, key: str, problem: str, value: Any) -> None:
+    if not ok:
+        raise ConfigError(_SOURCE, key, problem, value)
+
+
+def _grid(features: torch.Tensor, times: Any) -> tuple[int, int, int, int, torch.Tensor]:
+    """F, h, w, C and the times as a float64 CPU tensor, checked against each other."""
+    import torch
+
+    if features.dim() != 4 or not features.is_floating_point():
+        raise ValueError(f"features must be a float tensor [F, h, w, C], got {features.dtype} {tuple(features.shape)}")
+    if isinstance(times, torch.Tensor):
+        stamps = times.detach().to("cpu", torch.float64).reshape(-1)
+    else:
+        stamps = torch.tensor([float(t) for t in times], dtype=torch.float64)
+    if stamps.numel() != features.shape[0]:
+        raise ValueError(f"{features.shape[0]} frames but {stamps.numel()} timestamps")
+    return (*features.shape, stamps)
+
+
+def _compute_dtype(features: torch.Tensor) -> torch.dtype:
+    import torch
+
+    return torch.promote_types(features.dtype, torch.float32)
+
+
+def _layout(spans, stamps, rows, cols, sizes, tokens) -> Compressed:
+    """Provenance of a regular output: G frame groups x len(rows) x len(cols) tokens, row-major.
+
+    spans [G, 2] source frames of each group, stamps [G] their mean time, rows/cols [n, 2] the
+    half-open source cells of each output row/column, sizes a number or [G] tensor.
+    """
+    import torch
+
+    groups, per = len(spans), len(rows) * len(cols)
+    rows, cols = torch.as_tensor(rows, dtype=torch.int64), torch.as_tensor(cols, dtype=torch.int64)
+    ry, cx = rows.repeat_interleave(len(cols), 0), cols.repeat(len(rows), 1)
+    cell = torch.stack([ry[:, 0], cx[:, 0], ry[:, 1], cx[:, 1]], 1)
+    weight = torch.as_tensor(sizes, dtype=torch.float32).expand(groups)
+    return _result(
+        tokens,
+        torch.as_tensor(spans, dtype=torch.int64).repeat_interleave(per, 0),
+        cell.repeat(groups, 1),
+        weight.repeat_interleave(per),
+        stamps.to(torch.float32).repeat_interleave(per),
+    )
+
+
+def _result(tokens, frames, boxes, sizes, times) -> Compressed:
+    device = tokens.device
+    return Compressed(tokens, frames.to(device), boxes.to(device), sizes.to(device), times.to(device))
+
+
+def _single_frames(stamps: torch.Tensor) -> torch.Tensor:
+    import torch
+
+    index = torch.arange(len(stamps))
+    return torch.stack([index, index + 1], 1)
+
+
+def _cells(n: int) -> list[tuple[int, int]]:
+    return [(i, i + 1) for i in range(n)]
+
+
+def _spatial_pool_tokens(frames: int, h: int, w: int, k: int = 2, mode: str = "avg") -> int:
+    _require(k >= 1, "k", "the pooling factor must be at least 1", k)
+    _require(mode in ("avg", "bilinear_ceil"), "mode", "expected avg or bilinear_ceil", mode)
+    if mode == "avg":
+        _require(k <= min(h, w), "k", f"avg pooling by {k} leaves nothing of a {h}x{w} grid", k)
+        return frames * (h // k) * (w // k)
+    return frames * -(-h // k) * -(-w // k)
+
+
+@COMPRESSORS.register("spatial_pool", tokens=_spatial_pool_tokens)
+def spatial_pool(features: torch.Tensor, times: Any, k: int = 2, mode: str = "avg") -> Compressed:
+    """k x k spatial pooling per frame: avg (floor, LLaVA-Video) or bilinear_ceil (ceil, LLaVA-OneVision).
+
+    bilinear_ceil boxes are the cells with nonzero interpolation weight in exact arithmetic; its
+    sizes are the area share h*w / (oh*ow), so they sum to F*h*w. avg drops remainder rows/columns.
+    """
+    import torch
+    import torch.nn.functional as nnf
+
+    frames, h, w, channels, stamps = _grid(features, times)
+    _spatial_pool_tokens(frames, h, w, k, mode)
+    compute = _compute_dtype(features)
+    if mode == "avg":
+        oh, ow = h // k, w // k
+        # splitting dims is always a view, even of the cropped (non-contiguous) tensor
+        pooled = features[:, : oh * k, : ow * k].view(frames, oh, k, ow, k, channels).mean((2, 4), dtype=compute)
+        rows, cols = [(i * k, i * k + k) for i in range(oh)], [(j * k, j * k + k) for j in range(ow)]
+        size = float(k * k)
+    else:
+        oh, ow = -(-h // k), -(-w // k)
+        # channels-last view on purpose: .contiguous() to NCHW makes the kernel ~800x slower (anchors §4.3)
+        pooled = nnf.interpolate(features.to(compute).permute(0, 3, 1, 2), size=(oh, ow), mode="bilinear", align_corners=False)
+        pooled = pooled.permute(0, 2, 3, 1)
+        rows, cols = _bilinear_reads(h, oh), _bilinear_reads(w, ow)
+        size = h * w / (oh * ow)
+    tokens = pooled.to(features.dtype).reshape(-1, channels)
+    return _layout(_single_frames(stamps), stamps, rows, cols, size, tokens)
+
+
+def _bilinear_reads(n: int, out: int) -> list[tuple[int, int]]:
+    """Per output index, the half-open input range align_corners=False bilinear reads with nonzero weight."""
+    reads = []
+    for i in range(out):
+        source = max(Fraction(2 * i + 1, 2) * Fraction(n, out) - Fraction(1, 2), Fraction(0))
+        low = math.floor(source)
+        high = min(low + 1, n - 1) if source > low else low
+        reads.append((low, high + 1))
+    return reads
+
+
+def _temporal_pool_tokens(frames: int, h: int, w: int, k: int = 2) -> int:
+    _require(k >= 1, "k", "the pooling factor must be at least 1", k)
+    return -(-frames // k) * h * w
+
+
+@COMPRESSORS.register("temporal_pool", tokens=_temporal_pool_tokens)
+def temporal_pool(features: torch.Tensor, times: Any, k: int = 2) -> Compressed:
+    """Mean over non-overlapping groups of k consecutive frames at each position; the tail group over its real size."""
+    import torch
+
+    frames, h, w, channels, stamps = _grid(features, times)
+    _temporal_pool_tokens(frames, h, w, k)
+    compute, whole = _compute_dtype(features), frames // k
+    parts = [features[: whole * k].view(whole, k, h, w, channels).mean(1, dtype=compute)]
+    if frames % k:
+        parts.append(features[whole * k :].mean(0, keepdim=True, dtype=compute))
+    tokens = torch.cat(parts).to(features.dtype).reshape(-1, channels)
+    starts = torch.arange(0, frames, k)
+    ends = torch.clamp(starts + k, max=frames)
+    means = torch.stack([stamps[s:e].mean() for s, e in zip(starts.tolist(), ends.tolist())])
+    return _layout(torch.stack([starts, ends], 1), means, _cells(h), _cells(w), (ends - starts).float(), tokens)
+
+
+def _dct_lowpass_tokens(frames: int, h: int, w: int, kh: int | None = None, kw: int | None = None, inverse: bool = True) -> int:
+    kh, kw = -(-h // 2) if kh is None else kh, -(-w // 2) if kw is None else kw
+    _require(1 <= kh <= h, "kh", f"must be within 1..{h} (the grid height)", kh)
+    _require(1 <= kw <= w, "kw", f"must be within 1..{w} (the grid width)", kw)
+    return frames * kh * kw
+
+
+def _dct_matrix(n: int) -> torch.Tensor:
+    """The orthonormal DCT-II matrix of size n, float64: row k is frequency k."""
+    import torch
+
+    k, i = torch.arange(n, dtype=torch.float64)[:, None], torch.arange(n, dtype=torch.float64)[None]
+    matrix = torch.cos(math.pi * (2 * i + 1) * k / (2 * n)) * math.sqrt(2 / n)
+    matrix[0] /= math.sqrt(2)
+    return matrix
+
+
+def _lowpass_matrix(n: int, keep: int, inverse: bool) -> torch.Tensor:
+    """[keep, n] float64: the first ``keep`` DCT rows, then (inverse) back to a keep-sample grid."""
+    matrix = _dct_matrix(n)[:keep]
+    if inverse:
+        # sqrt(keep/n) rescales the DC term so a constant image keeps its value, not its energy
+        matrix = _dct_matrix(keep).T @ matrix * math.sqrt(keep / n)
+    return matrix
+
+
+@COMPRESSORS.register("dct_lowpass", tokens=_dct_lowpass_tokens)
+def dct_lowpass(features: torch.Tensor, times: Any, kh: int | None = None, kw: int | None = None, inverse: bool = True) -> Compressed:
+    """Keep the kh x kw lowest 2-D DCT-II frequencies per frame and channel (Fourier-VLM); defaults ceil(h/2), ceil(w/2).
+
+    inverse=True maps them back to a smooth kh x kw image, scaled so a constant stays constant (an
+    orthonormal round trip would scale it by sqrt(h*w/(kh*kw))); output cell i then reports the
+    proportional input rows floor(i*h/kh)..ceil((i+1)*h/kh) as its box, though every input cell
+    contributes. inverse=False returns the orthonormal coefficients, each boxed by the whole grid.
+    Sizes are the area share h*w/(kh*kw). The whole map is X' = A X B^T: two matmuls.
+    """
+    frames, h, w, channels, stamps = _grid(features, times)
+    _dct_lowpass_tokens(frames, h, w, kh, kw, inverse)
+    kh, kw = -(-h // 2) if kh is None else kh, -(-w // 2) if kw is None else kw
+    compute = _compute_dtype(features)
+    rows_map = _lowpass_matrix(h, kh, inverse).to(features.device, compute)
+    cols_map = _lowpass_matrix(w, kw, inverse).to(features.device, compute)
+    x = features.to(compute).reshape(frames, h, w * channels)
+    x = (rows_map @ x).view(frames * kh, w, channels)
+    tokens = (cols_map @ x).to(features.dtype).reshape(-1, channels)
+    if inverse:
+        rows = [(i * h // kh, -(-(i + 1) * h // kh)) for i in range(kh)]
+        cols = [(j * w // kw, -(-(j + 1) * w // kw)) for j in range(kw)]
+    else:
+        rows, cols = [(0, h)] * kh, [(0, w)] * kw
+    return _layout(_single_frames(stamps), stamps, rows, cols, h * w / (kh * kw), tokens)
+
+
+def _evs_prune_tokens(frames: int, h: int, w: int, q: float = 0.75) -> int:
+    _require(0 <= q <= 1, "q", "the pruning rate must be within 0..1", q)
+    # int(float product) exactly as vLLM's compute_retained_tokens_count rounds
+    return min(frames * h * w, max(h * w, int(frames * h * w * (1 - q))))
+
+
+@COMPRESSORS.register("evs_prune", tokens=_evs_prune_tokens)
+def evs_prune(features: torch.Tensor, times: Any, q: float = 0.75) -> Compressed:
+    """Keep the tokens least like the same position one frame earlier (vLLM EVS); frame 0 is always kept whole.
+
+    Dissimilarity is 1 - cosine similarity, computed in float32 (vLLM uses the model dtype, so
+    near-ties may break differently); ties keep the earlier token.
+    """
+    import torch
+    import torch.nn.functional as nnf
+
+    frames, h, w, channels, stamps = _grid(features, times)
+    keep = _evs_prune_tokens(frames, h, w, q)
+    x = features.to(_compute_dtype(features))
+    change = 1 - nnf.cosine_similarity(x[1:], x[:-1], dim=-1)
+    score = torch.cat([torch.full_like(x[:1, :, :, 0], math.inf), change]).reshape(-1)
+    kept = torch.argsort(score, descending=True, stable=True)[:keep].sort().values
+    full = _layout(_single_frames(stamps), stamps, _cells(h), _cells(w), 1.0, features.reshape(-1, channels))
+    index = kept.cpu()
+    return _result(full.tokens[kept], full.frames[index], full.boxes[index], full.sizes[index], full.times[index])
+
+
+def _tome_tokens(frames: int, h: int, w: int, target: int = 16, scope: str = "frame", metric: str = "feat") -> int:
+    _require(target >= 1, "target", "must be at least 1 token per frame", target)
+    _clip_length(scope)
+    _head_groups(metric)
+    return frames * min(target, h * w)
+
+
+def _clip_length(scope: str) -> int:
+    """Frames merged as one set: 1 for "frame", N for "clipN"."""
+    match = re.fullmatch(r"clip([1-9]\d*)", scope)
+    _require(scope == "frame" or match is not None, "scope", "expected frame or clipN (e.g. clip4)", scope)
+    return 1 if scope == "frame" else int(match.group(1))
+
+
+def _head_groups(metric: str) -> int:
+    """0 for "feat", H for "headmean:H"."""
+    match = re.fullmatch(r"headmean:([1-9]\d*)", metric)
+    _require(metric == "feat" or match is not None, "metric", "expected feat or headmean:H", metric)
+    return 0 if metric == "feat" else int(match.group(1))
+
+
+@COMPRESSORS.register("tome", tokens=_tome_tokens)
+def tome(features: torch.Tensor, times: Any, target: int = 16, scope: str = "frame", metric: str = "feat") -> Compressed:
+    """Bipartite soft matching (ToMe) repeated until ``target`` tokens per frame remain, per frame or per N-frame clip.
+
+    scope=clip4 with metric=headmean:H is VideoChat-Flash's clip compressor; a tail clip of n < N
+    frames keeps target*n. Unlike upstream ToMe, which puts unmerged A tokens first, each round
+    leaves the tokens sorted by their earliest source token, so the output is deterministic and in
+    time order.
+    """
+    import torch
+
+    frames, h, w, channels, stamps = _grid(features, times)
+    _tome_tokens(frames, h, w, target, scope, metric)
+    clip, heads = _clip_length(scope), _head_groups(metric)
+    _require(heads == 0 or channels % heads == 0, "metric", f"{heads} head groups do not divide {channels} channels", metric)
+    device, per = features.device, h * w
+    ys, xs = torch.meshgrid(torch.arange(h, device=device), torch.arange(w, device=device), indexing="ij")
+    frame = torch.arange(frames, device=device).repeat_interleave(per)
+    ys, xs = ys.reshape(-1).repeat(frames), xs.reshape(-1).repeat(frames)
+    state = {
+        "wx": features.reshape(-1, channels).to(_compute_dtype(features)),  # size * mean feature
+        "size": torch.ones(frames * per, dtype=torch.float32, device=device),
+        "tsum": stamps.to(device).repeat_interleave(per),  # size * mean time, float64
+        "lo": torch.stack([torch.arange(frames * per, device=device), frame, ys, xs], 1),  # amin: first, f0, y0, x0
+        "hi": torch.stack([frame + 1, ys + 1, xs + 1], 1),  # amax: f1, y1, x1
+    }
+    pieces, whole = [], frames // clip
+    for start, length, count in ((0, clip, whole), (whole * clip, frames % clip, 1)):
+        if length and count:
+            span = slice(start * per, (start + count * length) * per)
+            sets = {name: t[span].reshape(count, length * per, *t.shape[1:]) for name, t in state.items()}
+            pieces.append(_tome_sets(sets, target * length, heads))
+    merged = {name: torch.cat([p[name].reshape(-1, *p[name].shape[2:]) for p in pieces]) for name in state}
+    tokens = (merged["wx"] / merged["size"][:, None]).to(features.dtype)
+    lo, hi = merged["lo"], merged["hi"]
+    return _result(
+        tokens,
+        torch.stack([lo[:, 1], hi[:, 0]], 1),
+        torch.stack([lo[:, 2], lo[:, 3], hi[:, 1], hi[:, 2]], 1),
+        merged["size"],
+        (merged["tsum"] / merged["size"]).to(torch.float32),
+    )
+
+
+_REDUCE = {"wx": "sum", "size": "sum", "tsum": "sum", "lo": "amin", "hi": "amax"}
+
+
+def _tome_sets(sets: dict[str, torch.Tensor], goal: int, heads: int) -> dict[str, torch.Tensor]:
+    """Merge each of B sets of p tokens ([B, p, ...] per field) down to ``goal`` tokens by repeated ToMe rounds."""
+    import torch
+    import torch.nn.functional as nnf
+
+    count = sets["size"].shape[1]
+    while count > goal:
+        r = min(count - goal, count // 2)
+        x = sets["wx"] / sets["size"][..., None]
+        if heads:
+            x = x.view(*x.shape[:2], heads, -1).mean(2)
+        # normalize() clamps the norm, so an all-zero token scores 0 instead of NaN
+        x = nnf.normalize(x, dim=-1)
+        scores = x[:, ::2] @ x[:, 1::2].transpose(1, 2)
+        partner = scores.argmax(-1)  # first index on ties
+        best = scores.gather(-1, partner[..., None])[..., 0]
+        order = torch.argsort(best, dim=1, descending=True, stable=True)
+        source, unmerged = order[:, :r], order[:, r:]
+        target = partner.gather(1, source)
+        for name, t in sets.items():
+            a, b = t[:, ::2], t[:, 1::2]
+            b = b.scatter_reduce(1, _expand(target, b), _rows(a, source), _REDUCE[name])
+            sets[name] = torch.cat([_rows(a, unmerged), b], 1)
+        first = torch.argsort(sets["lo"][..., 0], dim=1)
+        sets = {name: _rows(t, first) for name, t in sets.items()}
+        count -= r
+    return sets
+
+
+def _expand(index: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return index.view(*index.shape, *(1,) * (like.dim() - 2)).expand(*index.shape, *like.shape[2:])
+
+
+def _rows(t: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """t[b, index[b, i]] for [B, p, ...] t and [B, n] index."""
+    return t.gather(1, _expand(index, t))
