@@ -61,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", type=Path, required=True, help="run folder to write (resumed if it holds this run)")
     evaluate.add_argument("--frames", type=_positive, default=16, help="frames shown per sample (default 16)")
     evaluate.add_argument(
+        "--compress", default="", help="visual-token compressor after the vision tower, NAME or NAME:key=value,... (e.g. spatial_pool:k=2; see `mmhay list compressors`)"
+    )
+    evaluate.add_argument(
         "--sampler", default="uniform", help="frame sampler, NAME or NAME:key=value,... (default uniform; e.g. fps:rate=1, scene, keyclip:scorer=clip:PATH; see `mmhay list samplers`)"
     )
     evaluate.add_argument("--tasks", default="", help="only these tasks, comma-separated, e.g. retrieval,counting (default all)")
@@ -190,7 +193,7 @@ def _eval(args) -> int:
     tasks = [task.strip() for task in args.tasks.split(",") if task.strip()]
     data = open_data(args.data, limit=args.limit, strict=args.strict, circular=args.circular, tasks=tasks)
     adapter = create_adapter(args.model, parse_model_args(args.model_args), seed=args.seed)
-    settings = EvalSettings(frames=args.frames, sampler=args.sampler, batch_size=args.batch_size, log_samples=args.log_samples)
+    settings = EvalSettings(frames=args.frames, sampler=args.sampler, batch_size=args.batch_size, log_samples=args.log_samples, compress=args.compress)
     with _progress_bar(f"eval {adapter.name}", rate="samples/s", show=ranks.main) as bar:
         task = bar.add_task("samples", total=data.count, rate="")
         started: list[float] = []

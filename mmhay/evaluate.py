@@ -62,9 +62,13 @@ class EvalSettings:
     batch_size: int | None = None  # None: the adapter's own default
     log_samples: bool = False  # also record the exact text the model was given
     render_workers: int | None = None  # threads rendering the next batch (None: the cores, at most 8; 0: none)
+    compress: str = ""  # visual-token compressor applied after the vision tower (mmhay.compression spec)
 
     def identity(self) -> dict:
-        return {"frames": self.frames, "sampler": self.sampler}
+        identity = {"frames": self.frames, "sampler": self.sampler}
+        if self.compress:
+            identity["compress"] = self.compress
+        return identity
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,11 @@ def evaluate(
     if settings.batch_size is not None and settings.batch_size < 1:
         raise ConfigError("--batch-size", "", "must be at least 1", settings.batch_size)
     check_sampler(settings.sampler)  # an unknown sampler or option fails before anything is written
+    if settings.compress:
+        check = getattr(adapter, "check_compression", None)
+        if check is None:
+            raise ConfigError("--compress", "", f"{adapter.name} takes no visual-token compression (hf video models do)", settings.compress)
+        check(settings.compress)
     out = Path(out)
     run = {"model": {"name": adapter.name, **adapter.identity()}, "data": data.identity, "settings": settings.identity()}
     if ranks.main:
@@ -347,7 +356,7 @@ def _answer_batch(
     records: dict[str, dict] = {}
     requests: dict[str, Request] = {}
     keys: dict[str, str] = {}
-    identity = adapter.identity()
+    identity = {**adapter.identity(), **settings.identity()} if settings.compress else adapter.identity()
     for sample, media in zip(batch, shown):
         if sample.answer_type.value not in PARSED_TYPES:
             raise ConfigError(sample.id, "answer_type", "is not scored yet", sample.answer_type.value)
@@ -361,6 +370,7 @@ def _answer_batch(
             answer_type=sample.answer_type.value,
             options=sample.options,
             facets=dict(sample.facets),
+            compress=settings.compress,
             **media,
         )
         requests[sample.id] = request

@@ -19,6 +19,7 @@ from mmhay.atomic import write_text_atomic
 from mmhay.errors import DatasetError
 from mmhay.scoring.html import data_uri, page
 from mmhay.scoring.plots import budget_curve_png, heatmap_png, length_curve_png
+from mmhay.scoring.report import run_labels
 
 __all__ = ["load_run", "write_report", "FAILURES_SHOWN"]
 
@@ -38,27 +39,24 @@ def load_run(run: Path) -> tuple[dict, list[dict]]:
     return loaded, records
 
 
-def _label(metrics: Mapping) -> str:
-    return f"{metrics['model']['name']} on {metrics['data'].get('suite', '?')}"
-
-
 def write_report(runs: Sequence[Path], out: Path, *, pictures: bool = True) -> Path:
     """Write ``out/report.html`` (and the heatmap PNGs) for ``runs``; return the page's path."""
     out.mkdir(parents=True, exist_ok=True)
     loaded = [load_run(Path(run)) for run in runs]
+    labels = run_labels([metrics for metrics, _ in loaded])
     heatmaps: list[tuple[str, bytes]] = []
-    for metrics, _ in loaded:
+    for label, (metrics, _) in zip(labels, loaded):
         grids = metrics.get("grid_by_task") or ({"all": metrics["grid"]} if "grid" in metrics else {})
         for task, grid in grids.items():
-            title = f"{_label(metrics)} · {task}"
+            title = f"{label} · {task}"
             png = heatmap_png(grid, title)
             heatmaps.append((title, png))
             name = "".join(c if c.isalnum() else "-" for c in title).strip("-").lower()
             (out / f"heatmap-{name}.png").write_bytes(png)
-    labelled = [(_label(m), m) for m, _ in loaded]
+    labelled = [(label, m) for label, (m, _) in zip(labels, loaded)]
     curves = [("accuracy by haystack length", png) for png in [length_curve_png(labelled)] if png]
     budget = [("accuracy by frames shown", png) for png in [budget_curve_png(labelled)] if png]
-    failures = {_label(m): _failures(m, records, pictures) for m, records in loaded}
+    failures = {label: _failures(m, records, pictures) for label, (m, records) in zip(labels, loaded)}
     html = page(
         [m for m, _ in loaded],
         {"Where the needle is lost (depth x length)": heatmaps, "Haystack length": curves, "Frame budget": budget},

@@ -33,6 +33,9 @@ def test_report_compares_runs_and_plots_the_frame_budget(built_small, tmp_path):
     assert "Frame budget" in html and "Haystack length" in html
     assert html.count("random on small") >= 2
     assert _external_references(html) == []
+    # runs of one model and suite get a section and a heatmap each, named by their settings
+    assert "<h2>random on small · 4 frames, uniform</h2>" in html and "<h2>random on small · 8 frames, uniform</h2>" in html
+    assert len(list((tmp_path / "both").glob("heatmap-*.png"))) == 2
 
 
 def test_circular_runs_report_plain_and_circular_accuracy_side_by_side(tmp_path):

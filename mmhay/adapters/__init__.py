@@ -45,6 +45,7 @@ class Request:
     audio: np.ndarray | None = None  # float32 [channels, samples]
     audio_rate: int | None = None
     facets: Mapping[str, Any] = field(default_factory=dict)
+    compress: str = ""  # a token compressor to apply after the vision tower (``--compress``)
 
 
 @dataclass(frozen=True)

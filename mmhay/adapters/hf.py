@@ -231,11 +231,24 @@ class HFModel:
                 answers[i] = answer
         return [answers[i] for i in range(len(requests))]
 
+    def check_compression(self, spec: str) -> None:
+        """Refuse ``--compress spec`` where it cannot apply (family, frames given as pictures)."""
+        from mmhay.adapters.token_compression import check_family
+
+        if not self.as_video:
+            raise ConfigError("--compress", "", "applies to frames given as a video; this model takes them as pictures", spec)
+        check_family(self.model, spec)
+
     def _generate(self, requests: Sequence[Request]) -> list[Answer]:
         import torch
 
         texts = [self._chat(request) for request in requests]
         inputs = self._inputs(requests, texts).to(self.model.device)
+        counts = None
+        if requests[0].compress and self._kind(requests[0]) == "video":
+            from mmhay.adapters.token_compression import compressed_generation_inputs
+
+            inputs, counts = compressed_generation_inputs(self.model, dict(inputs), requests[0].compress, [r.frame_times for r in requests])
         options: dict[str, Any] = {"max_new_tokens": self.settings.max_new_tokens, "do_sample": self.settings.do_sample}
         if self.settings.do_sample:
             options.update(temperature=self.settings.temperature, top_p=self.settings.top_p)
@@ -250,7 +263,7 @@ class HFModel:
         eos = _eos_ids(self.model)
         prompt_tokens = inputs["attention_mask"].sum(dim=1).tolist()  # one copy from the device, not one a token
         media_ids = torch.tensor(sorted(self._media_token_ids), device=inputs["input_ids"].device, dtype=inputs["input_ids"].dtype)
-        visual_tokens = torch.isin(inputs["input_ids"], media_ids).sum(dim=1).tolist()
+        visual_tokens = counts or torch.isin(inputs["input_ids"], media_ids).sum(dim=1).tolist()
         answers = []
         for row, (text, reply, tokens) in enumerate(zip(texts, replies, new_tokens.tolist())):
             generated = [t for t in tokens if t != pad]

@@ -6,6 +6,8 @@ import base64
 from collections.abc import Mapping, Sequence
 from html import escape
 
+from mmhay.scoring.report import run_labels
+
 __all__ = ["page", "data_uri"]
 
 _STYLE = """
@@ -53,6 +55,7 @@ def _runs_table(runs: Sequence[Mapping]) -> str:
                 m["model"]["name"],
                 str(m["data"].get("suite", "?")),
                 str(m["settings"]["sampler"]),
+                m["settings"].get("compress") or "—",
                 str(m["settings"]["frames"]),
                 "—" if visual is None else f"{visual:g}",
                 str(o["n"]),
@@ -64,8 +67,8 @@ def _runs_table(runs: Sequence[Mapping]) -> str:
                 str(m.get("skipped", 0)),
             ]
         )
-    header = ["model", "data", "sampler", "frames", "visual tokens / sample", "samples", "accuracy %", "95% CI", "circular %", "chance %", "unparsed", "skipped"]
-    return _table(header, rows, numeric_from=3)
+    header = ["model", "data", "sampler", "compressor", "frames", "visual tokens / sample", "samples", "accuracy %", "95% CI", "circular %", "chance %", "unparsed", "skipped"]
+    return _table(header, rows, numeric_from=4)
 
 
 def _task_tables(metrics: Mapping) -> str:
@@ -108,8 +111,7 @@ def page(runs: Sequence[Mapping], plots: Mapping[str, Sequence[tuple[str, bytes]
             parts.append(f"<h2>{escape(section)}</h2><div class='plots'>")
             parts += [f'<img alt="{escape(title)}" title="{escape(title)}" src="{data_uri(png)}">' for title, png in images]
             parts.append("</div>")
-    for m in runs:
-        label = f"{m['model']['name']} on {m['data'].get('suite', '?')}"
+    for label, m in zip(run_labels(runs), runs):
         parts.append(f"<h2>{escape(label)}</h2>")
         parts.append(_task_tables(m))
         if "mmneedle" in m:

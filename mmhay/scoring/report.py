@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-__all__ = ["run_markdown", "comparison_markdown", "summary_row", "data_label"]
+__all__ = ["run_markdown", "comparison_markdown", "summary_row", "data_label", "run_labels"]
 
 
 def data_label(identity: Mapping) -> str:
@@ -95,3 +95,17 @@ def comparison_markdown(runs: Sequence[Mapping]) -> str:
     """One row per run: the overall accuracy of each model on its data."""
     rows = [summary_row(run["model"]["name"], run["overall"], run.get("skipped", 0)) for run in runs]
     return _table(["model"] + _HEADER[1:], rows) + "\n"
+
+
+def run_labels(runs: Sequence[Mapping]) -> list[str]:
+    """A name for each run: "model on suite", with the settings where runs would share a name."""
+    base = [f"{m['model']['name']} on {m['data'].get('suite', '?')}" for m in runs]
+    labels = []
+    for name, m in zip(base, runs):
+        if base.count(name) > 1:
+            settings = m.get("settings", {})
+            parts = [f"{settings.get('frames')} frames", str(settings.get("sampler"))]
+            parts += [settings["compress"]] if settings.get("compress") else []
+            name = f"{name} · {', '.join(parts)}"
+        labels.append(name)
+    return labels

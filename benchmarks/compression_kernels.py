@@ -1,0 +1,363 @@
+"""The fused compression kernels (mmhay.kernels) against eager torch and torch.compile, on one GPU.
+
+    python benchmarks/compression_kernels.py [--frames 1024] [--no-sweep]
+
+Features are ``[F, 24, 24, 1152]`` bf16 (F = 1024: 1.36 GB). Measured, in this order:
+
+* copy bandwidth: a clone of a 2 GiB tensor, bytes read + written over the time;
+* each op (2x2 average pooling, EVS scoring, DCT low-pass 24 -> 12) as eager torch written without
+  needless copies, as ``torch.compile`` of the same function, and as the Triton kernel: the median
+  of ``triton.testing.do_bench`` while rotating over 3 input buffers, the relative L2 error against
+  an fp32 reference, and the floor (each input read once, each output written once, at the copy
+  bandwidth). The kernels' outputs are poisoned with NaN first and checked to be fully written;
+* a ragged batch of 8 videos of different frame counts and grids, then a second batch of 8 others,
+  through the Triton kernels, counting compilations: the second batch must add none;
+* unless ``--no-sweep``, a few launch shapes per kernel, so the defaults can be checked.
+
+Prints markdown tables, the summary last. Takes about two minutes on an H100. Without a GPU it runs
+the correctness part at a small size through Triton's interpreter, with no timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import math
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import torch
+
+GPU = torch.cuda.is_available()
+if not GPU:
+    os.environ.setdefault("TRITON_INTERPRET", "1")  # before triton is first imported
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch.nn.functional as F  # noqa: E402
+import triton  # noqa: E402
+from triton.testing import do_bench  # noqa: E402
+
+from mmhay import kernels  # noqa: E402
+from mmhay.kernels.evs import EvsTiling, _evs_kernel  # noqa: E402
+from mmhay.kernels.pool import PoolTiling, _pool_kernel  # noqa: E402
+from mmhay.kernels.resample import ResampleTiling, _resample_kernel  # noqa: E402
+
+DEVICE = "cuda" if GPU else "cpu"
+GRID = 24
+KEEP = 12
+# two ragged batches of 8 videos: (frames, (h, w)); the second has a 48x48 grid (two output tiles)
+RAGGED = {
+    "A": [(64, (24, 24)), (128, (27, 27)), (32, (16, 16)), (200, (24, 24)),
+          (96, (32, 32)), (17, (14, 14)), (256, (24, 24)), (50, (20, 30))],
+    "B": [(100, (24, 24)), (40, (16, 16)), (300, (27, 27)), (8, (48, 48)),
+          (77, (24, 24)), (150, (14, 14)), (60, (32, 32)), (33, (12, 20))],
+}
+SWEEP = {
+    "pool": [
+        PoolTiling(32, 128, 4), PoolTiling(16, 128, 4), PoolTiling(64, 64, 4),
+        PoolTiling(16, 256, 4), PoolTiling(32, 256, 8), PoolTiling(64, 128, 8),
+    ],
+    "evs": [
+        EvsTiling(16, 128, 4, 3), EvsTiling(16, 128, 4, 1), EvsTiling(8, 256, 4, 3), EvsTiling(32, 128, 8, 3),
+        EvsTiling(4, 256, 4, 4), EvsTiling(16, 64, 4, 4), EvsTiling(16, 256, 8, 2),
+    ],
+    "resample": [
+        ResampleTiling(16, 4, 2), ResampleTiling(16, 8, 2), ResampleTiling(32, 8, 2),
+        ResampleTiling(16, 4, 3), ResampleTiling(16, 4, 1), ResampleTiling(64, 8, 2),
+    ],
+}
+
+
+def dct_lowpass(n: int, k: int) -> torch.Tensor:
+    """``[k, n]`` fp32: keep the k lowest orthonormal DCT-II frequencies of n samples, then invert at size k."""
+
+    def dct(m):
+        i = torch.arange(m, dtype=torch.float64)
+        d = torch.cos(math.pi * (i[None, :] + 0.5) * i[:, None] / m) * math.sqrt(2 / m)
+        d[0] /= math.sqrt(2)
+        return d
+
+    return (dct(k).T @ dct(n)[:k]).float()
+
+
+def relative_error(got: torch.Tensor, want: torch.Tensor) -> float:
+    return float((got.double() - want.double()).norm() / want.double().norm())
+
+
+def timed(fn, inputs) -> float:
+    """Median ms of ``fn`` over the inputs in turn (none on the CPU)."""
+    if not GPU:
+        return float("nan")
+    turn = itertools.cycle(inputs)
+    return do_bench(lambda: fn(next(turn)), warmup=25, rep=200, return_mode="median")
+
+
+def copy_bandwidth() -> float:
+    """Bytes read + written per second by a clone of 2 GiB."""
+    if not GPU:
+        return float("nan")
+    big = torch.empty(2**30, dtype=torch.bfloat16, device=DEVICE).normal_()
+    ms = do_bench(lambda: big.clone(), warmup=25, rep=200, return_mode="median")
+    return 2 * big.nbytes / (ms * 1e-3)
+
+
+def compilations() -> int:
+    """Compiled variants held by the three kernels (triton keeps one per specialisation)."""
+    total = 0
+    for kernel in (_evs_kernel, _pool_kernel, _resample_kernel):
+        caches = getattr(kernel, "device_caches", None)
+        if caches is None:
+            return -1  # the interpreter compiles nothing
+        total += sum(len(entry[0]) for entry in caches.values())
+    return total
+
+
+# the three ops on x [F, h, w, C]: eager torch (also what torch.compile gets), Triton, fp32 reference
+
+
+def pool_eager(x):
+    f, h, w, c = x.shape
+    return x.view(f, h // 2, 2, w // 2, 2, c).mean((2, 4))
+
+
+def pool_triton(x, out=None, tiling=PoolTiling()):
+    f, h, w, c = x.shape
+    return kernels.pool2x2(x.view(-1, c), [f], [(h, w)], out=out, tiling=tiling).view(f, h // 2, w // 2, c)
+
+
+def evs_eager(x):
+    f, h, w, c = x.shape
+    tokens = x.view(f, h * w, c)
+    return 1 - F.cosine_similarity(tokens[1:], tokens[:-1], dim=-1)
+
+
+def evs_triton(x, out=None, tiling=EvsTiling()):
+    f, h, w, c = x.shape
+    return kernels.evs_dissimilarity(x.view(-1, c), [f], [(h, w)], out=out, tiling=tiling).view(f, h * w)[1:]
+
+
+def make_resample(dtype):
+    """DCT low-pass 24 -> 12 along both axes (A = B): eager torch in ``dtype``, and the Triton kernel."""
+    A = dct_lowpass(GRID, KEEP).to(DEVICE)
+    coef = A.to(dtype)
+
+    def eager(x):
+        f, h, w, c = x.shape
+        rows = torch.matmul(coef, x.view(f, h, w * c))  # [f, kh, w*c]
+        return torch.matmul(coef, rows.view(f * KEEP, w, c)).view(f, KEEP, KEEP, c)
+
+    def fused(x, out=None, tiling=ResampleTiling()):
+        f, h, w, c = x.shape
+        return kernels.separable_resample(x.view(-1, c), [f], [(h, w)], A, A, out=out, tiling=tiling).view(f, KEEP, KEEP, c)
+
+    return eager, fused
+
+
+def floor_bytes(op: str, x: torch.Tensor) -> int:
+    f, h, w, c = x.shape
+    out = {"pool": x.nbytes // 4, "evs": f * h * w * 4, "resample": f * KEEP * KEEP * c * x.element_size()}[op]
+    return x.nbytes + out
+
+
+def poison_check(op: str, fused, x) -> str:
+    """'ok' when every output element was written (the output starts as NaN)."""
+    f, h, w, c = x.shape
+    shape = {"pool": (f * (h // 2) * (w // 2), c), "evs": (f * h * w,), "resample": (f * KEEP * KEEP, c)}[op]
+    out = torch.full(shape, float("nan"), dtype=torch.float32 if op == "evs" else x.dtype, device=DEVICE)
+    fused(x, out=out)
+    if op == "evs":
+        written = not out.isnan().any() and int(torch.isinf(out).sum()) == h * w
+    else:
+        written = not out.isnan().any()
+    return "ok" if bool(written) else "UNWRITTEN"
+
+
+def run_op(op, eager, fused, inputs, reference, compile_ops, rows, notes):
+    row = {"op": op}
+    x = inputs[0]
+    compiled = torch.compile(eager, dynamic=False) if compile_ops else None
+    for name, fn in [("eager", eager), ("compile", compiled), ("triton", fused)]:
+        if fn is None:
+            row[name] = row[name + "_err"] = float("nan")
+            continue
+        try:
+            started = time.perf_counter()
+            got = fn(x)  # compiles here
+            if GPU:
+                torch.cuda.synchronize()
+            row[name + "_first_s"] = time.perf_counter() - started
+            row[name + "_err"] = relative_error(got, reference)
+            del got
+            row[name] = timed(fn, inputs)
+        except Exception:
+            notes.append(f"{op} {name} failed:\n{traceback.format_exc()}")
+            row[name] = row[name + "_err"] = float("nan")
+    try:
+        row["written"] = poison_check(op, fused, x)
+    except Exception:
+        notes.append(f"{op} poison check failed:\n{traceback.format_exc()}")
+        row["written"] = "failed"
+    rows.append(row)
+
+
+def ragged_case(name, C, dtype, bandwidth, generator, notes):
+    videos = RAGGED[name]
+    frames = [f for f, _ in videos]
+    grids = [g for _, g in videos]
+    if not GPU:  # the interpreter runs a program at a time: keep it small
+        frames = [max(1, f // 32) for f in frames]
+    tokens = sum(f * h * w for f, (h, w) in zip(frames, grids))
+    inputs = [torch.randn(tokens, C, generator=generator, device=DEVICE, dtype=torch.float32).to(dtype) for _ in range(3)]
+    A = [dct_lowpass(h, h // 2).to(DEVICE) for h, _ in grids]
+    B = [dct_lowpass(w, w // 2).to(DEVICE) for _, w in grids]
+
+    def per_video(x):
+        at = 0
+        for f, (h, w) in zip(frames, grids):
+            yield x[at : at + f * h * w].float().view(f, h, w, C)
+            at += f * h * w
+
+    x = inputs[0]
+
+    def evs_with_first_frame(v):
+        return torch.cat([torch.full((1, v.shape[1] * v.shape[2]), float("inf"), device=DEVICE), evs_eager(v)]).flatten()
+
+    want = {  # fp32, video by video
+        "pool": torch.cat([pool_eager(v[:, : v.shape[1] // 2 * 2, : v.shape[2] // 2 * 2].contiguous()).flatten(0, 2) for v in per_video(x)]),
+        "evs": torch.cat([evs_with_first_frame(v) for v in per_video(x)]),
+        "resample": torch.cat([torch.einsum("ih,fhwc,jw->fijc", a, v, b).reshape(-1, C) for v, a, b in zip(per_video(x), A, B)]),
+    }
+    fused = {
+        "pool": lambda x: kernels.pool2x2(x, frames, grids),
+        "evs": lambda x: kernels.evs_dissimilarity(x, frames, grids),
+        "resample": lambda x: kernels.separable_resample(x, frames, grids, A, B),
+    }
+    out_bytes = {
+        "pool": sum(f * (h // 2) * (w // 2) for f, (h, w) in zip(frames, grids)) * C * x.element_size(),
+        "evs": tokens * 4,
+        "resample": sum(f * (h // 2) * (w // 2) for f, (h, w) in zip(frames, grids)) * C * x.element_size(),
+    }
+    rows = []
+    for op in ("pool", "evs", "resample"):
+        try:
+            got = fused[op](x)
+            finite = torch.isfinite(want[op])
+            same_inf = bool(torch.equal(torch.isinf(got), ~finite)) if op == "evs" else True
+            error = relative_error(got[finite], want[op][finite]) if op == "evs" else relative_error(got, want[op])
+            ms = timed(fused[op], inputs)
+            floor = (x.nbytes + out_bytes[op]) / bandwidth * 1e3
+            rows.append((op, ms, floor, error if same_inf else float("inf")))
+        except Exception:
+            notes.append(f"ragged {name} {op} failed:\n{traceback.format_exc()}")
+            rows.append((op, float("nan"), float("nan"), float("nan")))
+    return f"{len(frames)} videos, F = {frames}, grids = {grids}, {tokens} tokens", rows
+
+
+def sweep(op, fused, inputs, reference, notes):
+    lines = []
+    for tiling in SWEEP[op]:
+        try:
+            got = fused(inputs[0], tiling=tiling)
+            lines.append((op, tiling, timed(lambda x: fused(x, tiling=tiling), inputs), relative_error(got, reference)))
+        except Exception:
+            notes.append(f"sweep {op} {tiling} failed:\n{traceback.format_exc(limit=3)}")
+            lines.append((op, tiling, float("nan"), float("nan")))
+    return lines
+
+
+def ms(value: float) -> str:
+    return "–" if math.isnan(value) else f"{value:.3f}"
+
+
+def ratio(a: float, b: float) -> str:
+    return "–" if math.isnan(a) or math.isnan(b) or b == 0 else f"{a / b:.2f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=1024 if GPU else 4)
+    parser.add_argument("--channels", type=int, default=1152 if GPU else 64)
+    parser.add_argument("--no-sweep", action="store_true", help="skip the launch-shape sweep")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    dtype = torch.bfloat16
+    generator = torch.Generator(device=DEVICE).manual_seed(0)
+    notes: list[str] = []
+
+    where = torch.cuda.get_device_name() if GPU else "CPU, Triton interpreter (no timings)"
+    print(f"# compression kernels on {where}; torch {torch.__version__}, triton {triton.__version__}\n")
+    bandwidth = copy_bandwidth()
+    if GPU:
+        print(f"copy bandwidth (clone of 2 GiB, read + write): {bandwidth / 1e12:.2f} TB/s\n")
+
+    shape = (args.frames, GRID, GRID, args.channels)
+    inputs = [torch.randn(shape, generator=generator, device=DEVICE, dtype=torch.float32).to(dtype) for _ in range(3)]
+    resample_eager, resample_triton = make_resample(dtype)
+    resample_exact, _ = make_resample(torch.float32)
+    x32 = inputs[0].float()
+    references = {"pool": pool_eager(x32), "evs": evs_eager(x32), "resample": resample_exact(x32)}
+    del x32
+    ops = {"pool": (pool_eager, pool_triton), "evs": (evs_eager, evs_triton), "resample": (resample_eager, resample_triton)}
+
+    rows: list[dict] = []
+    for op, (eager, fused) in ops.items():
+        run_op(op, eager, fused, inputs, references[op], GPU, rows, notes)
+        rows[-1]["floor"] = floor_bytes(op, inputs[0]) / bandwidth * 1e3
+
+    sweeps = []
+    if not args.no_sweep:
+        for op, (_, fused) in ops.items():
+            sweeps += sweep(op, fused, inputs, references[op], notes)
+        print("## launch shapes (first of each op = default)\n")
+        print("| op | tiling | triton ms | rel err |\n|---|---|---|---|")
+        for op, tiling, t, err in sweeps:
+            print(f"| {op} | {tiling} | {ms(t)} | {err:.1e} |")
+        print()
+    del inputs, references
+
+    print("## ragged batches (Triton only)\n")
+    added = {}
+    ragged_rows = {}
+    for name in RAGGED:
+        before = compilations()
+        try:
+            described, ragged_rows[name] = ragged_case(name, args.channels, dtype, bandwidth, generator, notes)
+            print(f"batch {name}: {described}")
+        except Exception:
+            notes.append(f"ragged batch {name} failed:\n{traceback.format_exc()}")
+            ragged_rows[name] = []
+        added[name] = compilations() - before
+    print("\n| op | batch | triton ms | floor ms | triton/floor | rel err |\n|---|---|---|---|---|---|")
+    for name, lines in ragged_rows.items():
+        for op, t, floor, err in lines:
+            print(f"| {op} | {name} | {ms(t)} | {ms(floor)} | {ratio(t, floor)} | {err:.1e} |")
+    print()
+
+    for note in notes:
+        print(note)
+    if compilations() >= 0:
+        counts = ", ".join(f"batch {name}: {n}" for name, n in added.items())
+        print(f"kernels compiled anew for the ragged batches after the single-video runs: {counts} (0: no recompilation)")
+    for r in rows:
+        firsts = ", ".join(f"{k} {r[k + '_first_s']:.1f} s" for k in ("eager", "compile", "triton") if k + "_first_s" in r)
+        print(f"first call (compiling) of {r['op']}: {firsts}")
+
+    title = f"[{', '.join(map(str, shape))}] {str(dtype).removeprefix('torch.')}, {where}"
+    print(f"\n## summary: {title}, {time.perf_counter() - started:.0f} s in all\n")
+    print("| op | eager ms | compile ms | triton ms | floor ms | triton/compile | triton/floor "
+          "| rel err eager / compile / triton | written |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        errors = " / ".join("–" if math.isnan(r[k]) else f"{r[k]:.1e}" for k in ("eager_err", "compile_err", "triton_err"))
+        print(
+            f"| {r['op']} | {ms(r['eager'])} | {ms(r['compile'])} | {ms(r['triton'])} | {ms(r['floor'])} | "
+            f"{ratio(r['triton'], r['compile'])} | {ratio(r['triton'], r['floor'])} | {errors} | {r['written']} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

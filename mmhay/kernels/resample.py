@@ -1,0 +1,194 @@
+"""Separable linear resampling of every frame, ``out[f] = A @ x[f] @ Bᵀ`` per channel, in one pass.
+
+This one operator is DCT low-pass, bilinear resizing and average pooling alike: only A
+(``[kh, h]``) and B (``[kw, w]``) differ. One program takes one frame, one block of ``channels``
+channels and one 16 x 16 tile of output positions (the third launch axis, needed only when kh or
+kw exceeds 16). Both contractions run on the tensor cores. The inner loop walks the frame's rows
+16 at a time, ``P[i, (x, c)] += A[i, ys] @ X[ys, (x, c)]`` over 32 columns x (a loop that software
+pipelining overlaps with the loads); then P is regrouped as ``[x, (i, c)]`` and contracted along w,
+``acc[j, (i, c)] += B[j, xs] @ P``, once per 32 columns. Each token is read once; A and B stay in
+L1/L2. Accumulation is fp32. For 16-bit inputs both products are tf32, which holds bf16 tokens
+exactly and rounds A, B and P to 11 significant bits; fp32 inputs get exact fp32 products.
+
+Videos with different grids and matrices share one launch: their A and B sit in one fp32 buffer,
+and the table gives each video's sizes and offsets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import triton
+import triton.language as tl
+
+from mmhay.kernels.ragged import find_video, ragged, starts, video_table
+
+__all__ = ["ResampleTiling", "separable_resample"]
+
+ROWS = 16  # input rows per step: the K extent of the first product
+COLS = 16  # input columns per step: the K extent of the second product
+OUT_TILE = 16  # output rows and columns per program: the M extents
+
+
+@dataclass(frozen=True)
+class ResampleTiling:
+    """Launch shape: ``channels`` channels per program (capped at C rounded up to a power of two),
+    ``warps`` warps and ``stages`` software-pipelining stages per program."""
+
+    channels: int = 16
+    warps: int = 4
+    stages: int = 2
+
+
+@triton.jit(do_not_specialize=["n_videos", "steps", "tiles_w"])
+def _resample_kernel(
+    x, out, coef, table, n_videos, steps, tiles_w, stride_x, stride_out, C,
+    EXACT: tl.constexpr, ROWS: tl.constexpr, COLS: tl.constexpr, KH: tl.constexpr, KW: tl.constexpr,
+    BLOCK_C: tl.constexpr,
+):
+    frame = tl.program_id(0)
+    v = find_video(table, n_videos, steps, frame)
+    width = n_videos + 1
+    f = (frame - tl.load(table + v)).to(tl.int32)
+    in0 = tl.load(table + width + v)
+    out0 = tl.load(table + 2 * width + v)
+    h = tl.load(table + 3 * width + v).to(tl.int32)
+    w = tl.load(table + 4 * width + v).to(tl.int32)
+    kh = tl.load(table + 5 * width + v).to(tl.int32)
+    kw = tl.load(table + 6 * width + v).to(tl.int32)
+    a_at = coef + tl.load(table + 7 * width + v)
+    b_at = coef + tl.load(table + 8 * width + v)
+
+    i0 = (tl.program_id(2) // tiles_w) * KH
+    j0 = (tl.program_id(2) % tiles_w) * KW
+    i = i0 + tl.arange(0, KH)
+    j = j0 + tl.arange(0, KW)
+    live = (i0 < kh) & (j0 < kw)  # a tile past this video's output reads nothing and writes nothing
+
+    # columns of the first product: (input column x, channel c), channel fastest
+    n = tl.arange(0, COLS * BLOCK_C)
+    dx = n // BLOCK_C
+    c = tl.program_id(1) * BLOCK_C + n % BLOCK_C
+    frame_x = x + (in0 + f * h * w) * stride_x
+    dy = tl.arange(0, ROWS)
+    acc = tl.zeros([KW, KH * BLOCK_C], dtype=tl.float32)  # [j, (i, c)]
+    for x0 in range(0, w, COLS):
+        xs = x0 + dx
+        col_ok = live & (xs < w) & (c < C)
+        part = tl.zeros([KH, COLS * BLOCK_C], dtype=tl.float32)  # [i, (x, c)]
+        for y0 in range(0, h, ROWS):
+            y = y0 + dy
+            tokens = tl.load(
+                frame_x + (y[:, None] * w + xs[None, :]) * stride_x + c[None, :],
+                mask=(y < h)[:, None] & col_ok[None, :],
+                other=0.0,
+            ).to(tl.float32)
+            a = tl.load(a_at + i[:, None] * h + y[None, :], mask=(i < kh)[:, None] & (y < h)[None, :], other=0.0)
+            if EXACT:
+                part = tl.dot(a, tokens, part, input_precision="ieee")
+            else:
+                part = tl.dot(a, tokens, part, input_precision="tf32")
+        # [i, (x, c)] -> [x, (i, c)]
+        part = tl.reshape(tl.permute(tl.reshape(part, [KH, COLS, BLOCK_C]), [1, 0, 2]), [COLS, KH * BLOCK_C])
+        xb = x0 + tl.arange(0, COLS)
+        b = tl.load(b_at + j[:, None] * w + xb[None, :], mask=(j < kw)[:, None] & (xb < w)[None, :], other=0.0)
+        if EXACT:
+            acc = tl.dot(b, part, acc, input_precision="ieee")
+        else:
+            acc = tl.dot(b, part, acc, input_precision="tf32")
+
+    m = tl.arange(0, KH * BLOCK_C)
+    ii = i0 + m // BLOCK_C
+    cc = tl.program_id(1) * BLOCK_C + m % BLOCK_C
+    rows = out0 + f * kh * kw + ii[None, :] * kw + j[:, None]
+    mask = (j < kw)[:, None] & ((ii < kh) & (cc < C))[None, :]
+    tl.store(out + rows * stride_out + cc[None, :], acc.to(out.dtype.element_ty), mask=mask)
+
+
+def _per_video(matrices: torch.Tensor | Sequence[torch.Tensor], n_videos: int, name: str) -> list[torch.Tensor]:
+    if isinstance(matrices, torch.Tensor):
+        return [matrices] * n_videos
+    matrices = list(matrices)
+    if len(matrices) != n_videos:
+        raise ValueError(f"{name} has {len(matrices)} matrices for {n_videos} videos: give one per video, or one tensor for all")
+    return matrices
+
+
+def separable_resample(
+    x: torch.Tensor,
+    frames,
+    grids,
+    A: torch.Tensor | Sequence[torch.Tensor],
+    B: torch.Tensor | Sequence[torch.Tensor],
+    *,
+    out: torch.Tensor | None = None,
+    tiling: ResampleTiling = ResampleTiling(),
+) -> torch.Tensor:
+    """``A_v @ frame @ B_vᵀ`` per channel for every frame of a ragged batch: ``[sum F_v * kh_v * kw_v, C]`` in x's dtype.
+
+    ``x`` is ``[T, C]``: video v's ``frames[v] * h_v * w_v`` tokens (``grids[v] = (h_v, w_v)``),
+    frame-major then row-major. ``A`` is ``[kh, h]`` and ``B`` ``[kw, w]``: one tensor for every
+    video, or one per video. Output frames are ``kh_v x kw_v`` tokens, row-major, in input order.
+    Accumulates in fp32 (see the module notes for the operand rounding of 16-bit inputs).
+    """
+    if x.dim() != 2 or x.stride(1) != 1:
+        raise ValueError(f"x must be [T, C] with contiguous channels, got shape {tuple(x.shape)} strides {x.stride()}")
+    if x.dtype not in (torch.float32, torch.float16, torch.bfloat16):
+        raise ValueError(f"x must be float32, float16 or bfloat16, got {x.dtype}")
+    layout = ragged(frames, grids, x.shape[0])
+    a_list = _per_video(A, len(layout.frames), "A")
+    b_list = _per_video(B, len(layout.frames), "B")
+    for v, ((h, w), a, b) in enumerate(zip(layout.grids, a_list, b_list)):
+        if a.dim() != 2 or a.shape[1] != h or b.dim() != 2 or b.shape[1] != w:
+            raise ValueError(
+                f"video {v} has a {h}x{w} grid: A must be [kh, {h}] and B [kw, {w}], got {tuple(a.shape)} and {tuple(b.shape)}"
+            )
+    kh = [a.shape[0] for a in a_list]
+    kw = [b.shape[0] for b in b_list]
+    sizes = [f * p * q for f, p, q in zip(layout.frames, kh, kw)]
+    shape = (sum(sizes), x.shape[1])
+    if out is None:
+        out = torch.empty(shape, dtype=x.dtype, device=x.device)
+    elif out.shape != shape or out.dtype != x.dtype or out.device != x.device or out.stride(1) != 1:
+        raise ValueError(f"out must be a {x.dtype} {list(shape)} tensor on {x.device} with contiguous channels")
+    if shape[0] == 0 or shape[1] == 0:
+        return out
+
+    # one fp32 buffer of coefficients; a matrix shared by several videos is stored once
+    unique: dict[int, int] = {}
+    pieces: list[torch.Tensor] = []
+    offsets = []
+    for matrix in a_list + b_list:
+        if id(matrix) not in unique:
+            unique[id(matrix)] = sum(p.numel() for p in pieces)
+            pieces.append(matrix.reshape(-1))
+        offsets.append(unique[id(matrix)])
+    coef = torch.cat([p.to(device=x.device, dtype=torch.float32) for p in pieces])
+    n = len(layout.frames)
+    pad = (0,)
+    table = video_table(
+        (
+            starts(layout.frames),
+            starts(layout.tokens),
+            starts(sizes),
+            tuple(h for h, _ in layout.grids) + pad,
+            tuple(w for _, w in layout.grids) + pad,
+            tuple(kh) + pad,
+            tuple(kw) + pad,
+            tuple(offsets[:n]) + pad,
+            tuple(offsets[n:]) + pad,
+        ),
+        x.device,
+    )
+    block_c = min(tiling.channels, triton.next_power_of_2(x.shape[1]))
+    tiles_h = triton.cdiv(max(kh), OUT_TILE)
+    tiles_w = triton.cdiv(max(kw), OUT_TILE)
+    grid = (sum(layout.frames), triton.cdiv(x.shape[1], block_c), tiles_h * tiles_w)
+    _resample_kernel[grid](
+        x, out, coef, table, n, layout.search_steps, tiles_w, x.stride(0), out.stride(0), x.shape[1],
+        EXACT=x.dtype == torch.float32, ROWS=ROWS, COLS=COLS, KH=OUT_TILE, KW=OUT_TILE,
+        BLOCK_C=block_c, num_warps=tiling.warps, num_stages=tiling.stages,
+    )
+    return out

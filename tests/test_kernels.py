@@ -1,0 +1,276 @@
+"""The fused compression kernels, run on the CPU through Triton's interpreter against plain torch
+references of the same math, and compiled for an H100 (sm_90) without one.
+
+Triton picks interpreter or compiler when a function is decorated, its own standard library
+(``tl.zeros``, ``tl.sum``) included, and that happens when triton is first imported. So the
+interpreted checks run in one child process started with ``TRITON_INTERPRET=1`` (this file, run as
+a script), and this process, like the rest of the suite, keeps triton as it found it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import traceback
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+triton = pytest.importorskip("triton")
+
+# three videos of 1, 3 and 4 frames on different grids, the 3x5 one odd both ways
+FRAMES = (1, 3, 4)
+GRIDS = ((4, 4), (3, 5), (2, 6))
+C = 40  # not a power of two: the channel blocks end masked
+TOLERANCE = {torch.float32: 1e-5, torch.bfloat16: 1e-2}
+
+CHECKS = {}  # name -> check, each run in the interpreted child process
+
+
+def check(*params):
+    """Register a check, once per parameter if any (``name[bfloat16]``)."""
+
+    def register(fn):
+        for p in params or (None,):
+            label = fn.__name__ if p is None else f"{fn.__name__}[{str(p).removeprefix('torch.')}]"
+            CHECKS[label] = fn if p is None else (lambda fn=fn, p=p: fn(p))
+        return fn
+
+    return register
+
+
+def features(frames, grids, dtype, seed=0):
+    rows = sum(f * h * w for f, (h, w) in zip(frames, grids))
+    return torch.randn(rows, C, generator=torch.Generator().manual_seed(seed)).to(dtype)
+
+
+def videos(x, frames, grids):
+    """Each video's features as float64 ``[F, h, w, C]``."""
+    out, at = [], 0
+    for f, (h, w) in zip(frames, grids):
+        out.append(x[at : at + f * h * w].double().view(f, h, w, x.shape[1]))
+        at += f * h * w
+    return out
+
+
+def relative_error(got, want):
+    return float((got.double() - want).norm() / want.norm())
+
+
+def poisoned(shape, dtype):
+    return torch.full(shape, float("nan"), dtype=dtype)
+
+
+def evs_reference(x, frames, grids):
+    scores = []
+    for v in videos(x, frames, grids):
+        a, b = v[1:].flatten(1, 2), v[:-1].flatten(1, 2)
+        # torch's cosine_similarity: each norm clamped at 1e-8 on its own
+        cos = (a * b).sum(-1) / (a.norm(dim=-1).clamp_min(1e-8) * b.norm(dim=-1).clamp_min(1e-8))
+        first = torch.full((min(len(v), 1), v.shape[1] * v.shape[2]), float("inf"), dtype=torch.float64)
+        scores.append(torch.cat([first, 1 - cos]).flatten())
+    return torch.cat(scores)
+
+
+def pool_reference(x, frames, grids):
+    pooled = []
+    for v in videos(x, frames, grids):
+        f, h, w, c = v.shape
+        cropped = v[:, : h // 2 * 2, : w // 2 * 2]
+        pooled.append(cropped.reshape(f, h // 2, 2, w // 2, 2, c).mean((2, 4)).reshape(-1, c))
+    return torch.cat(pooled)
+
+
+def resample_reference(x, frames, grids, A, B):
+    out = [torch.einsum("ih,fhwc,jw->fijc", a.double(), v, b.double()) for v, a, b in zip(videos(x, frames, grids), A, B)]
+    return torch.cat([o.flatten(0, 2) for o in out])
+
+
+@check(torch.float32, torch.bfloat16)
+def evs_scores_each_token_against_the_previous_frame(dtype):
+    from mmhay import kernels
+
+    x = features(FRAMES, GRIDS, dtype)
+    x[35] = 0  # a zero token scores 1 against its neighbours, as with torch's cosine_similarity
+    out = poisoned((x.shape[0],), torch.float32)
+    assert kernels.evs_dissimilarity(x, FRAMES, GRIDS, out=out) is out
+    want = evs_reference(x, FRAMES, GRIDS)
+    first = torch.isinf(want)
+    assert torch.equal(torch.isinf(out), first) and bool((out[first] > 0).all()), "frame 0 must score +inf, and only frame 0"
+    assert not out.isnan().any(), "some scores were not written"
+    error = relative_error(out[~first], want[~first])
+    assert error < TOLERANCE[dtype], error
+    assert float(out[35]) == 1 and float(out[35 + 15]) == 1  # video 1, frames 1 and 2, 15 tokens each
+
+
+@check(torch.float32, torch.bfloat16)
+def pool_averages_each_2x2_cell_and_drops_odd_edges(dtype):
+    from mmhay import kernels
+
+    x = features(FRAMES, GRIDS, dtype, seed=1)
+    want = pool_reference(x, FRAMES, GRIDS)
+    out = poisoned(tuple(want.shape), dtype)
+    assert kernels.pool2x2(x, FRAMES, GRIDS, out=out) is out
+    error = relative_error(out, want)
+    assert error < TOLERANCE[dtype], error
+    assert kernels.pool2x2(x, FRAMES, GRIDS).dtype == dtype
+
+
+@check()
+def kernels_skip_videos_without_output():
+    from mmhay import kernels
+
+    frames, grids = (2, 0, 1, 3), ((4, 4), (6, 6), (1, 7), (2, 2))  # no frames; one row, so nothing pooled
+    x = features(frames, grids, torch.float32, seed=2)
+    want = pool_reference(x, frames, grids)
+    out = poisoned(tuple(want.shape), torch.float32)
+    kernels.pool2x2(x, frames, grids, out=out)
+    assert relative_error(out, want) < 1e-6
+    scores = poisoned((x.shape[0],), torch.float32)
+    kernels.evs_dissimilarity(x, frames, grids, out=scores)
+    want = evs_reference(x, frames, grids)
+    assert torch.equal(torch.isinf(scores), torch.isinf(want))
+    assert relative_error(scores[~torch.isinf(want)], want[~torch.isinf(want)]) < 1e-5
+
+
+@check(torch.float32, torch.bfloat16)
+def resample_applies_each_videos_matrices(dtype):
+    from mmhay import kernels
+
+    generator = torch.Generator().manual_seed(3)
+    A = [torch.randn(k, h, generator=generator) for k, (h, _) in zip((2, 3, 1), GRIDS)]
+    B = [torch.randn(k, w, generator=generator) for k, (_, w) in zip((2, 2, 3), GRIDS)]
+    x = features(FRAMES, GRIDS, dtype, seed=4)
+    want = resample_reference(x, FRAMES, GRIDS, A, B)
+    out = poisoned(tuple(want.shape), dtype)
+    assert kernels.separable_resample(x, FRAMES, GRIDS, A, B, out=out) is out
+    error = relative_error(out, want)
+    assert error < TOLERANCE[dtype], error
+
+
+@check()
+def resample_tiles_large_grids_and_outputs():
+    from mmhay import kernels
+
+    # h = 18 and w = 20 take two steps each; kh = 17 and kw = 20 need 2 x 2 output tiles, of which
+    # the other videos, whose outputs fit one, use only the first
+    frames, grids = (2, 1, 0), ((18, 3), (2, 20), (5, 5))
+    generator = torch.Generator().manual_seed(5)
+    A = [torch.randn(17, 18, generator=generator), torch.randn(1, 2, generator=generator), torch.randn(2, 5, generator=generator)]
+    B = [torch.randn(3, 3, generator=generator), torch.randn(20, 20, generator=generator), torch.randn(2, 5, generator=generator)]
+    x = features(frames, grids, torch.float32, seed=6)
+    want = resample_reference(x, frames, grids, A, B)
+    out = poisoned(tuple(want.shape), torch.float32)
+    kernels.separable_resample(x, frames, grids, A, B, out=out)
+    error = relative_error(out, want)
+    assert error < 1e-5, error
+
+
+@check()
+def resample_with_halving_matrices_is_2x2_pooling():
+    from mmhay import kernels
+
+    frames, grids = (3, 2), ((4, 6), (4, 6))
+    x = features(frames, grids, torch.float32, seed=7)
+    half = torch.tensor([[0.5, 0.5, 0, 0, 0, 0], [0, 0, 0.5, 0.5, 0, 0], [0, 0, 0, 0, 0.5, 0.5]])
+    out = kernels.separable_resample(x, frames, grids, half[:2, :4], half)  # one pair for both videos
+    assert relative_error(out, pool_reference(x, frames, grids)) < 1e-6
+
+
+@check()
+def kernels_check_the_layout():
+    from mmhay import kernels
+
+    x = features(FRAMES, GRIDS, torch.float32)
+    for call, words in [
+        (lambda: kernels.pool2x2(x, (1, 3, 5), GRIDS), "tokens but the features have"),
+        (lambda: kernels.evs_dissimilarity(x, FRAMES, GRIDS[:2]), "one (h, w) per video"),
+        (lambda: kernels.separable_resample(x, FRAMES, GRIDS, torch.ones(2, 4), torch.ones(2, 4)), "A must be"),
+    ]:
+        try:
+            call()
+        except ValueError as error:
+            assert words in str(error), error
+        else:
+            raise AssertionError(f"no error, expected one saying {words!r}")
+
+
+@pytest.fixture(scope="module")
+def interpreted():
+    """Every check's traceback (None where it passed), from one child process under TRITON_INTERPRET=1."""
+    env = {**os.environ, "TRITON_INTERPRET": "1"}
+    root = Path(__file__).parents[1]
+    child = subprocess.run([sys.executable, __file__], env=env, cwd=root, capture_output=True, text=True, timeout=300)
+    assert child.returncode == 0 and child.stdout.strip(), child.stderr[-4000:]
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("name", list(CHECKS))
+def test_under_the_interpreter(interpreted, name):
+    assert interpreted[name] is None, interpreted[name]
+
+
+def compiled_kernels():
+    if os.environ.get("TRITON_INTERPRET", "0") not in ("", "0"):
+        pytest.skip("triton was imported as an interpreter here")
+    from mmhay.kernels import evs, pool, resample
+
+    return evs._evs_kernel, pool._pool_kernel, resample._resample_kernel
+
+
+def test_only_block_sizes_are_compile_time_constants():
+    for kernel in compiled_kernels():
+        constants = {p.name for p in kernel.params if p.is_constexpr}
+        assert constants <= {"BLOCK_R", "BLOCK_C", "STAGES", "EXACT", "ROWS", "COLS", "KH", "KW"}, kernel
+        # counts that change with every batch are not specialised on either (== 1, multiple of 16)
+        assert {"n_videos", "steps"} <= {p.name for p in kernel.params if p.do_not_specialize}, kernel
+
+
+def test_kernels_compile_for_hopper_without_a_gpu():
+    pytest.importorskip("triton.backends.nvidia")  # its wheel carries ptxas
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    evs, pool, resample = compiled_kernels()
+    table = {"table": "*i64", "n_videos": "i32", "steps": "i32"}
+    builds = [
+        (evs, {"x": "*bf16", "out": "*fp32", **table, "stride": "i32", "C": "i32", "eps": "fp32"},
+         {"BLOCK_R": 16, "BLOCK_C": 128, "STAGES": 3}),
+        (pool, {"x": "*bf16", "out": "*bf16", **table, "stride_x": "i32", "stride_out": "i32", "C": "i32"},
+         {"BLOCK_R": 32, "BLOCK_C": 128}),
+    ]
+    for dtype, exact in (("*bf16", False), ("*fp32", True)):
+        signature = {"x": dtype, "out": dtype, "coef": "*fp32", **table, "tiles_w": "i32", "stride_x": "i32", "stride_out": "i32"}
+        constants = {"EXACT": exact, "ROWS": 16, "COLS": 16, "KH": 16, "KW": 16, "BLOCK_C": 16}
+        builds.append((resample, {**signature, "C": "i32"}, constants))
+    for kernel, signature, constants in builds:
+        source = ASTSource(kernel, {**signature, **{name: "constexpr" for name in constants}}, constants)
+        compiled = triton.compile(source, target=GPUTarget("cuda", 90, 32), options={"num_warps": 4})
+        assert compiled.asm["cubin"], kernel
+
+
+def test_importing_the_package_loads_neither_torch_nor_triton():
+    code = "import sys, mmhay.kernels as k; assert not {'torch', 'triton'} & set(sys.modules); print(k.available(None))"
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.strip() == "False"
+
+
+def test_cpu_tensors_are_not_available_to_the_kernels():
+    from mmhay import kernels
+
+    assert not kernels.available(torch.zeros(2))
+
+
+if __name__ == "__main__":
+    results = {}
+    for label, run in CHECKS.items():
+        try:
+            run()
+            results[label] = None
+        except Exception:
+            results[label] = traceback.format_exc()
+    print(json.dumps(results))
