@@ -331,8 +331,11 @@ def _render(sample: Sample, adapter: Adapter, settings: EvalSettings) -> dict:
         question = " ".join([sample.question, *sample.options])  # F2C: the question and its options
         footage = Footage(media.duration, rate, media.frames, question, sample.id)
         plan = plan_frames(settings.sampler, footage, settings.frames)
-        rendered = media.render(plan.times, _scaled_size(media.size, plan.scales))
-        shown["frames"], shown["frame_times"] = rendered.pixels, tuple(float(t) for t in rendered.times)
+        if len(set(plan.scales)) > 1 and getattr(adapter, "takes_frame_sizes", False):
+            shown["frames"], shown["frame_times"] = _render_each_at_its_scale(media, plan)
+        else:
+            rendered = media.render(plan.times, _scaled_size(media.size, plan.scales))
+            shown["frames"], shown["frame_times"] = rendered.pixels, tuple(float(t) for t in rendered.times)
         if any(scale != 1 for scale in plan.scales):
             shown["frame_scales"] = plan.scales
     if adapter.needs_frames and adapter.takes_audio and media.soundtrack:
@@ -342,10 +345,22 @@ def _render(sample: Sample, adapter: Adapter, settings: EvalSettings) -> dict:
 
 def _scaled_size(size: tuple[int, int], scales: tuple[float, ...]) -> tuple[int, int] | None:
     """The size to render at when every frame has one scale (even sides, as video codecs and
-    processors like); frames of mixed scales are rendered whole and their scales recorded."""
+    processors like); frames of mixed scales are rendered whole (a video has one size)."""
     if not scales or len(set(scales)) != 1 or scales[0] == 1:
         return None
     return tuple(max(2, round(side / scales[0] / 2) * 2) for side in size)
+
+
+def _render_each_at_its_scale(media: Composition, plan) -> tuple[tuple, tuple[float, ...]]:
+    """Frames of mixed scales, each at its own size, for models that take frames as pictures."""
+    frames: list = [None] * len(plan.times)
+    times: list = [0.0] * len(plan.times)
+    for scale in sorted(set(plan.scales)):
+        picked = [i for i, s in enumerate(plan.scales) if s == scale]
+        rendered = media.render([plan.times[i] for i in picked], _scaled_size(media.size, (scale,)))
+        for j, i in enumerate(picked):
+            frames[i], times[i] = rendered.pixels[j], float(rendered.times[j])
+    return tuple(frames), tuple(times)
 
 
 def _answer_batch(

@@ -21,6 +21,7 @@ class _Watching:
     needs_frames: bool = True
     takes_audio: bool = False
     batch_size: int = 4
+    takes_frame_sizes: bool = False
     shown: dict = field(default_factory=dict)
 
     def identity(self):
@@ -28,7 +29,8 @@ class _Watching:
 
     def generate(self, requests):
         for request in requests:
-            self.shown[request.key] = (request.frames.shape, request.frame_times, request.frame_scales)
+            shape = request.frames.shape if hasattr(request.frames, "shape") else tuple(frame.shape for frame in request.frames)
+            self.shown[request.key] = (shape, request.frame_times, request.frame_scales)
         return [Answer("A") for _ in requests]
 
 
@@ -36,6 +38,12 @@ class _Watching:
 def _half(footage, n):
     """Uniform times, every frame at half width and height."""
     return FramePlan(tuple(uniform_times(footage.duration, n)), (2.0,) * n)
+
+
+@SAMPLERS.register("test-mixed")
+def _mixed(footage, n):
+    """Uniform times, every other frame at half width and height."""
+    return FramePlan(tuple(uniform_times(footage.duration, n)), tuple(1.0 if i % 2 == 0 else 2.0 for i in range(n)))
 
 
 def _records(run):
@@ -66,6 +74,18 @@ def test_a_plan_that_halves_every_frame_renders_them_at_half_size(built_small, t
         assert record["frame_scales"] == [2.0] * 4
 
 
+@pytest.mark.parametrize("pictures", [True, False])
+def test_frames_of_mixed_scales_come_at_their_sizes_to_models_that_take_pictures(built_small, tmp_path, pictures):
+    model = _Watching(takes_frame_sizes=pictures)
+    evaluate(open_data(built_small, limit=2), model, tmp_path / "run", EvalSettings(frames=4, sampler="test-mixed"))
+    for record in _records(tmp_path / "run"):
+        shapes, times, scales = model.shown[record["id"]]
+        assert scales == (1.0, 2.0, 1.0, 2.0) and record["frame_scales"] == [1.0, 2.0, 1.0, 2.0]
+        # pictures each at their scale; a video has one size, so its frames are shown whole
+        assert shapes == (((72, 128, 3), (36, 64, 3)) * 2 if pictures else (4, 72, 128, 3))
+        assert list(times) == sorted(times) == record["frame_times"] and len(times) == 4
+
+
 def test_a_bad_sampler_option_fails_before_anything_is_written(built_small, tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["eval", "--model", "random", "--data", str(built_small), "--out", str(out), "--sampler", "fps:speed=3"]) == 2
@@ -89,3 +109,14 @@ def test_key_clips_chosen_by_a_tiny_clip_reach_a_real_model(built_small, tiny_qw
         assert times == sorted(times) and len(times) >= 1
         assert all(t + 0.5 == int(t + 0.5) for t in times), "key clips are made of the 1-fps candidates (the middle of each second)"
         assert sum(1 / s**2 for s in scales) <= budget + 1e-9, "the token budget holds"
+
+
+def test_smaller_pictures_cost_a_native_resolution_model_fewer_tokens(built_small, tiny_qwen2_vl, tmp_path):
+    from mmhay.adapters import create_adapter
+
+    model = create_adapter(f"hf:{tiny_qwen2_vl}", {"max_new_tokens": "2", "frames_as": "images"})
+    tokens = {}
+    for sampler in ("uniform", "test-mixed"):
+        result = evaluate(open_data(built_small, limit=2), model, tmp_path / sampler, EvalSettings(frames=4, sampler=sampler))
+        tokens[sampler] = result.metrics["usage"]["visual_tokens"]
+    assert 0 < tokens["test-mixed"] < tokens["uniform"]

@@ -35,7 +35,7 @@ class Request:
     prompt: str
     answer_type: str
     options: tuple[str, ...] = ()
-    frames: np.ndarray | None = None
+    frames: np.ndarray | tuple[np.ndarray, ...] | None = None  # [N, H, W, 3], or N frames of their own sizes
     frame_times: tuple[float, ...] = ()
     frame_scales: tuple[float, ...] = ()  # each frame's downscale per side, where a sampler shrank some
     duration: float = 0.0

@@ -101,6 +101,7 @@ class APIModel:
 
     settings: APISettings
     needs_frames: bool = field(default=True, init=False)
+    takes_frame_sizes: bool = field(default=True, init=False)  # each frame is its own image
     sees: bool = field(default=True, init=False)
 
     @property

@@ -50,7 +50,11 @@ def media_digest(request: Request) -> str:
             digest.update(f"{label}:{array.dtype.str}:{array.shape}".encode())
             digest.update(memoryview(array).cast("B"))
 
-    add("frames", request.frames)
+    if isinstance(request.frames, np.ndarray) or request.frames is None:
+        add("frames", request.frames)
+    else:  # frames of different sizes (a sampler shrank some)
+        for frame in request.frames:
+            add("frame", frame)
     digest.update(json.dumps([round(t, 6) for t in request.frame_times]).encode())
     for image in request.images:
         add("image", image)

@@ -187,6 +187,11 @@ class HFModel:
     needs_frames: bool = field(default=True, init=False)
 
     @property
+    def takes_frame_sizes(self) -> bool:
+        """Whether frames of different sizes can go in one request: as pictures, not as a video."""
+        return not self.as_video
+
+    @property
     def takes_audio(self) -> bool:
         """Whether the processor has an audio feature extractor (Qwen2-Audio, Qwen2.5-Omni, ...)."""
         return getattr(self.processor, "feature_extractor", None) is not None
