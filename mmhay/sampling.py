@@ -83,6 +83,13 @@ def _plan(times: Sequence[Fraction], scale: float = 1.0) -> FramePlan:
     return FramePlan(tuple(times), (float(scale),) * len(times))
 
 
+def _frames_at(scale: float, n: int) -> int:
+    """Frames of ``scale`` that cost what ``n`` full frames do (scale 2: four times as many)."""
+    if not 1 <= scale <= 8:
+        raise ConfigError("--sampler", "scale", "must be within 1..8 (the downscale per side)", scale)
+    return max(1, floor(n * scale * scale + 1e-9))
+
+
 def uniform_times(duration: Fraction, n: int) -> list[Fraction]:
     """n times at the midpoints of n equal intervals of ``duration`` (the "middle" rule)."""
     if n < 1:
@@ -91,48 +98,51 @@ def uniform_times(duration: Fraction, n: int) -> list[Fraction]:
 
 
 @SAMPLERS.register("uniform")
-def uniform(footage: Footage, n: int, mode: str = "middle") -> FramePlan:
+def uniform(footage: Footage, n: int, mode: str = "middle", scale: float = 1.0) -> FramePlan:
     """n frames spread evenly: midpoints of n equal intervals (middle), or both ends included (linspace, Qwen-VL's)."""
+    n = _frames_at(scale, n)
     if mode == "middle":
-        return _plan(uniform_times(footage.duration, n))
+        return _plan(uniform_times(footage.duration, n), scale)
     if mode != "linspace":
         raise ConfigError("--sampler", "mode", "must be middle or linspace", mode)
     last = _last_frame_time(footage)
     if n == 1:
-        return _plan([Fraction(0)])
+        return _plan([Fraction(0)], scale)
     if footage.rate is not None:  # Qwen-VL: round(linspace(0, T - 1, n)) over the frame indices
         frames = ceil(footage.duration * footage.rate)
         indices = [round(Fraction(i * (frames - 1), n - 1)) for i in range(n)]
-        return _plan([Fraction(k) / footage.rate for k in indices])
-    return _plan([last * i / (n - 1) for i in range(n)])
+        return _plan([Fraction(k) / footage.rate for k in indices], scale)
+    return _plan([last * i / (n - 1) for i in range(n)], scale)
 
 
 @SAMPLERS.register("fps")
-def fps(footage: Footage, n: int, rate: float = 2.0, min_frames: int = 4, max_frames: int = 0, multiple_of: int = 2) -> FramePlan:
+def fps(footage: Footage, n: int, rate: float = 2.0, min_frames: int = 4, max_frames: int = 0, multiple_of: int = 2, scale: float = 1.0) -> FramePlan:
     """`rate` frames a second within [min_frames, max_frames (default --frames)], a multiple of `multiple_of` (Qwen-VL's smart frame count)."""
     if rate <= 0 or min_frames < 1 or multiple_of < 1 or max_frames < 0:
         raise ConfigError("--sampler", "fps", "needs rate > 0, min_frames >= 1, max_frames >= 0, multiple_of >= 1", f"{rate}, {min_frames}, {max_frames}, {multiple_of}")
+    n = _frames_at(scale, n)
     top = min(max_frames or n, n)
     if footage.rate is not None:
         top = min(top, ceil(footage.duration * footage.rate))  # never more frames than the video has
     wanted = float(footage.duration) * rate
     count = min(max(wanted, _ceil_to(min_frames, multiple_of)), _floor_to(top, multiple_of))
     count = max(_floor_to(int(count), multiple_of), min(multiple_of, top))
-    return _plan(uniform_times(footage.duration, count))
+    return _plan(uniform_times(footage.duration, count), scale)
 
 
 @SAMPLERS.register("random")
-def random(footage: Footage, n: int, jitter: str = "interval") -> FramePlan:
+def random(footage: Footage, n: int, jitter: str = "interval", scale: float = 1.0) -> FramePlan:
     """One random time in each of n equal intervals (interval, TSN-style) or n sorted random times (free); for training."""
+    n = _frames_at(scale, n)
     rng = np.random.default_rng(_seed(footage))
     ticks = 1_000_000
     if jitter == "interval":
         draws = rng.integers(0, ticks, size=n)
-        return _plan([footage.duration * (i * ticks + int(d)) / (n * ticks) for i, d in enumerate(draws)])
+        return _plan([footage.duration * (i * ticks + int(d)) / (n * ticks) for i, d in enumerate(draws)], scale)
     if jitter != "free":
         raise ConfigError("--sampler", "jitter", "must be interval or free", jitter)
     draws = np.sort(rng.integers(0, ticks, size=n))
-    return _plan([footage.duration * int(d) / ticks for d in draws])
+    return _plan([footage.duration * int(d) / ticks for d in draws], scale)
 
 
 @SAMPLERS.register("scene")

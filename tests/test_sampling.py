@@ -123,3 +123,14 @@ def test_bad_specs_name_the_flag_and_the_key(spec, key):
     with pytest.raises(ConfigError) as caught:
         plan_frames(spec, _shots([1], 4), 4)
     assert caught.value.source == "--sampler" and caught.value.key == key
+
+
+def test_a_scale_shows_more_frames_at_the_same_pixel_budget():
+    footage = Footage(Fraction(8), rate=Fraction(8), key="k")
+    for spec in ("uniform:scale=2", "fps:rate=4,scale=2", "random:scale=2"):
+        plan = plan_frames(spec, footage, 4)
+        assert plan.scales == (2.0,) * len(plan.times) and plan.full_frames <= 4
+    assert len(plan_frames("uniform:scale=2", footage, 4).times) == 16
+    assert len(plan_frames("fps:rate=4,scale=2", footage, 4).times) == 16  # 32 wanted, 16 fit the budget
+    with pytest.raises(ConfigError, match="scale"):
+        plan_frames("uniform:scale=0.5", footage, 4)
