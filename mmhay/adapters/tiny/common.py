@@ -6,7 +6,7 @@ from pathlib import Path
 
 from mmhay.adapters.hf import quiet_progress_bars
 
-__all__ = ["SPECIAL_TOKENS", "byte_level_tokenizer", "save_checkpoint"]
+__all__ = ["SPECIAL_TOKENS", "TINY_DECODER", "byte_level_tokenizer", "decoder_token_ids", "save_checkpoint"]
 
 SPECIAL_TOKENS = [
     "<|endoftext|>",
@@ -17,6 +17,9 @@ SPECIAL_TOKENS = [
     "<|image_pad|>",
     "<|video_pad|>",
 ]
+
+# The language model of every tiny checkpoint: two layers of width 32, grouped-query attention.
+TINY_DECODER = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1}
 
 _CORPUS = [
     "A picture that does not belong to the rest of the video is shown for a moment. What does it show?",
@@ -42,6 +45,11 @@ def byte_level_tokenizer(extra: list[str] = ()):
     )
     tokenizer.train_from_iterator(_CORPUS * 4, trainer)
     return PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token="<|im_end|>", pad_token="<|endoftext|>")
+
+
+def decoder_token_ids(ids: dict[str, int]) -> dict[str, int]:
+    """The decoder's begin, end and padding tokens, from the byte-level tokenizer's special ids."""
+    return {"bos_token_id": ids["<|endoftext|>"], "eos_token_id": ids["<|im_end|>"], "pad_token_id": ids["<|endoftext|>"]}
 
 
 def save_checkpoint(model_class, config, processor, ids: dict[str, int], out: Path, seed: int) -> None:

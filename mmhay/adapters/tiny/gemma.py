@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mmhay.adapters.tiny.common import SPECIAL_TOKENS, byte_level_tokenizer, save_checkpoint
+from mmhay.adapters.tiny.common import SPECIAL_TOKENS, TINY_DECODER, byte_level_tokenizer, save_checkpoint
 
 __all__ = ["gemma3"]
 
@@ -52,12 +52,8 @@ def gemma3(out: Path, seed: int) -> None:
     )
     config = Gemma3Config(
         text_config={
+            **TINY_DECODER,
             "vocab_size": len(tokenizer),
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "num_key_value_heads": 1,
             "head_dim": 16,
             "query_pre_attn_scalar": 16,
             "layer_types": ["sliding_attention", "full_attention"],

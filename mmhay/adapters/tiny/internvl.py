@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mmhay.adapters.tiny.common import SPECIAL_TOKENS, byte_level_tokenizer, save_checkpoint
+from mmhay.adapters.tiny.common import SPECIAL_TOKENS, TINY_DECODER, byte_level_tokenizer, decoder_token_ids, save_checkpoint
 
 __all__ = ["internvl"]
 
@@ -78,17 +78,11 @@ def internvl(out: Path, seed: int) -> None:
         },
         text_config={
             "model_type": "qwen2",
+            **TINY_DECODER,
             "vocab_size": len(tokenizer),
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "num_key_value_heads": 1,
             "max_position_embeddings": 4096,
             "initializer_range": _WIDE_INIT,
-            "bos_token_id": ids["<|endoftext|>"],
-            "eos_token_id": ids["<|im_end|>"],
-            "pad_token_id": ids["<|endoftext|>"],
+            **decoder_token_ids(ids),
         },
         image_token_id=ids["<IMG_CONTEXT>"],
         image_seq_length=tokens_per_tile,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mmhay.adapters.tiny.common import SPECIAL_TOKENS, byte_level_tokenizer, save_checkpoint
+from mmhay.adapters.tiny.common import SPECIAL_TOKENS, TINY_DECODER, byte_level_tokenizer, decoder_token_ids, save_checkpoint
 
 __all__ = ["qwen2_5_vl", "qwen2_audio", "qwen2_vl", "qwen3_vl"]
 
@@ -57,56 +57,55 @@ def qwen2_audio(out: Path, seed: int) -> None:
         },
         text_config={
             "model_type": "qwen2",
+            **TINY_DECODER,
             "vocab_size": len(tokenizer),
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "num_key_value_heads": 1,
             "max_position_embeddings": 2048,
-            "bos_token_id": ids["<|endoftext|>"],
-            "eos_token_id": ids["<|im_end|>"],
-            "pad_token_id": ids["<|endoftext|>"],
+            **decoder_token_ids(ids),
         },
         audio_token_index=ids["<|AUDIO|>"],
     )
     save_checkpoint(Qwen2AudioForConditionalGeneration, config, processor, ids, out, seed)
 
 
-def qwen2_vl(out: Path, seed: int) -> None:
-    from transformers import (
-        Qwen2VLConfig,
-        Qwen2VLForConditionalGeneration,
-        Qwen2VLImageProcessor,
-        Qwen2VLProcessor,
-        Qwen2VLVideoProcessor,
-    )
+def _qwen2_vl_processor(processor_class, tokenizer):
+    """Qwen2-VL's processors (Qwen2.5-VL shares them): 28-pixel merged patches, so a 64x64 frame
+    becomes 56x56, 4 tokens, and a video spends 4 tokens per 2 frames."""
+    from transformers import Qwen2VLImageProcessor, Qwen2VLVideoProcessor
 
-    tokenizer = byte_level_tokenizer()
-    ids = {token: tokenizer.convert_tokens_to_ids(token) for token in SPECIAL_TOKENS}
     pixels = {"min_pixels": 28 * 28 * 4, "max_pixels": 28 * 28 * 16}
     video_options = dict(pixels)
     if hasattr(Qwen2VLVideoProcessor, "cap_pixels_per_frame"):
         video_options["cap_pixels_per_frame"] = True
-    processor = Qwen2VLProcessor(
+    return processor_class(
         image_processor=Qwen2VLImageProcessor(**pixels),
         video_processor=Qwen2VLVideoProcessor(**video_options),
         tokenizer=tokenizer,
         chat_template=_QWEN_CHAT_TEMPLATE,
     )
+
+
+def _vision_token_ids(ids: dict[str, int]) -> dict[str, int]:
+    return {
+        "image_token_id": ids["<|image_pad|>"],
+        "video_token_id": ids["<|video_pad|>"],
+        "vision_start_token_id": ids["<|vision_start|>"],
+        "vision_end_token_id": ids["<|vision_end|>"],
+    }
+
+
+def qwen2_vl(out: Path, seed: int) -> None:
+    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLProcessor
+
+    tokenizer = byte_level_tokenizer()
+    ids = {token: tokenizer.convert_tokens_to_ids(token) for token in SPECIAL_TOKENS}
+    processor = _qwen2_vl_processor(Qwen2VLProcessor, tokenizer)
     config = Qwen2VLConfig(
         text_config={
+            **TINY_DECODER,
             "vocab_size": len(tokenizer),
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "num_key_value_heads": 1,
             "max_position_embeddings": 4096,
             "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
-            "bos_token_id": ids["<|endoftext|>"],
-            "eos_token_id": ids["<|im_end|>"],
-            "pad_token_id": ids["<|endoftext|>"],
+            **decoder_token_ids(ids),
         },
         vision_config={
             "depth": 2,
@@ -118,51 +117,26 @@ def qwen2_vl(out: Path, seed: int) -> None:
             "spatial_merge_size": 2,
             "temporal_patch_size": 2,
         },
-        image_token_id=ids["<|image_pad|>"],
-        video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"],
-        vision_end_token_id=ids["<|vision_end|>"],
+        **_vision_token_ids(ids),
     )
     save_checkpoint(Qwen2VLForConditionalGeneration, config, processor, ids, out, seed)
 
 
 def qwen2_5_vl(out: Path, seed: int) -> None:
     """Qwen2.5-VL: Qwen2-VL's processors and chat format, a windowed vision tower, video time in M-RoPE."""
-    from transformers import (
-        Qwen2_5_VLConfig,
-        Qwen2_5_VLForConditionalGeneration,
-        Qwen2_5_VLProcessor,
-        Qwen2VLImageProcessor,
-        Qwen2VLVideoProcessor,
-    )
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor
 
     tokenizer = byte_level_tokenizer()
     ids = {token: tokenizer.convert_tokens_to_ids(token) for token in SPECIAL_TOKENS}
-    # 28-pixel merged patches: a 64x64 frame becomes 56x56, 4 tokens; a video spends 4 tokens per 2 frames
-    pixels = {"min_pixels": 28 * 28 * 4, "max_pixels": 28 * 28 * 16}
-    video_options = dict(pixels)
-    if hasattr(Qwen2VLVideoProcessor, "cap_pixels_per_frame"):
-        video_options["cap_pixels_per_frame"] = True
-    processor = Qwen2_5_VLProcessor(
-        image_processor=Qwen2VLImageProcessor(**pixels),
-        video_processor=Qwen2VLVideoProcessor(**video_options),
-        tokenizer=tokenizer,
-        chat_template=_QWEN_CHAT_TEMPLATE,
-    )
+    processor = _qwen2_vl_processor(Qwen2_5_VLProcessor, tokenizer)
     config = Qwen2_5_VLConfig(
         text_config={
+            **TINY_DECODER,
             "vocab_size": len(tokenizer),
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "num_key_value_heads": 1,
             "max_position_embeddings": 4096,
             "initializer_range": _WIDE_INIT,
             "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
-            "bos_token_id": ids["<|endoftext|>"],
-            "eos_token_id": ids["<|im_end|>"],
-            "pad_token_id": ids["<|endoftext|>"],
+            **decoder_token_ids(ids),
         },
         vision_config={
             "depth": 2,
@@ -178,10 +152,7 @@ def qwen2_5_vl(out: Path, seed: int) -> None:
             "fullatt_block_indexes": [1],  # one windowed layer, one full, as the real tower alternates
             "tokens_per_second": 2,
         },
-        image_token_id=ids["<|image_pad|>"],
-        video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"],
-        vision_end_token_id=ids["<|vision_end|>"],
+        **_vision_token_ids(ids),
     )
     save_checkpoint(Qwen2_5_VLForConditionalGeneration, config, processor, ids, out, seed)
 
@@ -218,12 +189,8 @@ def qwen3_vl(out: Path, seed: int) -> None:
     )
     config = Qwen3VLConfig(
         text_config={
+            **TINY_DECODER,
             "vocab_size": len(tokenizer),
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "num_key_value_heads": 1,
             "head_dim": 16,
             "max_position_embeddings": 4096,
             "initializer_range": _WIDE_INIT,
@@ -233,9 +200,7 @@ def qwen3_vl(out: Path, seed: int) -> None:
                 "mrope_section": [2, 3, 3],
                 "mrope_interleaved": True,
             },
-            "bos_token_id": ids["<|endoftext|>"],
-            "eos_token_id": ids["<|im_end|>"],
-            "pad_token_id": ids["<|endoftext|>"],
+            **decoder_token_ids(ids),
         },
         vision_config={
             "depth": 2,
@@ -250,9 +215,6 @@ def qwen3_vl(out: Path, seed: int) -> None:
             "num_position_embeddings": 64,  # an 8x8 grid of learned positions, interpolated to each frame
             "deepstack_visual_indexes": [0],
         },
-        image_token_id=ids["<|image_pad|>"],
-        video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"],
-        vision_end_token_id=ids["<|vision_end|>"],
+        **_vision_token_ids(ids),
     )
     save_checkpoint(Qwen3VLForConditionalGeneration, config, processor, ids, out, seed)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mmhay.adapters.tiny.common import SPECIAL_TOKENS, byte_level_tokenizer, save_checkpoint
+from mmhay.adapters.tiny.common import SPECIAL_TOKENS, TINY_DECODER, byte_level_tokenizer, save_checkpoint
 
 __all__ = ["smolvlm2"]
 
@@ -75,12 +75,8 @@ def smolvlm2(out: Path, seed: int) -> None:
     config = SmolVLMConfig(
         text_config={
             "model_type": "llama",
+            **TINY_DECODER,
             "vocab_size": len(tokenizer),
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "num_key_value_heads": 1,
             "max_position_embeddings": 4096,
             "rms_norm_eps": 1e-5,
             "bos_token_id": ids["<|im_start|>"],
