@@ -307,11 +307,11 @@ def _skip_reason(sample: Sample, adapter: Adapter) -> str | None:
 
 
 def _media_key(sample: Sample, adapter: Adapter) -> str | None:
-    """What names the media ``sample`` shows (its rotations show the same), or None where the
-    model is not asked it."""
+    """What names the frames ``sample`` is shown, or None where the model is not asked it. The
+    rotations of a question share them: samplers see the same media, question and options."""
     if _skip_reason(sample, adapter) or sample.answer_type.value not in PARSED_TYPES:
         return None
-    return json.dumps(sample.media.to_json(), sort_keys=True)
+    return json.dumps({"media": sample.media.to_json(), "question": sample.group or sample.id}, sort_keys=True)
 
 
 def _render(sample: Sample, adapter: Adapter, settings: EvalSettings) -> dict:
@@ -328,8 +328,10 @@ def _render(sample: Sample, adapter: Adapter, settings: EvalSettings) -> dict:
     shown["duration"], shown["fps"] = float(media.duration), _frame_rate(media)
     if adapter.needs_frames and getattr(adapter, "sees", True) and media.segments:
         rate = media.rate if media.rate is not None else (Fraction(shown["fps"]).limit_denominator(1001) if shown["fps"] else None)
-        question = " ".join([sample.question, *sample.options])  # F2C: the question and its options
-        footage = Footage(media.duration, rate, media.frames, question, sample.id)
+        # F2C scores frames against the question and its options; sorted, so that every rotation
+        # of the options is shown the same frames
+        question = " ".join([sample.question, *sorted(sample.options)])
+        footage = Footage(media.duration, rate, media.frames, question, sample.group or sample.id)
         plan = plan_frames(settings.sampler, footage, settings.frames)
         if len(set(plan.scales)) > 1 and getattr(adapter, "takes_frame_sizes", False):
             shown["frames"], shown["frame_times"] = _render_each_at_its_scale(media, plan)

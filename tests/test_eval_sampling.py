@@ -120,3 +120,13 @@ def test_smaller_pictures_cost_a_native_resolution_model_fewer_tokens(built_smal
         result = evaluate(open_data(built_small, limit=2), model, tmp_path / sampler, EvalSettings(frames=4, sampler=sampler))
         tokens[sampler] = result.metrics["usage"]["visual_tokens"]
     assert 0 < tokens["test-mixed"] < tokens["uniform"]
+
+
+def test_every_rotation_of_a_question_is_shown_the_same_frames(built_small, tmp_path):
+    model = _Watching()
+    evaluate(open_data(built_small, limit=4, circular=True), model, tmp_path / "run", EvalSettings(frames=4, sampler="random"))
+    by_question: dict = {}
+    for record in _records(tmp_path / "run"):
+        by_question.setdefault(record["group"], set()).add(tuple(record["frame_times"]))
+    assert len(by_question) == 4 and all(len(times) == 1 for times in by_question.values()), "one draw a question, whatever the rotation"
+    assert len({next(iter(times)) for times in by_question.values()}) > 1, "questions draw apart"
