@@ -10,6 +10,11 @@ Features are ``[F, 24, 24, 1152]`` bf16 (F = 1024: 1.36 GB). Measured, in this o
   of ``triton.testing.do_bench`` while rotating over 3 input buffers, the relative L2 error against
   an fp32 reference, and the floor (each input read once, each output written once, at the copy
   bandwidth). The kernels' outputs are poisoned with NaN first and checked to be fully written;
+* one ToMe round per frame (r = N/2, sizes all 1) as the eager reference round of
+  ``mmhay.compression``, its ``torch.compile``, and ``mmhay.kernels.tome_round``; with the time of
+  each of its three steps, a few launch shapes of the matching kernel, and the fraction of frames
+  whose merge choice (which A tokens merge into which B tokens) equals the fp32 reference's. Near-tied
+  scores may round the other way in bf16, so that fraction, not only the error, is the check;
 * a ragged batch of 8 videos of different frame counts and grids, then a second batch of 8 others,
   through the Triton kernels, counting compilations: the second batch must add none;
 * unless ``--no-sweep``, a few launch shapes per kernel, so the defaults can be checked.
@@ -45,6 +50,7 @@ from mmhay import kernels  # noqa: E402
 from mmhay.kernels.evs import EvsTiling, _evs_kernel  # noqa: E402
 from mmhay.kernels.pool import PoolTiling, _pool_kernel  # noqa: E402
 from mmhay.kernels.resample import ResampleTiling, _resample_kernel  # noqa: E402
+from mmhay.kernels.tome import MatchTiling, best_match, destinations  # noqa: E402
 
 DEVICE = "cuda" if GPU else "cpu"
 GRID = 24
@@ -269,6 +275,106 @@ def sweep(op, fused, inputs, reference, notes):
     return lines
 
 
+def tome_reference(x, sizes, r):
+    """One reference round of ``mmhay.compression`` (scope=frame, metric=feat), fp32 inside."""
+    from mmhay.compression import _tome_sets
+
+    f, n, c = x.shape
+    first = torch.arange(n, device=x.device).expand(f, n)[..., None]
+    merged = _tome_sets({"wx": x.float() * sizes[..., None], "size": sizes, "lo": first}, n - r, 0)
+    return (merged["wx"] / merged["size"][..., None]).to(x.dtype), merged["size"]
+
+
+def merge_choice(best, partner, r):
+    """Per frame, the merged A tokens in ascending order and the B token each merges into."""
+    source = torch.argsort(best, dim=1, descending=True, stable=True)[:, :r].sort(1).values
+    return source, partner.long().gather(1, source)
+
+
+def tome_case(inputs, bandwidth, compile_ops, notes):
+    """The ToMe row of the summary, and lines about its steps, launch shapes and merge choices."""
+    f, h, w, c = inputs[0].shape
+    n, r = h * w, h * w // 2
+    tokens = [x.view(f, n, c) for x in inputs]
+    if not GPU:  # the interpreter multiplies bf16 as raw integers (tl.dot): check the fp32 path
+        tokens = [t.float() for t in tokens]
+    sizes = torch.ones(f, n, device=DEVICE)
+    x = tokens[0]
+    row = {"op": "tome"}
+    want_tokens, want_sizes = tome_reference(x, sizes, r)
+
+    def eager(t):
+        return tome_reference(t, sizes, r)[0]
+
+    def fused(t, out=None, out_sizes=None):
+        return kernels.tome_round(t, sizes, r, out=out, out_sizes=out_sizes)[0]
+
+    compiled = torch.compile(eager, dynamic=False) if compile_ops else None
+    for name, fn in [("eager", eager), ("compile", compiled), ("triton", fused)]:
+        if fn is None:
+            row[name] = row[name + "_err"] = float("nan")
+            continue
+        try:
+            started = time.perf_counter()
+            got = fn(x)
+            if GPU:
+                torch.cuda.synchronize()
+            row[name + "_first_s"] = time.perf_counter() - started
+            row[name + "_err"] = relative_error(got, want_tokens)
+            del got
+            row[name] = timed(fn, tokens)
+        except Exception:
+            notes.append(f"tome {name} failed:\n{traceback.format_exc()}")
+            row[name] = row[name + "_err"] = float("nan")
+    row["floor"] = (2 * x.nbytes + f * (n - r) * c * x.element_size()) / bandwidth * 1e3
+    lines = []
+    try:
+        out = torch.full((f, n - r, c), float("nan"), dtype=x.dtype, device=DEVICE)
+        out_sizes = torch.full((f, n - r), float("nan"), device=DEVICE)
+        kernels.tome_round(x, sizes, r, out=out, out_sizes=out_sizes)
+        row["written"] = "ok" if not bool(out.isnan().any() or out_sizes.isnan().any()) else "UNWRITTEN"
+        lines.append(f"tome sizes equal to the reference's: {bool(torch.equal(out_sizes, want_sizes))}")
+
+        xn = F.normalize(x.float(), dim=-1)
+        scores = xn[:, ::2] @ xn[:, 1::2].transpose(1, 2)
+        want_best, want_partner = scores.max(-1)
+        del scores, xn
+        want_source, want_target = merge_choice(want_best, want_partner, r)
+        best, partner = best_match(x)
+        source, target = merge_choice(best, partner, r)
+        same = ((source == want_source) & (target == want_target)).all(1)
+        lines.append(
+            f"tome merge choice equal to the fp32 reference's in {float(same.float().mean()):.2%} of {f} frames; "
+            f"partners equal for {float((partner.long() == want_partner).float().mean()):.4%} of A tokens; "
+            f"max |best score - fp32| = {float((best - want_best).abs().max()):.1e}"
+        )
+        del out, out_sizes
+        dst = destinations(best, partner, n, r)
+        steps = {
+            "match kernel": lambda t: best_match(t),
+            "choice + numbering (torch)": lambda t: destinations(best, partner, n, r),
+            "sort by destination (torch)": lambda t: torch.searchsorted(
+                torch.sort(dst, dim=1, stable=True)[0], torch.arange(n - r + 1, device=DEVICE).expand(f, -1).contiguous()
+            ),
+        }
+        for name, fn in steps.items():
+            lines.append(f"tome step {name}: {ms(timed(fn, tokens))} ms")
+        lines.append(f"tome step merge kernel ≈ whole - the above; GEMM at 790 TFLOP/s: {2 * f * (n // 2) ** 2 * c / 790e9:.3f} ms")
+        for tiling in (MatchTiling(), MatchTiling(128, 128, 64, 8, 4), MatchTiling(128, 128, 128, 8, 3),
+                       MatchTiling(128, 64, 128, 8, 3), MatchTiling(64, 64, 128, 8, 3), MatchTiling(64, 64, 64, 4, 3)):
+            try:
+                b, p = best_match(x, tiling=tiling)
+                agree = float((p == partner).float().mean())
+                lines.append(f"tome match {tiling}: {ms(timed(lambda t: best_match(t, tiling=tiling), tokens))} ms, "
+                             f"partners as default {agree:.4%}")
+            except Exception:
+                notes.append(f"tome match {tiling} failed:\n{traceback.format_exc(limit=3)}")
+    except Exception:
+        notes.append(f"tome checks failed:\n{traceback.format_exc()}")
+        row.setdefault("written", "failed")
+    return row, lines
+
+
 def ms(value: float) -> str:
     return "–" if math.isnan(value) else f"{value:.3f}"
 
@@ -308,6 +414,13 @@ def main() -> None:
         run_op(op, eager, fused, inputs, references[op], GPU, rows, notes)
         rows[-1]["floor"] = floor_bytes(op, inputs[0]) / bandwidth * 1e3
 
+    tome_lines = []
+    try:
+        tome_row, tome_lines = tome_case(inputs, bandwidth, GPU, notes)
+        rows.append(tome_row)
+    except Exception:
+        notes.append(f"tome failed:\n{traceback.format_exc()}")
+
     sweeps = []
     if not args.no_sweep:
         for op, (_, fused) in ops.items():
@@ -337,6 +450,9 @@ def main() -> None:
             print(f"| {op} | {name} | {ms(t)} | {ms(floor)} | {ratio(t, floor)} | {err:.1e} |")
     print()
 
+    for line in tome_lines:
+        print(line)
+    print()
     for note in notes:
         print(note)
     if compilations() >= 0:

@@ -180,6 +180,95 @@ def resample_with_halving_matrices_is_2x2_pooling():
     assert relative_error(out, pool_reference(x, frames, grids)) < 1e-6
 
 
+def tome_reference(x, sizes, r):
+    """One round of mmhay.compression's ToMe (scope=frame, metric=feat) on [F, N, C] tokens of these sizes."""
+    from mmhay.compression import _tome_sets
+
+    f, n, _ = x.shape
+    first = torch.arange(n).expand(f, n)[..., None]
+    merged = _tome_sets({"wx": x.float() * sizes[..., None], "size": sizes.clone(), "lo": first}, n - r, 0)
+    return (merged["wx"] / merged["size"][..., None]).to(x.dtype), merged["size"]
+
+
+def tome_tokens(frames, n, dtype, seed):
+    return torch.randn(frames, n, C, generator=torch.Generator().manual_seed(seed)).to(dtype)
+
+
+# the interpreter's tl.dot takes bf16 as raw integers, so bf16 matching is checked on the GPU (benchmark)
+@check(torch.float32, torch.float16)
+def tome_round_merges_as_the_reference_round(dtype):
+    from mmhay import kernels
+
+    for frames, n, r, seed in ((3, 40, 20, 8), (2, 37, 11, 9)):  # N odd: one more A token than B
+        x = tome_tokens(frames, n, dtype, seed)
+        sizes = torch.randint(1, 5, (frames, n), generator=torch.Generator().manual_seed(seed)).float()
+        want, want_sizes = tome_reference(x, sizes, r)
+        out, out_sizes = poisoned((frames, n - r, C), dtype), poisoned((frames, n - r), torch.float32)
+        got, got_sizes = kernels.tome_round(x, sizes, r, out=out, out_sizes=out_sizes)
+        assert got is out and got_sizes is out_sizes
+        assert torch.equal(out_sizes, want_sizes), (out_sizes, want_sizes)
+        error = relative_error(out, want.double())
+        assert error < (1e-5 if dtype == torch.float32 else 1e-3), error
+
+
+@check()
+def tome_round_is_the_first_round_of_the_tome_compressor():
+    from mmhay import kernels
+    from mmhay.compression import tome
+
+    x = tome_tokens(2, 35, torch.float32, 10)
+    want = tome(x.view(2, 5, 7, C), [0, 1], target=35 - 17)
+    tokens, sizes = kernels.tome_round(x, torch.ones(2, 35), 17)
+    assert torch.equal(sizes.flatten(), want.sizes)
+    assert relative_error(tokens.reshape(-1, C), want.tokens.double()) < 1e-5
+
+
+@check()
+def tome_round_breaks_ties_as_torch_across_tiles():
+    from mmhay import kernels
+    from mmhay.kernels.tome import MatchTiling, MergeTiling
+
+    x = tome_tokens(2, 70, torch.float32, 11)
+    x[:, 41] = x[:, 1]  # B tokens 0 and 20 (another tile) tie for every A token: the first wins
+    x[:, 4] = x[:, 44] = x[:, 5]  # A tokens 2 and 22 tie as the best matched (B token 2): only A 2 merges at r = 1
+    x[:, 10] = 0  # a zero token scores 0 against everything
+    x[1, 33] = 0
+    sizes = torch.ones(2, 70)
+    small = MatchTiling(rows_a=16, rows_b=16, channels=16, warps=1, stages=1)
+    for r in (1, 23, 35):
+        want, want_sizes = tome_reference(x, sizes, r)
+        got, got_sizes = kernels.tome_round(x, sizes, r, match=small, merge=MergeTiling(rows=4, channels=16))
+        assert torch.equal(got_sizes, want_sizes), r
+        assert relative_error(got, want.double()) < 1e-5, r
+        got, got_sizes = kernels.tome_round(x, sizes, r)
+        assert torch.equal(got_sizes, want_sizes) and relative_error(got, want.double()) < 1e-5, r
+
+
+@check()
+def tome_round_edges():
+    from mmhay import kernels
+
+    x = tome_tokens(2, 5, torch.float32, 12)
+    sizes = torch.arange(10.0).view(2, 5) + 1
+    got, got_sizes = kernels.tome_round(x, sizes, 0)
+    assert torch.equal(got, x) and torch.equal(got_sizes, sizes)
+    pair = x[:, :2].contiguous()  # one A and one B token: they merge
+    got, got_sizes = kernels.tome_round(pair, sizes[:, :2].contiguous(), 1)
+    want = (pair * sizes[:, :2, None]).sum(1, keepdim=True) / sizes[:, :2].sum(1)[:, None, None]
+    assert relative_error(got, want.double()) < 1e-6 and torch.equal(got_sizes, sizes[:, :2].sum(1, keepdim=True))
+    for call, words in [
+        (lambda: kernels.tome_round(x, sizes, 3), "merges 0..N//2"),
+        (lambda: kernels.tome_round(x, sizes[:, :4], 1), "sizes must be"),
+        (lambda: kernels.tome_round(x.double(), sizes, 1), "x must be float32"),
+    ]:
+        try:
+            call()
+        except ValueError as error:
+            assert words in str(error), error
+        else:
+            raise AssertionError(f"no error, expected one saying {words!r}")
+
+
 @check()
 def kernels_check_the_layout():
     from mmhay import kernels
@@ -249,6 +338,36 @@ def test_kernels_compile_for_hopper_without_a_gpu():
     for kernel, signature, constants in builds:
         source = ASTSource(kernel, {**signature, **{name: "constexpr" for name in constants}}, constants)
         compiled = triton.compile(source, target=GPUTarget("cuda", 90, 32), options={"num_warps": 4})
+        assert compiled.asm["cubin"], kernel
+
+
+def test_tome_kernels_compile_for_hopper_without_a_gpu():
+    pytest.importorskip("triton.backends.nvidia")
+    if os.environ.get("TRITON_INTERPRET", "0") not in ("", "0"):
+        pytest.skip("triton was imported as an interpreter here")
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    from mmhay.kernels.tome import MatchTiling, MergeTiling, _match_kernel, _merge_kernel
+
+    match, merge = MatchTiling(), MergeTiling()
+    sizes = {"blocks": "i32", "n_tokens": "i32", "C": "i32", "stride_f": "i32", "stride_n": "i32"}
+    builds = [
+        (_merge_kernel,
+         {"x": "*bf16", "sizes": "*fp32", "members": "*i32", "first": "*i32", "out": "*bf16", "out_sizes": "*fp32",
+          **sizes, "n_out": "i32", "stride_sf": "i32", "stride_of": "i32", "stride_on": "i32", "stride_osf": "i32"},
+         {"BLOCK_O": merge.rows, "BLOCK_C": merge.channels}, merge.warps),
+    ]
+    for dtype, exact in (("*bf16", False), ("*fp32", True)):
+        builds.append((
+            _match_kernel,
+            {"x": dtype, "best": "*fp32", "partner": "*i32", **sizes, "eps": "fp32"},
+            {"EXACT": exact, "BLOCK_A": match.rows_a, "BLOCK_B": match.rows_b, "BLOCK_K": match.channels, "STAGES": match.stages},
+            match.warps,
+        ))
+    for kernel, signature, constants, warps in builds:
+        source = ASTSource(kernel, {**signature, **{name: "constexpr" for name in constants}}, constants)
+        compiled = triton.compile(source, target=GPUTarget("cuda", 90, 32), options={"num_warps": warps})
         assert compiled.asm["cubin"], kernel
 
 

@@ -7,6 +7,7 @@ counts and grids in one launch, without compiling again when they change.
 * ``evs_dissimilarity(x, frames, grids)``: 1 - cos to the same position one frame earlier, ``[T]`` fp32.
 * ``pool2x2(x, frames, grids)``: 2x2 average pooling of every frame.
 * ``separable_resample(x, frames, grids, A, B)``: ``A @ frame @ Bᵀ`` per channel (DCT low-pass, bilinear).
+* ``tome_round(x, sizes, r)``: one ToMe bipartite-matching round per frame of ``x [F, N, C]`` (not ragged).
 
 Ask ``available(x)`` first: the kernels run on CUDA tensors (and, for tests, on CPU under
 ``TRITON_INTERPRET=1``). Importing this package loads neither torch nor triton; the first use of a
@@ -18,14 +19,15 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-__all__ = ["available", "evs_dissimilarity", "pool2x2", "separable_resample"]
+__all__ = ["available", "evs_dissimilarity", "pool2x2", "separable_resample", "tome_round"]
 
-_HOMES = {"evs_dissimilarity": "evs", "pool2x2": "pool", "separable_resample": "resample"}
+_HOMES = {"evs_dissimilarity": "evs", "pool2x2": "pool", "separable_resample": "resample", "tome_round": "tome"}
 
 if TYPE_CHECKING:
     from mmhay.kernels.evs import evs_dissimilarity
     from mmhay.kernels.pool import pool2x2
     from mmhay.kernels.resample import separable_resample
+    from mmhay.kernels.tome import tome_round
 
 
 def available(tensor) -> bool:
