@@ -81,10 +81,11 @@ def _qwen_videos(model, inputs: dict, frame_times) -> list[_Video]:
     grids = inputs["video_grid_thw"]
     encoded = model.model.get_video_features(pixel_values_videos=inputs["pixel_values_videos"], video_grid_thw=grids, return_dict=True)
     merge = model.model.visual.spatial_merge_size
+    step = model.config.vision_config.temporal_patch_size  # frames per grid (the processor repeats the last to fill one)
     videos = []
     for features, (t, h, w), times in zip(encoded.pooler_output, grids.tolist(), frame_times):
-        step = max(1, len(times) // t)  # frames per temporal patch (2)
-        patch_times = [sum(times[i * step : (i + 1) * step]) / len(times[i * step : (i + 1) * step]) for i in range(t)]
+        padded = list(times) + [times[-1]] * (t * step - len(times))
+        patch_times = [sum(padded[i * step : (i + 1) * step]) / step for i in range(t)]
         videos.append(_Video(features.view(t, h // merge, w // merge, -1), patch_times))
     return videos
 

@@ -87,3 +87,11 @@ def test_what_cannot_apply_is_refused_before_anything_runs(model, built_small, t
 def test_a_model_without_a_vision_tower_refuses_compression(built_small, tmp_path, capsys):
     assert main(["eval", "--model", "random", "--data", str(built_small), "--out", str(tmp_path / "r"), "--compress", "spatial_pool"]) == 2
     assert "--compress" in capsys.readouterr().err
+
+
+def test_an_odd_frame_count_compresses_over_its_temporal_patches(model):
+    family, adapter = model
+    requests = [Request(**{**request.__dict__, "frames": request.frames[:3], "frame_times": request.frame_times[:3]}) for request in _requests("temporal_pool:k=2")]
+    plain = adapter.generate([Request(**{**requests[0].__dict__, "compress": ""})])[0].usage["visual_tokens"]
+    answer = adapter.generate(requests[:1])[0]
+    assert 0 < answer.usage["visual_tokens"] < plain
