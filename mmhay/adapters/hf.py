@@ -343,7 +343,7 @@ class HFModel:
     def _video_options(self, requests: Sequence[Request]) -> dict[str, Any]:
         """Keep the frames mmhay sampled (the processor must not sample again), and tell the
         processor when each was shown, for the families that encode time."""
-        return {"video_metadata": [_video_metadata(r) for r in requests], "do_sample_frames": False}
+        return {"video_metadata": [video_metadata(r) for r in requests], "do_sample_frames": False}
 
 
 def _eos_ids(model) -> set[int]:
@@ -366,7 +366,7 @@ def _seeded(seed: int, keys: Sequence[str], active: bool):
         yield
 
 
-def _video_metadata(request: Request):
+def video_metadata(request: Request):
     """transformers' description of the frames: their indices in a stream of the video's rate."""
     from transformers.video_utils import VideoMetadata
 

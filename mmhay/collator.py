@@ -1,0 +1,47 @@
+"""Batches of stream examples for training a transformers video model (Qwen2-VL family and others
+whose processor takes ``videos`` with ``video_metadata``): inputs, and labels on the answer only."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["ChatCollator"]
+
+
+class ChatCollator:
+    """Turn examples of ``mmhay.stream`` into model inputs with ``labels``: the tokens of the
+    assistant's answer and its end-of-turn are learned, the prompt, media and padding are not
+    (-100). Padding goes on the right, as training wants."""
+
+    def __init__(self, processor: Any) -> None:
+        self.processor = processor
+
+    def __call__(self, examples: Sequence[dict]) -> dict:
+        from mmhay.adapters import Request
+        from mmhay.adapters.hf import video_metadata
+
+        tokenizer = self.processor.tokenizer
+        template = self.processor.apply_chat_template
+        texts = [template(example["messages"], tokenize=False) for example in examples]
+        prompts = [template(example["messages"][:1], tokenize=False, add_generation_prompt=True) for example in examples]
+        media: dict[str, Any] = {}
+        if all("videos" in example for example in examples):
+            requests = [Request(key=e["id"], prompt="", answer_type="choice", frames=e["videos"][0], frame_times=tuple(e["frame_times"]), duration=e["duration"], fps=e["fps"]) for e in examples]
+            media = {"videos": [e["videos"][0] for e in examples], "video_metadata": [video_metadata(r) for r in requests], "do_sample_frames": False}
+        elif all("images" in example for example in examples):
+            media = {"images": [list(example["images"]) for example in examples]}
+        side, tokenizer.padding_side = tokenizer.padding_side, "right"
+        try:
+            batch = self.processor(text=texts, padding=True, return_tensors="pt", **media)
+        finally:
+            tokenizer.padding_side = side
+        labels = batch["input_ids"].clone()
+        labels[batch["attention_mask"] == 0] = -100
+        for row, (text, prompt) in enumerate(zip(texts, prompts)):
+            # the answer is what follows the prompt; the media placeholders sit inside the prompt
+            answer = len(tokenizer(text[len(prompt) :], add_special_tokens=False)["input_ids"])
+            length = int(batch["attention_mask"][row].sum())
+            labels[row, : length - answer] = -100
+        batch["labels"] = labels
+        return batch
