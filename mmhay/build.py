@@ -65,12 +65,15 @@ def build_suite(
     strict: bool = False,
     circular: bool = False,
     progress: Progress | None = None,
+    ray: str | None = None,
 ) -> BuildResult:
     """Render the first ``limit`` samples of ``suite`` (all by default) into the folder ``out``.
 
     Sources are checked before anything is written. A folder holding a build of the same config
     and seed is resumed; one holding anything else is refused. With ``circular``, the dataset
     holds every rotation of each multiple-choice question (sharing its media), linked by ``group``.
+    ``ray`` renders on a Ray cluster at that address ("" starts a local one) instead of
+    ``num_proc`` local processes; the folder must be on a filesystem every node sees.
     """
     out = Path(out)
     if seed is not None:
@@ -90,7 +93,10 @@ def build_suite(
     for name in wanted:
         (out / name).parent.mkdir(exist_ok=True)
     pending = [s.index for s in samples if not all((out / name).exists() for name in media_files(s))]
-    _render_all(generator, pending, out, num_proc, count, progress)
+    if ray is not None:
+        _render_on_ray(suite, strict, pending, out, ray, count, progress)
+    else:
+        _render_all(generator, pending, out, num_proc, count, progress)
     if progress:
         progress("dataset", 0, 1)
     _save_dataset(out, rows, generator.modality)
@@ -204,6 +210,22 @@ def _render_all(generator: Generator, pending: list[int], out: Path, num_proc: i
             done += 1
             if progress:
                 progress("render", done, total)
+
+
+def _render_on_ray(suite: SuiteConfig, strict: bool, pending: list[int], out: Path, address: str, total: int, progress: Progress | None) -> None:
+    from mmhay.ray_build import render_on_ray
+
+    done = total - len(pending)
+    if progress:
+        progress("render", done, total)
+
+    def on_done(count: int) -> None:
+        nonlocal done
+        done += count
+        if progress:
+            progress("render", done, total)
+
+    render_on_ray(suite, pending, out, address, strict=strict, on_done=on_done)
 
 
 _SAMPLE_COLUMNS = ("id", "suite", "task", "modality", "question", "options", "answer", "answer_type", "seed", "index", "group", "rotation")

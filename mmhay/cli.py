@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--seed", type=_non_negative, help="override the config's seed")
     build.add_argument("--limit", type=_positive, help="build only the first N samples")
     build.add_argument("--num-proc", type=_positive, default=1, help="render with N processes (default 1)")
+    build.add_argument(
+        "--ray", nargs="?", const="", metavar="ADDRESS", help="render on a Ray cluster (ADDRESS, e.g. auto; none: a local one); --out must be on storage every node sees"
+    )
     build.add_argument("--strict", action="store_true", help="fail on unreadable media instead of skipping it")
     build.add_argument("--circular", action="store_true", help="also write every rotation of each multiple-choice question")
 
@@ -175,6 +178,7 @@ def _build(args) -> int:
             strict=args.strict,
             circular=args.circular,
             progress=progress,
+            ray=args.ray,
         )
     print(f"built {result.samples} samples of {suite.name} ({result.rendered} rendered, {result.reused} already there)")
     folders = [f"{name}/" for name in ("videos", "images", "audio") if (result.out / name).is_dir()]
