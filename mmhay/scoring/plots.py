@@ -74,6 +74,9 @@ def length_curve_png(runs: Sequence[tuple[str, Mapping]]) -> bytes | None:
         ticks.update(x)
         drawn = True
     if not drawn:
+        from matplotlib import pyplot
+
+        pyplot.close(figure)  # pyplot keeps every figure until it is closed
         return None
     axes.set_xscale("log")
     axes.set_xticks(sorted(ticks), [f"{t:g}" for t in sorted(ticks)])
