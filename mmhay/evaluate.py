@@ -11,9 +11,10 @@ A run folder holds::
 
 Samples are asked in batches, sorted so that requests of one kind and length go together; the
 frames of the next batch are rendered in worker threads while the model answers this one, once
-for all the prompts that show them (the rotations of a circular question). Each answer is committed to the cache, then appended to samples.jsonl and
-synced, before the next batch is asked: a run killed at any moment, started again with the same
-command, asks the model nothing it has already answered. Under ``torchrun`` every rank answers
+for all the prompts that show them (the rotations of a circular question). Each answer is
+committed to the cache, then appended to samples.jsonl and synced, before the next batch is
+asked: a run killed at any moment, started again with the same command, asks the model nothing
+it has already answered. Under ``torchrun`` every rank answers
 a share of the samples and rank 0 merges them (``mmhay.parallel``).
 """
 
@@ -36,7 +37,7 @@ from mmhay.gallery import Gallery
 from mmhay.parallel import Ranks, sum_over_ranks, wait_for_all
 from mmhay.prefetch import Prefetcher
 from mmhay.prompts import prompt_for
-from mmhay.sampling import Footage, check_sampler, plan_frames
+from mmhay.sampling import Footage, FramePlan, check_sampler, plan_frames
 from mmhay.schema import Sample, rotations
 from mmhay.scoring.metrics import summarize
 from mmhay.scoring.parse import PARSED_TYPES, parse_answer
@@ -353,7 +354,7 @@ def _scaled_size(size: tuple[int, int], scales: tuple[float, ...]) -> tuple[int,
     return tuple(max(2, round(side / scales[0] / 2) * 2) for side in size)
 
 
-def _render_each_at_its_scale(media: Composition, plan) -> tuple[tuple, tuple[float, ...]]:
+def _render_each_at_its_scale(media: Composition, plan: FramePlan) -> tuple[tuple, tuple[float, ...]]:
     """Frames of mixed scales, each at its own size, for models that take frames as pictures."""
     frames: list = [None] * len(plan.times)
     times: list = [0.0] * len(plan.times)

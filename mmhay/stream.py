@@ -152,7 +152,7 @@ def example_for(sample, frames: int, sampler: str = "uniform", *, index: int | N
 def hf_stream(config: str | Path, *, frames: int = 16, sampler: str = "uniform", shards: int | None = None):
     """The suite as a ``datasets.IterableDataset``: ``shards`` generator shards (default: the CPU
     count), which ``datasets`` spreads over DataLoader workers and ``split_dataset_by_node`` over
-    ranks; each index once. Pixels are lists of PIL pictures, the chat a JSON-free structure."""
+    ranks; each index once. Pixels are lists of PIL pictures (frames or images)."""
     from datasets import IterableDataset
 
     from mmhay.config import load_suite
