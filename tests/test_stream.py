@@ -111,6 +111,6 @@ def test_a_tiny_qwen2_vl_learns_on_a_fixed_batch_of_the_stream(config, tiny_qwen
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
-        losses.append(float(loss))
+        losses.append(loss.item())
     assert all(later < earlier for earlier, later in zip(losses, losses[1:])), losses
     assert losses[-1] < losses[0] * 0.9, losses
