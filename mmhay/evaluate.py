@@ -21,7 +21,6 @@ a share of the samples and rank 0 merges them (``mmhay.parallel``).
 from __future__ import annotations
 
 import json
-import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
@@ -36,6 +35,7 @@ from mmhay.errors import ConfigError, DatasetError, ModelError
 from mmhay.gallery import Gallery
 from mmhay.parallel import Ranks, sum_over_ranks, wait_for_all
 from mmhay.prefetch import Prefetcher
+from mmhay.run_folder import RECORDS, claim_run_folder, read_records, records_in_order, rewrite_records
 from mmhay.prompts import prompt_for
 from mmhay.sampling import Footage, FramePlan, check_sampler, plan_frames
 from mmhay.schema import Sample, rotations
@@ -47,9 +47,6 @@ from mmhay.timeline import Composition
 
 __all__ = ["EvalSettings", "RunResult", "DataSource", "open_data", "evaluate"]
 
-log = logging.getLogger(__name__)
-
-RECORDS = "samples.jsonl"
 CACHE = "responses.sqlite"
 
 
@@ -186,12 +183,12 @@ def evaluate(
     out = Path(out)
     run = {"model": {"name": adapter.name, **adapter.identity()}, "data": data.identity, "settings": settings.identity()}
     if ranks.main:
-        _claim(out, run)
-        done = _read_records(out)  # rank 0 mends a line cut short before the others read
+        claim_run_folder(out, run)
+        done = read_records(out)  # rank 0 mends a line cut short before the others read
     wait_for_all(ranks)
     if not ranks.main:
-        _claim(out, run)  # now only checks that rank 0 made it this run's folder
-        done = _read_records(out)
+        claim_run_folder(out, run)  # now only checks that rank 0 made it this run's folder
+        done = read_records(out)
     samples = list(data.samples())
     _check_unique(samples)
     pending = [sample for sample in samples if sample.id not in done]
@@ -237,9 +234,9 @@ def evaluate(
 
 def _finish(out: Path, run: dict, samples: list[Sample]) -> None:
     """Merge the answers into samples.jsonl, and write the metrics and the report."""
-    found = _read_records(out)
-    records = _in_order(out, samples, found)
-    _rewrite_records(out, records, found)
+    found = read_records(out)
+    records = records_in_order(out, samples, found)
+    rewrite_records(out, records, found)
     scored = [r for r in records if "skipped" not in r]
     metrics = {**run, **summarize(scored), "skipped": len(records) - len(scored)}
     write_text_atomic(out / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
@@ -465,70 +462,3 @@ def _frame_rate(media: Composition) -> float | None:
         return float(media.rate)
     info = getattr(media.segments[0].ref, "info", None) if media.segments else None
     return float(info.rate) if info is not None and info.rate else None
-
-
-def _claim(out: Path, run: dict) -> None:
-    """Make ``out`` this run's folder, or refuse if it holds another run or anything else."""
-    marker = out / "run.json"
-    if out.exists() and not out.is_dir():
-        raise DatasetError(out, "exists and is not a directory")
-    if marker.is_file():
-        try:
-            previous = json.loads(marker.read_text())
-        except (OSError, json.JSONDecodeError):
-            previous = None
-        if previous != json.loads(json.dumps(run)):
-            raise DatasetError(out, "holds a run of another model, data or settings; choose another --out")
-        return
-    if out.is_dir() and any(out.iterdir()):
-        raise DatasetError(out, "exists and is not an mmhay run; choose a new or empty folder")
-    out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(marker, json.dumps(run, indent=2, sort_keys=True) + "\n")
-
-
-def _record_files(out: Path) -> list[Path]:
-    """samples.jsonl and the per-rank files a data-parallel attempt left."""
-    return [path for path in [out / RECORDS, *sorted(out.glob("samples.rank*.jsonl"))] if path.exists()]
-
-
-def _read_records(out: Path) -> dict[str, dict]:
-    """Answers already written; a line cut short by a kill is dropped (and its file mended)."""
-    records: dict[str, dict] = {}
-    for path in _record_files(out):
-        good_lines, damaged = [], False
-        for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
-            try:
-                if not line.endswith("\n"):
-                    raise ValueError("unterminated")
-                record = json.loads(line)
-            except ValueError:
-                damaged = True
-                continue
-            records.setdefault(record["id"], record)
-            good_lines.append(line)
-        if damaged:
-            log.warning("%s: dropped a line cut short by an interrupted run", path)
-            write_text_atomic(path, "".join(good_lines))
-    return records
-
-
-def _in_order(out: Path, samples: list[Sample], found: dict[str, dict]) -> list[dict]:
-    """Every sample's record, in the data's order."""
-    missing = [sample.id for sample in samples if sample.id not in found]
-    if missing:
-        raise DatasetError(out, f"has no answer for {len(missing)} samples (first {missing[0]}) after the run; run it again")
-    return [found[sample.id] for sample in samples]
-
-
-def _rewrite_records(out: Path, records: list[dict], found: dict[str, dict]) -> None:
-    """Make samples.jsonl hold each sample once, in the data's order, whatever the batching,
-    the kills and the ranks were; answers to samples outside this data (an earlier, larger
-    ``--limit``) are kept after them."""
-    ids = {record["id"] for record in records}
-    extra = [record for key, record in found.items() if key not in ids]
-    text = "".join(json.dumps(record, sort_keys=True) + "\n" for record in records + extra)
-    path = out / RECORDS
-    if not path.exists() or path.read_text(encoding="utf-8") != text:
-        write_text_atomic(path, text)
-    for rank_file in out.glob("samples.rank*.jsonl"):
-        rank_file.unlink()
