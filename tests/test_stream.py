@@ -114,3 +114,14 @@ def test_a_tiny_qwen2_vl_learns_on_a_fixed_batch_of_the_stream(config, tiny_qwen
         losses.append(loss.item())
     assert all(later < earlier for earlier, later in zip(losses, losses[1:])), losses
     assert losses[-1] < losses[0] * 0.9, losses
+
+
+def test_the_datasets_stream_splits_over_nodes_and_workers_without_overlap(config):
+    from datasets.distributed import split_dataset_by_node
+
+    seen = []
+    for rank in range(2):
+        node = split_dataset_by_node(hf_stream(config, frames=1, shards=6), rank=rank, world_size=2)
+        loader = DataLoader(node, batch_size=None, num_workers=3)
+        seen.append(sorted(example["index"] for example in loader))
+    assert sorted(seen[0] + seen[1]) == list(range(30)) and not set(seen[0]) & set(seen[1])
