@@ -4,6 +4,7 @@ length, accuracy against the frame budget. matplotlib draws them off screen."""
 from __future__ import annotations
 
 import io
+import textwrap
 from collections.abc import Mapping, Sequence
 
 __all__ = ["heatmap_png", "length_curve_png", "budget_curve_png"]
@@ -51,7 +52,8 @@ def heatmap_png(grid: Mapping, title: str) -> bytes:
     axes.set_yticks(range(len(depths)), [f"{float(v):g}" for v in depths])
     axes.set_xlabel("haystack length (s)")
     axes.set_ylabel("needle depth (0 = start, 1 = end)")
-    axes.set_title(title, fontsize=9)
+    # about 13 characters an inch at 9 points: wrap a long title (settings in it) to the figure's width
+    axes.set_title(textwrap.fill(title, width=max(30, int(13 * figure.get_figwidth()))), fontsize=9)
     figure.colorbar(image, ax=axes, label="accuracy")
     return _png(figure)
 
