@@ -21,6 +21,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
@@ -80,23 +81,16 @@ def build_suite(
         suite = suite.with_seed(seed)
     generator = create_generator(suite, strict=strict)
     count = len(generator) if limit is None else min(limit, len(generator))
-    _claim(out, suite)
-    samples = [generator.sample(i) for i in range(count)]
-    rows = [rotation for sample in samples for rotation in rotations(sample)] if circular else samples
-    wanted = {name for sample in samples for name in media_files(sample)}
-    for folder in FOLDERS:
-        for leftover in (out / folder).glob(".*.tmp*") if (out / folder).is_dir() else ():
-            leftover.unlink()  # partial files of a killed run
-        for stale in (out / folder).glob("*") if (out / folder).is_dir() else ():
-            if f"{folder}/{stale.name}" not in wanted:
-                stale.unlink()  # from an earlier build of more samples
-    for name in wanted:
-        (out / name).parent.mkdir(exist_ok=True)
-    pending = [s.index for s in samples if not all((out / name).exists() for name in media_files(s))]
-    if ray is not None:
-        _render_on_ray(suite, strict, pending, out, ray, count, progress)
-    else:
-        _render_all(generator, pending, out, num_proc, count, progress)
+    with ExitStack() as session:
+        if ray is not None:  # a cluster that cannot be reached fails before the folder is touched
+            from mmhay.ray_build import ray_session
+
+            session.enter_context(ray_session(ray))
+        pending, samples, rows, wanted = _plan(out, suite, generator, count, circular)
+        if ray is not None:
+            _render_on_ray(suite, strict, pending, out, ray, count, progress)
+        else:
+            _render_all(generator, pending, out, num_proc, count, progress)
     if progress:
         progress("dataset", 0, 1)
     _save_dataset(out, rows, generator.modality)
@@ -180,6 +174,25 @@ def _claim(out: Path, suite: SuiteConfig) -> None:
 
 
 _worker_generator: Generator | None = None
+
+
+def _plan(out: Path, suite: SuiteConfig, generator: Generator, count: int, circular: bool) -> tuple[list[int], list[Sample], list[Sample], set[str]]:
+    """Claim ``out``, clear what a killed or larger earlier build left, and list what to render:
+    the pending sample indices, the samples, the dataset rows and the media files wanted."""
+    _claim(out, suite)
+    samples = [generator.sample(i) for i in range(count)]
+    rows = [rotation for sample in samples for rotation in rotations(sample)] if circular else samples
+    wanted = {name for sample in samples for name in media_files(sample)}
+    for folder in FOLDERS:
+        for leftover in (out / folder).glob(".*.tmp*") if (out / folder).is_dir() else ():
+            leftover.unlink()  # partial files of a killed run
+        for stale in (out / folder).glob("*") if (out / folder).is_dir() else ():
+            if f"{folder}/{stale.name}" not in wanted:
+                stale.unlink()  # from an earlier build of more samples
+    for name in wanted:
+        (out / name).parent.mkdir(exist_ok=True)
+    pending = [s.index for s in samples if not all((out / name).exists() for name in media_files(s))]
+    return pending, samples, rows, wanted
 
 
 def _start_worker(generator: Generator) -> None:

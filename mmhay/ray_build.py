@@ -10,12 +10,13 @@ the files already written.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from mmhay.errors import ConfigError
 
-__all__ = ["render_on_ray"]
+__all__ = ["ray_session", "render_on_ray"]
 
 
 def render_on_ray(
@@ -31,14 +32,9 @@ def render_on_ray(
 ) -> None:
     """Render the samples ``pending`` of ``suite`` into ``out`` with Ray tasks of ``shard_size``
     samples; ``address`` is a cluster's (``auto``, ``ray://host:10001``) or "" for a local one."""
-    try:
+    with ray_session(address):
         import ray
-    except ImportError:
-        raise ConfigError("--ray", "", "needs Ray: pip install 'mmhay[ray]'") from None
-    started_here = not ray.is_initialized()
-    if started_here:
-        ray.init(address=address or None, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
-    try:
+
         render = ray.remote(max_retries=max_retries, retry_exceptions=True)(_render_shard)
         shared = ray.put(suite)
         shards = [pending[i : i + shard_size] for i in range(0, len(pending), shard_size)]
@@ -48,9 +44,28 @@ def render_on_ray(
             count = ray.get(finished[0])
             if on_done:
                 on_done(count)
+
+
+@contextmanager
+def ray_session(address: str) -> Iterator[None]:
+    """Ray joined at ``address`` ("" starts a local one) for the block, unless this process runs
+    it already; left again if the block joined it. One line if it cannot be reached."""
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("--ray", "", "needs Ray: pip install 'mmhay[ray]'") from None
+    if ray.is_initialized():
+        yield
+        return
+    try:
+        ray.init(address=address or None, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    except (ConnectionError, RuntimeError, ValueError) as error:  # no cluster there, or a malformed address
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ConfigError("--ray", "", f"cannot start or reach a Ray cluster ({reason})", address) from None
+    try:
+        yield
     finally:
-        if started_here:
-            ray.shutdown()
+        ray.shutdown()
 
 
 def _render_shard(suite, strict: bool, indices: list[int], folder: str) -> int:
