@@ -146,8 +146,14 @@ def random(footage: Footage, n: int, jitter: str = "interval", scale: float = 1.
 
 
 @SAMPLERS.register("scene")
-def scene(footage: Footage, n: int, threshold: float = 0.1, max_gap: float = 0.0, proxy_fps: float = 2.0, fill: bool = True) -> FramePlan:
-    """One frame per shot (mean luma change > threshold on a 64x64 proxy), no gap over max_gap s, at most n (fill: use the whole budget)."""
+def scene(
+    footage: Footage, n: int, threshold: float = 0.1, max_gap: float = 0.0, proxy_fps: float = 2.0, fill: bool = True, slowfast: bool = False, fast_share: float = 0.3
+) -> FramePlan:
+    """One frame per shot (mean luma change > threshold on a 64x64 proxy), no gap over max_gap s, at most n (fill: use the whole budget; slowfast: Keye-VL's smaller frames where little changed).
+
+    With ``slowfast``, a frame at least 95% like the last full-size ("slow") frame is "fast" and
+    shown at ``fast_share`` of a full frame's pixels, so more frames fit the budget of n.
+    """
     if footage.look is None:
         raise ConfigError("--sampler", "scene", "needs the video's frames; this source gives only its duration")
     times = _proxy_times(footage.duration, proxy_fps)
@@ -165,13 +171,37 @@ def scene(footage: Footage, n: int, threshold: float = 0.1, max_gap: float = 0.0
         shots[j : j + 2] = [(shots[j][0], shots[j + 1][1])]
     bounds = [Fraction(0)] + [(times[a - 1] + times[a]) / 2 for a, _ in shots[1:]] + [footage.duration]
     picks = sorted((bounds[j] + bounds[j + 1]) / 2 for j in range(len(shots)))
+    if not 0 < fast_share <= 1:
+        raise ConfigError("--sampler", "fast_share", "must be within 0..1 (a fast frame's share of a full frame's pixels)", fast_share)
     gap_limit = Fraction(max_gap).limit_denominator(1000) if max_gap > 0 else None
-    while len(picks) < n:
+    rate = Fraction(proxy_fps).limit_denominator(1000)
+    fast_scale = float(np.sqrt(1 / fast_share))
+
+    def scales(chosen: list[Fraction]) -> list[float]:
+        return _slow_fast_scales([luma[min(int(t * rate), len(luma) - 1)] for t in chosen], fast_scale) if slowfast else [1.0] * len(chosen)
+
+    while True:
         width, middle = _widest_gap(picks, footage.duration)
         if not fill and (gap_limit is None or width <= gap_limit):
             break
-        picks = sorted(picks + [middle])
-    return _plan(picks)
+        wider = sorted(picks + [middle])
+        if sum(1 / (scale * scale) for scale in scales(wider)) > n + 1e-9:
+            break
+        picks = wider
+    return FramePlan(tuple(picks), tuple(scales(picks)))
+
+
+def _slow_fast_scales(luma: list[np.ndarray], fast_scale: float, similar: float = 0.95) -> list[float]:
+    """Each frame's scale: full size where it differs from the last full-size frame by more than
+    5% of the luma range (and for the first), ``fast_scale`` otherwise (Keye-VL 1.5's Slow-Fast)."""
+    scales, slow = [], None
+    for frame in luma:
+        if slow is None or 1 - float(np.abs(frame - slow).mean()) / 255 < similar:
+            scales.append(1.0)
+            slow = frame
+        else:
+            scales.append(fast_scale)
+    return scales
 
 
 @SAMPLERS.register("keyclip")

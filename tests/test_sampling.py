@@ -134,3 +134,18 @@ def test_a_scale_shows_more_frames_at_the_same_pixel_budget():
     assert len(plan_frames("fps:rate=4,scale=2", footage, 4).times) == 16  # 32 wanted, 16 fit the budget
     with pytest.raises(ConfigError, match="scale"):
         plan_frames("uniform:scale=0.5", footage, 4)
+
+
+def test_slowfast_scene_shrinks_frames_like_the_last_full_one_and_fits_more():
+    video = _shots([8], 10)  # a still shot [0, 8), then another [8, 10)
+    plain = plan_frames("scene", video, 3)
+    assert len(plain.times) == 3 and plain.scales == (1.0,) * 3
+    plan = plan_frames("scene:slowfast=true", video, 3)
+    fast = (1 / 0.3) ** 0.5
+    assert len(plan.times) > 3 and plan.full_frames <= 3 + 1e-9
+    by_time = dict(zip(plan.times, plan.scales))
+    first_still, first_other = min(t for t in plan.times if t < 8), min(t for t in plan.times if t >= 8)
+    assert by_time[first_still] == 1.0 and by_time[first_other] == 1.0, "the first frame of each look is full size"
+    assert all(scale == pytest.approx(fast) for t, scale in by_time.items() if t not in (first_still, first_other))
+    with pytest.raises(ConfigError, match="fast_share"):
+        plan_frames("scene:slowfast=true,fast_share=0", video, 3)
