@@ -14,7 +14,7 @@ import torch
 import triton
 import triton.language as tl
 
-from mmhay.kernels.ragged import find_video, ragged, starts, video_table
+from mmhay.kernels.ragged import find_video, output_buffer, ragged, starts, video_table
 
 __all__ = ["EvsTiling", "evs_dissimilarity"]
 
@@ -83,10 +83,7 @@ def evs_dissimilarity(
     if x.dim() != 2 or x.stride(1) != 1:
         raise ValueError(f"x must be [T, C] with contiguous channels, got shape {tuple(x.shape)} strides {x.stride()}")
     layout = ragged(frames, grids, x.shape[0])
-    if out is None:
-        out = torch.empty(x.shape[0], dtype=torch.float32, device=x.device)
-    elif out.shape != (x.shape[0],) or out.dtype != torch.float32 or out.device != x.device or out.stride(0) != 1:
-        raise ValueError(f"out must be a contiguous float32 [{x.shape[0]}] tensor on {x.device}")
+    out = output_buffer(out, (x.shape[0],), torch.float32, x.device)
     if x.shape[0] == 0:
         return out
     tiles = [triton.cdiv(n, tiling.rows) for n in layout.tokens]

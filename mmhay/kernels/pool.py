@@ -13,7 +13,7 @@ import torch
 import triton
 import triton.language as tl
 
-from mmhay.kernels.ragged import find_video, ragged, starts, video_table
+from mmhay.kernels.ragged import find_video, output_buffer, ragged, starts, video_table
 
 __all__ = ["PoolTiling", "pool2x2"]
 
@@ -75,10 +75,7 @@ def pool2x2(
     layout = ragged(frames, grids, x.shape[0])
     pooled = [f * (h // 2) * (w // 2) for f, (h, w) in zip(layout.frames, layout.grids)]
     shape = (sum(pooled), x.shape[1])
-    if out is None:
-        out = torch.empty(shape, dtype=x.dtype, device=x.device)
-    elif out.shape != shape or out.dtype != x.dtype or out.device != x.device or out.stride(1) != 1:
-        raise ValueError(f"out must be a {x.dtype} {list(shape)} tensor on {x.device} with contiguous channels")
+    out = output_buffer(out, shape, x.dtype, x.device)
     if shape[0] == 0 or shape[1] == 0:
         return out
     tiles = [triton.cdiv(n, tiling.rows) for n in pooled]

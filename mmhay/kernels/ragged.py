@@ -18,7 +18,7 @@ import torch
 import triton
 import triton.language as tl
 
-__all__ = ["Ragged", "ragged", "starts", "video_table", "find_video"]
+__all__ = ["Ragged", "ragged", "starts", "video_table", "find_video", "output_buffer"]
 
 
 @dataclass(frozen=True)
@@ -86,3 +86,13 @@ def find_video(starts, n_videos, steps, item):
         lo = tl.where(right, mid, lo)
         hi = tl.where(right, hi, mid)
     return lo
+
+
+def output_buffer(out: torch.Tensor | None, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device, name: str = "out") -> torch.Tensor:
+    """``out`` if it can take a kernel's output of ``shape`` (that dtype and device, the last
+    dimension contiguous), a new tensor if it is None; ValueError naming the argument otherwise."""
+    if out is None:
+        return torch.empty(shape, dtype=dtype, device=device)
+    if tuple(out.shape) != tuple(shape) or out.dtype != dtype or out.device != device or out.stride(-1) != 1:
+        raise ValueError(f"{name} must be a {dtype} {list(shape)} tensor on {device} with a contiguous last dimension")
+    return out

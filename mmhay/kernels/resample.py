@@ -23,7 +23,7 @@ import torch
 import triton
 import triton.language as tl
 
-from mmhay.kernels.ragged import find_video, ragged, starts, video_table
+from mmhay.kernels.ragged import find_video, output_buffer, ragged, starts, video_table
 
 __all__ = ["ResampleTiling", "separable_resample"]
 
@@ -149,10 +149,7 @@ def separable_resample(
     kw = [b.shape[0] for b in b_list]
     sizes = [f * p * q for f, p, q in zip(layout.frames, kh, kw)]
     shape = (sum(sizes), x.shape[1])
-    if out is None:
-        out = torch.empty(shape, dtype=x.dtype, device=x.device)
-    elif out.shape != shape or out.dtype != x.dtype or out.device != x.device or out.stride(1) != 1:
-        raise ValueError(f"out must be a {x.dtype} {list(shape)} tensor on {x.device} with contiguous channels")
+    out = output_buffer(out, shape, x.dtype, x.device)
     if shape[0] == 0 or shape[1] == 0:
         return out
 

@@ -23,6 +23,8 @@ import torch
 import triton
 import triton.language as tl
 
+from mmhay.kernels.ragged import output_buffer
+
 __all__ = ["MatchTiling", "MergeTiling", "best_match", "tome_round"]
 
 EPS = 1e-12  # torch.nn.functional.normalize's default: a zero token scores 0 against everything
@@ -219,14 +221,8 @@ def tome_round(
     _check(x, sizes, r)
     frames, n, channels = x.shape
     shape = (frames, n - r, channels)
-    if out is None:
-        out = torch.empty(shape, dtype=x.dtype, device=x.device)
-    elif out.shape != shape or out.dtype != x.dtype or out.device != x.device or out.stride(2) != 1:
-        raise ValueError(f"out must be a {x.dtype} {list(shape)} tensor on {x.device} with contiguous channels")
-    if out_sizes is None:
-        out_sizes = torch.empty(shape[:2], dtype=torch.float32, device=x.device)
-    elif out_sizes.shape != shape[:2] or out_sizes.dtype != torch.float32 or out_sizes.device != x.device or out_sizes.stride(1) != 1:
-        raise ValueError(f"out_sizes must be a float32 {list(shape[:2])} tensor on {x.device} with contiguous rows")
+    out = output_buffer(out, shape, x.dtype, x.device)
+    out_sizes = output_buffer(out_sizes, shape[:2], torch.float32, x.device, "out_sizes")
     if out.numel() == 0 and out_sizes.numel() == 0:
         return out, out_sizes
     if r == 0:
