@@ -182,8 +182,9 @@ def poison_check(op: str, fused, x) -> str:
     return "ok" if bool(written) else "UNWRITTEN"
 
 
-def run_op(op, eager, fused, inputs, reference, compile_ops, rows, notes):
-    row = {"op": op}
+def time_three_ways(row, op, eager, fused, inputs, reference, compile_ops, notes):
+    """Fill ``row`` with each implementation's median time, first-call (compile) time and error
+    against ``reference``; a failure is noted and leaves NaN, so the other rows survive."""
     x = inputs[0]
     compiled = torch.compile(eager, dynamic=False) if compile_ops else None
     for name, fn in [("eager", eager), ("compile", compiled), ("triton", fused)]:
@@ -202,6 +203,12 @@ def run_op(op, eager, fused, inputs, reference, compile_ops, rows, notes):
         except Exception:
             notes.append(f"{op} {name} failed:\n{traceback.format_exc()}")
             row[name] = row[name + "_err"] = float("nan")
+
+
+def run_op(op, eager, fused, inputs, reference, compile_ops, rows, notes):
+    row = {"op": op}
+    x = inputs[0]
+    time_three_ways(row, op, eager, fused, inputs, reference, compile_ops, notes)
     try:
         row["written"] = poison_check(op, fused, x)
     except Exception:
@@ -309,23 +316,7 @@ def tome_case(inputs, bandwidth, compile_ops, notes):
     def fused(t, out=None, out_sizes=None):
         return kernels.tome_round(t, sizes, r, out=out, out_sizes=out_sizes)[0]
 
-    compiled = torch.compile(eager, dynamic=False) if compile_ops else None
-    for name, fn in [("eager", eager), ("compile", compiled), ("triton", fused)]:
-        if fn is None:
-            row[name] = row[name + "_err"] = float("nan")
-            continue
-        try:
-            started = time.perf_counter()
-            got = fn(x)
-            if GPU:
-                torch.cuda.synchronize()
-            row[name + "_first_s"] = time.perf_counter() - started
-            row[name + "_err"] = relative_error(got, want_tokens)
-            del got
-            row[name] = timed(fn, tokens)
-        except Exception:
-            notes.append(f"tome {name} failed:\n{traceback.format_exc()}")
-            row[name] = row[name + "_err"] = float("nan")
+    time_three_ways(row, "tome", eager, fused, tokens, want_tokens, compile_ops, notes)
     row["floor"] = (2 * x.nbytes + f * (n - r) * c * x.element_size()) / bandwidth * 1e3
     lines = []
     try:
