@@ -25,7 +25,6 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import asdict, dataclass
-from fractions import Fraction
 from pathlib import Path
 
 from mmhay.adapters import Adapter, Answer, Request
@@ -37,13 +36,12 @@ from mmhay.parallel import Ranks, sum_over_ranks, wait_for_all
 from mmhay.prefetch import Prefetcher
 from mmhay.run_folder import RECORDS, claim_run_folder, read_records, records_in_order, rewrite_records
 from mmhay.prompts import prompt_for
-from mmhay.sampling import Footage, FramePlan, check_sampler, plan_frames
+from mmhay.sampling import check_sampler, footage_for, frame_rate, plan_frames, render_plan
 from mmhay.schema import Sample, rotations
 from mmhay.scoring.metrics import summarize
 from mmhay.scoring.parse import PARSED_TYPES, parse_answer
 from mmhay.scoring.report import run_markdown
 from mmhay.scoring.score import chance, is_correct
-from mmhay.timeline import Composition
 
 __all__ = ["EvalSettings", "RunResult", "DataSource", "open_data", "evaluate"]
 
@@ -323,44 +321,16 @@ def _render(sample: Sample, adapter: Adapter, settings: EvalSettings) -> dict:
                 counter = iter(range(len(media.images)))
                 shown["interleaved"] = tuple(item if isinstance(item, str) else next(counter) for item in media.items)
         return shown
-    shown["duration"], shown["fps"] = float(media.duration), _frame_rate(media)
+    rate = frame_rate(media)
+    shown["duration"], shown["fps"] = float(media.duration), None if rate is None else float(rate)
     if adapter.needs_frames and getattr(adapter, "sees", True) and media.segments:
-        rate = media.rate if media.rate is not None else (Fraction(shown["fps"]).limit_denominator(1001) if shown["fps"] else None)
-        # F2C scores frames against the question and its options; sorted, so that every rotation
-        # of the options is shown the same frames
-        question = " ".join([sample.question, *sorted(sample.options)])
-        footage = Footage(media.duration, rate, media.frames, question, sample.group or sample.id)
-        plan = plan_frames(settings.sampler, footage, settings.frames)
-        if len(set(plan.scales)) > 1 and getattr(adapter, "takes_frame_sizes", False):
-            shown["frames"], shown["frame_times"] = _render_each_at_its_scale(media, plan)
-        else:
-            rendered = media.render(plan.times, _scaled_size(media.size, plan.scales))
-            shown["frames"], shown["frame_times"] = rendered.pixels, tuple(float(t) for t in rendered.times)
+        plan = plan_frames(settings.sampler, footage_for(sample), settings.frames)
+        shown["frames"], shown["frame_times"] = render_plan(media, plan, each_at_its_scale=getattr(adapter, "takes_frame_sizes", False))
         if any(scale != 1 for scale in plan.scales):
             shown["frame_scales"] = plan.scales
     if adapter.needs_frames and adapter.takes_audio and media.soundtrack:
         shown["audio"], shown["audio_rate"] = media.audio(), media.audio_rate
     return shown
-
-
-def _scaled_size(size: tuple[int, int], scales: tuple[float, ...]) -> tuple[int, int] | None:
-    """The size to render at when every frame has one scale (even sides, as video codecs and
-    processors like); frames of mixed scales are rendered whole (a video has one size)."""
-    if not scales or len(set(scales)) != 1 or scales[0] == 1:
-        return None
-    return tuple(max(2, round(side / scales[0] / 2) * 2) for side in size)
-
-
-def _render_each_at_its_scale(media: Composition, plan: FramePlan) -> tuple[tuple, tuple[float, ...]]:
-    """Frames of mixed scales, each at its own size, for models that take frames as pictures."""
-    frames: list = [None] * len(plan.times)
-    times: list = [0.0] * len(plan.times)
-    for scale in sorted(set(plan.scales)):
-        picked = [i for i, s in enumerate(plan.scales) if s == scale]
-        rendered = media.render([plan.times[i] for i in picked], _scaled_size(media.size, (scale,)))
-        for j, i in enumerate(picked):
-            frames[i], times[i] = rendered.pixels[j], float(rendered.times[j])
-    return tuple(frames), tuple(times)
 
 
 def _answer_batch(
@@ -455,10 +425,3 @@ def _record(sample: Sample, prompt: str) -> dict:
 def _skipped(sample: Sample, prompt: str, reason: str) -> dict:
     """The record of a sample the model cannot be asked: kept, counted, not scored."""
     return {**_record(sample, prompt), "skipped": reason}
-
-
-def _frame_rate(media: Composition) -> float | None:
-    if media.rate is not None:
-        return float(media.rate)
-    info = getattr(media.segments[0].ref, "info", None) if media.segments else None
-    return float(info.rate) if info is not None and info.rate else None

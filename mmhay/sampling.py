@@ -23,7 +23,7 @@ from mmhay.errors import ConfigError
 from mmhay.registry import registry
 from mmhay.specs import bind_options, parse_spec
 
-__all__ = ["SAMPLERS", "SCORERS", "Footage", "FramePlan", "plan_frames", "check_sampler", "uniform_times"]
+__all__ = ["SAMPLERS", "SCORERS", "Footage", "FramePlan", "plan_frames", "check_sampler", "uniform_times", "footage_for", "frame_rate", "render_plan"]
 
 SAMPLERS = registry("sampler")
 SCORERS = registry("scorer")  # frames [N, H, W, 3] uint8 and a question -> relevance [N], embeddings [N, D]
@@ -57,6 +57,48 @@ class FramePlan:
     def full_frames(self) -> float:
         """The plan's pixels in full-resolution frames (a frame at scale 2 counts a quarter)."""
         return sum(1 / (s * s) for s in self.scales)
+
+
+def frame_rate(media) -> Fraction | None:
+    """A composition's frame rate: its own, or its first source's (for information only: frames
+    are found by timestamp)."""
+    if media.rate is not None:
+        return Fraction(media.rate)
+    info = getattr(media.segments[0].ref, "info", None) if media.segments else None
+    return Fraction(info.rate) if info is not None and info.rate else None
+
+
+def footage_for(sample) -> Footage:
+    """What samplers may know of a video sample. Query-aware ones score frames against the
+    question and its options, sorted, and draws are keyed by the question, so that every rotation
+    of the options is shown the same frames."""
+    media = sample.media
+    question = " ".join([sample.question, *sorted(sample.options)])
+    return Footage(media.duration, frame_rate(media), media.frames, question, sample.group or sample.id)
+
+
+def render_plan(media, plan: FramePlan, *, each_at_its_scale: bool = False) -> tuple[np.ndarray | tuple[np.ndarray, ...], tuple[float, ...]]:
+    """The frames ``plan`` shows of ``media`` and the times they were shown. Frames of one scale
+    are rendered at that size (even sides, as codecs and processors like); frames of mixed
+    scales are rendered whole, as one video holds one size, or ``each_at_its_scale`` as a tuple
+    of pictures of their own sizes."""
+    scales = set(plan.scales)
+    if len(scales) > 1 and each_at_its_scale:
+        frames: list = [None] * len(plan.times)
+        times: list = [0.0] * len(plan.times)
+        for scale in sorted(scales):
+            picked = [i for i, s in enumerate(plan.scales) if s == scale]
+            rendered = media.render([plan.times[i] for i in picked], _scaled_size(media.size, scale))
+            for j, i in enumerate(picked):
+                frames[i], times[i] = rendered.pixels[j], float(rendered.times[j])
+        return tuple(frames), tuple(times)
+    size = _scaled_size(media.size, plan.scales[0]) if len(scales) == 1 else None
+    rendered = media.render(plan.times, size)
+    return rendered.pixels, tuple(float(t) for t in rendered.times)
+
+
+def _scaled_size(size: tuple[int, int], scale: float) -> tuple[int, int] | None:
+    return None if scale == 1 else tuple(max(2, round(side / scale / 2) * 2) for side in size)
 
 
 def plan_frames(spec: str, footage: Footage, n: int) -> FramePlan:

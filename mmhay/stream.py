@@ -126,7 +126,7 @@ def example_for(sample, frames: int, sampler: str = "uniform", *, index: int | N
     """One training example: the chat, its pixels, and where they came from."""
     from mmhay.gallery import Gallery
     from mmhay.prompts import prompt_for
-    from mmhay.sampling import Footage, plan_frames
+    from mmhay.sampling import footage_for, frame_rate, plan_frames, render_plan
 
     media = sample.media
     example: dict[str, Any] = {"id": sample.id, "index": sample.index if index is None else index, "answer": sample.answer}
@@ -134,12 +134,12 @@ def example_for(sample, frames: int, sampler: str = "uniform", *, index: int | N
         example["images"] = list(media.render())
         placeholders = [{"type": "image"} for _ in example["images"]]
     else:
-        footage = Footage(media.duration, media.rate, media.frames, " ".join([sample.question, *sorted(sample.options)]), sample.group or sample.id)
-        plan = plan_frames(sampler, footage, frames)
-        rendered = media.render(plan.times)
-        example["videos"] = [rendered.pixels]
-        example["frame_times"] = [float(t) for t in rendered.times]
-        example["fps"] = float(media.rate) if media.rate else None
+        plan = plan_frames(sampler, footage_for(sample), frames)
+        pixels, times = render_plan(media, plan)
+        rate = frame_rate(media)
+        example["videos"] = [pixels]
+        example["frame_times"] = list(times)
+        example["fps"] = None if rate is None else float(rate)
         example["duration"] = float(media.duration)
         placeholders = [{"type": "video"}]
     example["messages"] = [
