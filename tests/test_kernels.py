@@ -25,7 +25,7 @@ triton = pytest.importorskip("triton")
 FRAMES = (1, 3, 4)
 GRIDS = ((4, 4), (3, 5), (2, 6))
 C = 40  # not a power of two: the channel blocks end masked
-TOLERANCE = {torch.float32: 1e-5, torch.bfloat16: 1e-2}
+TOLERANCE = {torch.float32: 1e-5, torch.float16: 1e-2, torch.bfloat16: 1e-2}
 
 CHECKS = {}  # name -> check, each run in the interpreted child process
 
@@ -35,7 +35,8 @@ def check(*params):
 
     def register(fn):
         for p in params or (None,):
-            label = fn.__name__ if p is None else f"{fn.__name__}[{str(p).removeprefix('torch.')}]"
+            parts = p if isinstance(p, tuple) else (p,)
+            label = fn.__name__ if p is None else f"{fn.__name__}[{'-'.join(str(q).removeprefix('torch.') for q in parts)}]"
             CHECKS[label] = fn if p is None else (lambda fn=fn, p=p: fn(p))
         return fn
 
@@ -136,48 +137,83 @@ def kernels_skip_videos_without_output():
     assert relative_error(scores[~torch.isinf(want)], want[~torch.isinf(want)]) < 1e-5
 
 
-@check(torch.float32, torch.bfloat16)
-def resample_applies_each_videos_matrices(dtype):
+def resample_tilings():
+    """Both resample kernels: the Kronecker-product one (small grids' default) and the separable one."""
+    from mmhay.kernels.resample import KronTiling, ResampleTiling
+
+    return {"kron": KronTiling(channels=16, depth=16), "separable": ResampleTiling()}
+
+
+# the interpreter multiplies bf16 operands as raw integers, so the Kronecker kernel, whose
+# operands are x's dtype, is checked in fp16 there (the same code path; bf16 runs on the GPU)
+@check(("kron", torch.float32), ("kron", torch.float16), ("separable", torch.float32), ("separable", torch.bfloat16))
+def resample_applies_each_videos_matrices(case):
     from mmhay import kernels
 
+    kernel, dtype = case
     generator = torch.Generator().manual_seed(3)
     A = [torch.randn(k, h, generator=generator) for k, (h, _) in zip((2, 3, 1), GRIDS)]
     B = [torch.randn(k, w, generator=generator) for k, (_, w) in zip((2, 2, 3), GRIDS)]
     x = features(FRAMES, GRIDS, dtype, seed=4)
     want = resample_reference(x, FRAMES, GRIDS, A, B)
     out = poisoned(tuple(want.shape), dtype)
-    assert kernels.separable_resample(x, FRAMES, GRIDS, A, B, out=out) is out
+    assert kernels.separable_resample(x, FRAMES, GRIDS, A, B, out=out, tiling=resample_tilings()[kernel]) is out
     error = relative_error(out, want)
     assert error < TOLERANCE[dtype], error
 
 
-@check()
-def resample_tiles_large_grids_and_outputs():
+@check("kron", "separable")
+def resample_tiles_large_grids_and_outputs(kernel):
     from mmhay import kernels
 
-    # h = 18 and w = 20 take two steps each; kh = 17 and kw = 20 need 2 x 2 output tiles, of which
-    # the other videos, whose outputs fit one, use only the first
-    frames, grids = (2, 1, 0), ((18, 3), (2, 20), (5, 5))
+    # separable: h = 18 and w = 20 take two steps each; kh = 17 and kw = 20 need 2 x 2 output
+    # tiles, of which the other videos, whose outputs fit one, use only the first. Kronecker: the
+    # 17 x 3 and 1 x 20 outputs fit one program's 144 positions, the 12 x 13 one takes two
+    frames, grids = (2, 1, 0, 2), ((18, 3), (2, 20), (5, 5), (12, 13))
     generator = torch.Generator().manual_seed(5)
-    A = [torch.randn(17, 18, generator=generator), torch.randn(1, 2, generator=generator), torch.randn(2, 5, generator=generator)]
-    B = [torch.randn(3, 3, generator=generator), torch.randn(20, 20, generator=generator), torch.randn(2, 5, generator=generator)]
+    A = [torch.randn(17, 18, generator=generator), torch.randn(1, 2, generator=generator),
+         torch.randn(2, 5, generator=generator), torch.randn(12, 12, generator=generator)]
+    B = [torch.randn(3, 3, generator=generator), torch.randn(20, 20, generator=generator),
+         torch.randn(2, 5, generator=generator), torch.randn(13, 13, generator=generator)]
     x = features(frames, grids, torch.float32, seed=6)
     want = resample_reference(x, frames, grids, A, B)
     out = poisoned(tuple(want.shape), torch.float32)
-    kernels.separable_resample(x, frames, grids, A, B, out=out)
+    kernels.separable_resample(x, frames, grids, A, B, out=out, tiling=resample_tilings()[kernel])
     error = relative_error(out, want)
     assert error < 1e-5, error
 
 
-@check()
-def resample_with_halving_matrices_is_2x2_pooling():
+@check("kron", "separable")
+def resample_with_halving_matrices_is_2x2_pooling(kernel):
     from mmhay import kernels
 
     frames, grids = (3, 2), ((4, 6), (4, 6))
     x = features(frames, grids, torch.float32, seed=7)
     half = torch.tensor([[0.5, 0.5, 0, 0, 0, 0], [0, 0, 0.5, 0.5, 0, 0], [0, 0, 0, 0, 0.5, 0.5]])
-    out = kernels.separable_resample(x, frames, grids, half[:2, :4], half)  # one pair for both videos
+    out = kernels.separable_resample(x, frames, grids, half[:2, :4], half, tiling=resample_tilings()[kernel])  # one pair for both
     assert relative_error(out, pool_reference(x, frames, grids)) < 1e-6
+
+
+@check()
+def resample_picks_the_kernel_by_grid_size():
+    from mmhay.kernels import resample
+
+    small, large = resample.KRON_MAX_TOKENS // 32, 33  # 32 x small tokens fit; 33 x 33 > 1024 do not
+    for grid in ((32, small), (large, large)):
+        x = features((1,), (grid,), torch.float32, seed=8)
+        A, B = torch.eye(grid[0])[::2], torch.eye(grid[1])[::3]
+        launched = []
+        kernels_before = {name: getattr(resample, name) for name in ("_launch_kron", "_launch_separable")}
+        for name, launch in kernels_before.items():
+            setattr(resample, name, lambda *args, name=name, launch=launch: (launched.append(name), launch(*args)))
+        try:
+            out = resample.separable_resample(x, (1,), (grid,), A, B)
+        finally:
+            for name, launch in kernels_before.items():
+                setattr(resample, name, launch)
+        want = x.view(grid[0], grid[1], C)[::2, ::3].reshape(-1, C)
+        assert torch.equal(out, want)
+        assert launched == (["_launch_kron"] if grid[0] * grid[1] <= resample.KRON_MAX_TOKENS else ["_launch_separable"]), (grid, launched)
 
 
 def tome_reference(x, sizes, r):
@@ -307,13 +343,13 @@ def compiled_kernels():
         pytest.skip("triton was imported as an interpreter here")
     from mmhay.kernels import evs, pool, resample
 
-    return evs._evs_kernel, pool._pool_kernel, resample._resample_kernel
+    return evs._evs_kernel, pool._pool_kernel, resample._resample_kernel, resample._kron_kernel
 
 
 def test_only_block_sizes_are_compile_time_constants():
     for kernel in compiled_kernels():
         constants = {p.name for p in kernel.params if p.is_constexpr}
-        assert constants <= {"BLOCK_R", "BLOCK_C", "STAGES", "EXACT", "ROWS", "COLS", "KH", "KW"}, kernel
+        assert constants <= {"BLOCK_R", "BLOCK_C", "BLOCK_K", "STAGES", "EXACT", "ROWS", "COLS", "KH", "KW", "MAIN", "REST", "LEAD"}, kernel
         # counts that change with every batch are not specialised on either (== 1, multiple of 16)
         assert {"n_videos", "steps"} <= {p.name for p in kernel.params if p.do_not_specialize}, kernel
 
@@ -323,7 +359,7 @@ def test_kernels_compile_for_hopper_without_a_gpu():
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
-    evs, pool, resample = compiled_kernels()
+    evs, pool, resample, kron = compiled_kernels()
     table = {"table": "*i64", "n_videos": "i32", "steps": "i32"}
     builds = [
         (evs, {"x": "*bf16", "out": "*fp32", **table, "stride": "i32", "C": "i32", "eps": "fp32"},
@@ -335,6 +371,10 @@ def test_kernels_compile_for_hopper_without_a_gpu():
         signature = {"x": dtype, "out": dtype, "coef": "*fp32", **table, "tiles_w": "i32", "stride_x": "i32", "stride_out": "i32"}
         constants = {"EXACT": exact, "ROWS": 16, "COLS": 16, "KH": 16, "KW": 16, "BLOCK_C": 16}
         builds.append((resample, {**signature, "C": "i32"}, constants))
+        signature = {"x": dtype, "out": dtype, "coef": dtype, **table, "tiles": "i32", "blocks_c": "i32",
+                     "stride_x": "i32", "stride_out": "i32", "C": "i32"}
+        constants = {"EXACT": exact, "MAIN": 128, "REST": 16, "LEAD": 16, "BLOCK_K": 64, "BLOCK_C": 128}
+        builds.append((kron, signature, constants))
     for kernel, signature, constants in builds:
         source = ASTSource(kernel, {**signature, **{name: "constexpr" for name in constants}}, constants)
         compiled = triton.compile(source, target=GPUTarget("cuda", 90, 32), options={"num_warps": 4})

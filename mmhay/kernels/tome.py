@@ -34,11 +34,15 @@ EPS = 1e-12  # torch.nn.functional.normalize's default: a zero token scores 0 ag
 class MatchTiling:
     """Launch shape of the matching kernel: ``rows_a`` A tokens per program against ``rows_b`` B
     tokens at a time, ``channels`` channels per step (each at least 16, for the tensor cores),
-    ``warps`` warps and ``stages`` software-pipelining stages per program."""
+    ``warps`` warps and ``stages`` software-pipelining stages per program.
+
+    Check a new shape's partners against an fp32 reference on the GPU before using it (the
+    benchmark does): with triton 3.6 on an H100, 128 x 128 tiles of 64 channels gave scores off by
+    up to 1e-2 and other partners for 0.06% of A tokens, where 128 channels give the reference's."""
 
     rows_a: int = 128
     rows_b: int = 128
-    channels: int = 64
+    channels: int = 128
     warps: int = 8
     stages: int = 3
 
