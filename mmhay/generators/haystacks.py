@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from math import floor
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from mmhay.media.probe import IMAGE_SUFFIXES, VIDEO_SUFFIXES, walk_files
 from mmhay.media.timing import seconds
 from mmhay.timeline import Clip, FileRef, GeneratorRef, MediaRef, TimeRange
 
-__all__ = ["HaystackPool", "source_folder", "describe_sources", "haystack_pool", "draw_haystack", "picture_pool", "draw_tiles", "sound_pool", "draw_bed"]
+__all__ = ["HaystackPool", "source_folder", "nothing_readable", "warn_once", "describe_sources", "haystack_pool", "draw_haystack", "picture_pool", "draw_tiles", "sound_pool", "draw_bed"]
 
 log = logging.getLogger(__name__)
 
@@ -53,17 +54,33 @@ def _scan(suite: SuiteConfig, suffixes: frozenset[str], read: Callable[[Path], F
     """Every readable file under the haystack folder: unreadable ones are skipped with a warning
     naming them (an error with ``strict``); none at all is a ``ConfigError``."""
     source = suite.haystack.source
-    found = []
+    found, skipped = [], []
     for path in walk_files(source_folder(suite, "haystack.source", source), suffixes):
         try:
             found.append(read(path))
         except MediaError as error:
             if strict:
                 raise
-            log.warning("skipped haystack %s %s", what, error)
+            skipped.append(error)
     if not found:
-        raise ConfigError(suite.origin, "haystack.source", f"holds no readable {what}", source)
+        raise ConfigError(suite.origin, "haystack.source", nothing_readable(what, suffixes, skipped), source)
+    for error in skipped:
+        warn_once(f"skipped haystack {what} {error}")
     return tuple(found)
+
+
+@lru_cache(maxsize=4096)
+def warn_once(message: str) -> None:
+    """Log a warning the first time this process meets it: a folder is often scanned twice (eval, then its report)."""
+    log.warning(message)
+
+
+def nothing_readable(what: str, suffixes: frozenset[str], skipped: Sequence[MediaError]) -> str:
+    """Why a source folder gave nothing: it holds no such files, or the first unreadable one and its reason."""
+    if not skipped:
+        return f"holds no readable {what}: no file ends in {' '.join(sorted(suffixes))}"
+    more = f" (and {len(skipped) - 1} more skipped)" if len(skipped) > 1 else ""
+    return f"holds no readable {what}: {skipped[0]}{more}"
 
 
 def haystack_pool(suite: SuiteConfig, *, strict: bool = False) -> HaystackPool:

@@ -18,7 +18,7 @@ import numpy as np
 
 from mmhay.config import SuiteConfig
 from mmhay.errors import ConfigError, MediaError
-from mmhay.media.audio import AUDIO_SUFFIXES
+from mmhay.media.audio import AUDIO_SUFFIXES, AudioInfo, read_audio
 from mmhay.media.pictures import load_picture
 from mmhay.media.probe import IMAGE_SUFFIXES, VIDEO_SUFFIXES, walk_files
 from mmhay.media.procedural import COLORS, SHAPES
@@ -145,9 +145,21 @@ def folder_needles(folder: Path, kind: str, *, strict: bool = False, captions: M
     (``golden_retriever.jpg`` is "golden retriever"). Unreadable files and descriptions that
     repeat an earlier one are skipped with a warning (an error with ``strict``).
     """
-    needles, seen = [], set()
-    suffixes = {"image": IMAGE_SUFFIXES, "clip": VIDEO_SUFFIXES, "sound": AUDIO_SUFFIXES}[kind]
-    for path in walk_files(folder, suffixes):
+    from mmhay.generators.haystacks import warn_once
+
+    needles, skipped = _read_needles(folder, kind, strict, captions)
+    for error in skipped:
+        warn_once(f"skipped needle {error}")
+    return needles
+
+
+_NEEDLE_SUFFIXES = {"image": IMAGE_SUFFIXES, "clip": VIDEO_SUFFIXES, "sound": AUDIO_SUFFIXES}
+
+
+def _read_needles(folder: Path, kind: str, strict: bool, captions: Mapping[str, str] | None) -> tuple[tuple[Needle, ...], list[MediaError]]:
+    """``folder_needles``'s needles, and the errors of the files it skipped."""
+    needles, seen, skipped = [], set(), []
+    for path in walk_files(folder, _NEEDLE_SUFFIXES[kind]):
         description = (captions or {}).get(path.name) or re.sub(r"[\s_\-]+", " ", path.stem).strip()
         try:
             if not description:
@@ -160,6 +172,8 @@ def folder_needles(folder: Path, kind: str, *, strict: bool = False, captions: M
             elif kind == "sound":
                 ref = FileRef.sound(path)
                 assert ref.audio is not None
+                if _silent(path, ref.audio):
+                    raise MediaError(path, "is silent; a sound needle must be heard")
                 needle = Needle(description, description, kind, ref=ref, duration=ref.audio.duration)
             else:
                 ref = FileRef.video(path)
@@ -168,11 +182,17 @@ def folder_needles(folder: Path, kind: str, *, strict: bool = False, captions: M
         except MediaError as error:
             if strict:
                 raise
-            log.warning("skipped needle %s", error)
+            skipped.append(error)
             continue
         seen.add(description.lower())
         needles.append(needle)
-    return tuple(needles)
+    return tuple(needles), skipped
+
+
+def _silent(path: Path, info: AudioInfo) -> bool:
+    """Whether a recording's first minute never rises above -80 dBFS (a sound needle nobody could hear)."""
+    samples = read_audio(path, Fraction(0), min(info.duration, Fraction(60)), info.rate, min(info.channels, 2))
+    return not np.abs(samples).max(initial=0.0) > 1e-4
 
 
 def needle_pool(suite: SuiteConfig, kind: str, *, strict: bool = False) -> tuple[Needle, ...]:
@@ -182,11 +202,16 @@ def needle_pool(suite: SuiteConfig, kind: str, *, strict: bool = False) -> tuple
         return builtin_sounds(suite.needle.sound) if kind == "sound" else builtin_needles(kind, suite.needle.text)
     if kind == "text":
         raise ConfigError(suite.origin, "needle.source", "text needles are built in; use source: builtin", source)
-    from mmhay.generators.haystacks import source_folder
+    from mmhay.generators.haystacks import nothing_readable, source_folder, warn_once
 
     folder = source_folder(suite, "needle.source", source)
     captions = read_captions(suite.resolve(suite.needle.captions), suite.origin) if suite.needle.captions else None
-    return folder_needles(folder, kind, strict=strict, captions=captions)
+    needles, skipped = _read_needles(folder, kind, strict, captions)
+    if not needles:
+        raise ConfigError(suite.origin, "needle.source", nothing_readable(f"{kind} needle", _NEEDLE_SUFFIXES[kind], skipped), source)
+    for error in skipped:
+        warn_once(f"skipped needle {error}")
+    return needles
 
 
 def as_distractor(needle: Needle) -> Needle:

@@ -61,7 +61,10 @@ def _probe(path: str, size: int, mtime_ns: int) -> AudioInfo:
             if not container.streams.audio:
                 raise MediaError(path, "holds no audio stream")
             stream = container.streams.audio[0]
-            first = next(container.decode(stream), None)
+            try:
+                first = next(container.decode(stream), None)
+            except av.EOFError:  # a stream with no packets at all
+                first = None
             if first is None:
                 raise MediaError(path, "no audio could be decoded")
             if stream.duration is not None:

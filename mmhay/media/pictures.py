@@ -47,17 +47,52 @@ def bundled_picture_path(name: str) -> Path:
 
 @lru_cache(maxsize=64)
 def load_picture(path: str | Path) -> np.ndarray:
-    """An image file as uint8 ``[H, W, 3]`` RGB, upright (EXIF orientation applied). Cached; do not modify."""
+    """An image file as uint8 ``[H, W, 3]`` RGB, upright (EXIF orientation applied). Cached; do not modify.
+
+    Any mode is converted: grey, palette and CMYK to RGB, 16-bit samples scaled to 8 bits,
+    transparency flattened onto white. Images over Pillow's decompression-bomb limit
+    (``PIL.Image.MAX_IMAGE_PIXELS``) are refused before their pixels are decoded.
+    """
+    import warnings
+
     from PIL import Image, ImageOps
 
     try:
-        with Image.open(path) as image:
-            image = ImageOps.exif_transpose(image)
-            array = np.asarray(image.convert("RGB"))
+        with warnings.catch_warnings():
+            # the size is checked below, where it becomes a MediaError instead of a printed warning
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path)
+        with image:
+            width, height = image.size
+            limit = Image.MAX_IMAGE_PIXELS
+            if limit and width * height > limit:
+                raise MediaError(path, f"is {width} x {height} pixels, over the decompression-bomb limit of {limit} (PIL.Image.MAX_IMAGE_PIXELS)")
+            array = _rgb(ImageOps.exif_transpose(image))
+    except MediaError:
+        raise
+    except Image.DecompressionBombError as error:
+        raise MediaError(path, f"over the decompression-bomb limit ({error})") from None
     except Exception as error:
         raise MediaError(path, f"not a readable image ({type(error).__name__}: {error})") from None
     array.setflags(write=False)
     return array
+
+
+def _rgb(image) -> np.ndarray:
+    """uint8 RGB pixels of a Pillow image of any mode."""
+    from PIL import Image
+
+    if image.mode.startswith("I"):
+        # 16-bit (and 32-bit integer) grey: Pillow's own conversion clips at 255 instead of scaling
+        wide = np.asarray(image).astype(np.int64)
+        bits = 16 if image.mode.startswith("I;16") or wide.max(initial=0) <= 65535 else 32
+        grey = (np.clip(wide, 0, 2**bits - 1) >> (bits - 8)).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2)
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
+        # what is under a transparent pixel is arbitrary; show it as a page would, on white
+        rgba = image.convert("RGBA")
+        return np.asarray(Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB"))
+    return np.asarray(image.convert("RGB"))
 
 
 def fitted_box(source: tuple[int, int], frame: tuple[int, int]) -> tuple[int, int, int, int]:

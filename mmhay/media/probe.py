@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from dataclasses import asdict, dataclass
 from fractions import Fraction
@@ -15,6 +16,11 @@ __all__ = ["VideoInfo", "probe_video", "file_sha256", "walk_files", "VIDEO_SUFFI
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".flv", ".wmv", ".ogv"})
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
+
+log = logging.getLogger(__name__)
+
+# Frames that stop this much (seconds) before the header's duration make the prober read all packets.
+_SHORT = Fraction(1)
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,10 @@ def _probe_cached(path: str, size: int, mtime_ns: int) -> VideoInfo:
             if not container.streams.video:
                 raise MediaError(path, "holds no video stream")
             stream = container.streams.video[0]
-            first = next(container.decode(stream), None)
+            try:
+                first = next(container.decode(stream), None)
+            except av.EOFError:  # a stream with no packets at all
+                first = None
             if first is None:
                 raise MediaError(path, "no frame could be decoded")
             base = stream.time_base
@@ -85,10 +94,17 @@ def _probe_cached(path: str, size: int, mtime_ns: int) -> VideoInfo:
             else:
                 duration = Fraction(0)
             # metadata durations can be short of the last frame (variable rate): the packets decide
-            end = _last_packet_end(container, stream)
+            end, counted = _last_packet_end(container, stream), 0
+            if end is None or end - start < duration - _SHORT:
+                # the index points past the data (a download cut short), or there is none: read the packets through
+                end, counted = _scan_packets(path, stream.index)
             if end is not None and end - start > duration:
                 duration = end - start
-            frames = stream.frames or (round(duration * rate) if rate else 0)
+            elif counted and end is not None and end - start < duration:
+                if duration - (end - start) > _SHORT:
+                    log.warning("%s: frames stop at %.3f s of the %.3f s its header gives (cut short?); using the frames there are", path, end - start, duration)
+                duration = end - start
+            frames = counted or stream.frames or (round(duration * rate) if rate else 0)
             if duration <= 0 and rate and frames:
                 duration = frames / rate
             if duration <= 0:
@@ -112,6 +128,8 @@ def _probe_cached(path: str, size: int, mtime_ns: int) -> VideoInfo:
         raise
     except Exception as error:  # PyAV raises many kinds on broken files: all mean "unreadable"
         reason = getattr(error, "strerror", None) or str(error)  # FFmpeg's reason, without the path again
+        if isinstance(error, av.EOFError):
+            raise MediaError(path, f"ends before its first frame: empty or cut short ({reason})") from None
         raise MediaError(path, f"not a readable video ({reason})") from None
 
 
@@ -126,6 +144,25 @@ def _last_packet_end(container, stream) -> Fraction | None:
         return None
     pts, duration = max(stamped)  # the last frame shown, with how long it shows
     return Fraction(pts + duration) * stream.time_base
+
+
+def _scan_packets(path: str, index: int) -> tuple[Fraction | None, int]:
+    """When the last packet of stream ``index`` stops showing, and how many packets it has, read from the start."""
+    import av
+
+    end, count = None, 0
+    try:
+        with av.open(path) as container:
+            stream = container.streams[index]
+            for packet in container.demux(stream):
+                if packet.pts is None:
+                    continue
+                count += 1
+                stop = Fraction(packet.pts + (packet.duration or 0)) * stream.time_base
+                end = stop if end is None else max(end, stop)
+    except Exception:  # the data stops mid-packet: what was read before counts
+        pass
+    return end, count
 
 
 def file_sha256(path: str | Path) -> str:
