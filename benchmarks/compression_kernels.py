@@ -367,6 +367,25 @@ def tome_case(inputs, bandwidth, compile_ops, notes):
     return row, lines
 
 
+def tome_compressor_case(inputs) -> list[str]:
+    """The whole ``tome`` compressor (target 16 a frame: 6 rounds from 576) through the kernels
+    against its torch rounds, and how often a frame's provenance is the same."""
+    from mmhay import compression
+
+    f, h, w, c = inputs[0].shape
+    times = [i / 2 for i in range(f)]
+    if not GPU:
+        inputs = [x.float() for x in inputs]  # the interpreter multiplies bf16 as raw integers
+    ways = {name: (lambda x, fused=fused: compression._tome(x, times, 16, "frame", "feat", fused)) for name, fused in (("kernels", True), ("torch", False))}
+    got, want = (ways[name](inputs[0]) for name in ("kernels", "torch"))
+    same = (got.boxes.view(f, -1) == want.boxes.view(f, -1)).all(1)
+    lines = [f"tome compressor, target 16 a frame ({f * 16} tokens): provenance equal to the torch rounds' in {float(same.float().mean()):.2%} of {f} frames; "
+             f"token error {relative_error(got.tokens, want.tokens.float()):.1e}"]
+    for name, fn in ways.items():
+        lines.append(f"tome compressor through {name}: {ms(timed(fn, inputs))} ms")
+    return lines
+
+
 def ms(value: float) -> str:
     return "–" if math.isnan(value) else f"{value:.3f}"
 
@@ -410,6 +429,7 @@ def main() -> None:
     try:
         tome_row, tome_lines = tome_case(inputs, bandwidth, GPU, notes)
         rows.append(tome_row)
+        tome_lines += tome_compressor_case(inputs)
     except Exception:
         notes.append(f"tome failed:\n{traceback.format_exc()}")
 

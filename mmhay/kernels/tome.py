@@ -25,7 +25,7 @@ import triton.language as tl
 
 from mmhay.kernels.ragged import output_buffer
 
-__all__ = ["MatchTiling", "MergeTiling", "best_match", "tome_round"]
+__all__ = ["MatchTiling", "MergeTiling", "best_match", "destinations", "merge_tokens", "tome_round"]
 
 EPS = 1e-12  # torch.nn.functional.normalize's default: a zero token scores 0 against everything
 
@@ -154,11 +154,16 @@ def _check(x: torch.Tensor, sizes: torch.Tensor, r: int) -> None:
         raise ValueError(f"r = {r}: a round merges 0..N//2 = {x.shape[1] // 2} tokens per frame")
 
 
-def best_match(x: torch.Tensor, *, tiling: MatchTiling = MatchTiling()) -> tuple[torch.Tensor, torch.Tensor]:
+# fp32 tokens take exact fp32 products (no tensor cores) and twice the shared memory a stage
+FP32_MATCH = MatchTiling(rows_a=64, rows_b=64, channels=32, warps=4, stages=3)
+
+
+def best_match(x: torch.Tensor, *, tiling: MatchTiling | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Each A token's (even position's) highest cosine similarity to a B token (odd position) of
     its frame, and that B token's index among the B tokens: fp32 and int32, ``[F, ceil(N/2)]``.
 
     ``x`` is ``[F, N, C]``; norms are clamped at 1e-12 as ``normalize`` does; ties go to the first B.
+    ``tiling`` None takes ``MatchTiling()`` for 16-bit tokens and ``FP32_MATCH`` for fp32.
     """
     frames, n, channels = x.shape
     n_a = (n + 1) // 2
@@ -166,6 +171,7 @@ def best_match(x: torch.Tensor, *, tiling: MatchTiling = MatchTiling()) -> tuple
     partner = torch.empty(frames, n_a, dtype=torch.int32, device=x.device)
     if best.numel() == 0 or n < 2:
         return best.fill_(float("-inf")), partner.zero_()
+    tiling = tiling or (FP32_MATCH if x.dtype == torch.float32 else MatchTiling())
     blocks = triton.cdiv(n_a, tiling.rows_a)
     block_k = max(16, min(tiling.channels, triton.next_power_of_2(channels)))
     _match_kernel[(frames * blocks,)](
@@ -203,6 +209,44 @@ def destinations(best: torch.Tensor, partner: torch.Tensor, n: int, r: int) -> t
     return dst
 
 
+def merge_tokens(
+    x: torch.Tensor,
+    sizes: torch.Tensor,
+    dst: torch.Tensor,
+    n_out: int,
+    *,
+    out: torch.Tensor | None = None,
+    out_sizes: torch.Tensor | None = None,
+    dtype: torch.dtype | None = None,
+    tiling: MergeTiling = MergeTiling(),
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each output token the size-weighted mean of the input tokens sent to it: ``[F, n_out, C]`` in
+    ``dtype`` (x's if None; the sums are fp32 either way), and the summed fp32 sizes ``[F, n_out]``.
+
+    ``dst`` is int64 ``[F, N]``, each input token's output position (``destinations``); every
+    output must receive at least one token. Each input token is read once.
+    """
+    frames, n, channels = x.shape
+    shape = (frames, n_out, channels)
+    out = output_buffer(out, shape, dtype or x.dtype, x.device)
+    out_sizes = output_buffer(out_sizes, shape[:2], torch.float32, x.device, "out_sizes")
+    if out.numel() == 0 and out_sizes.numel() == 0:
+        return out, out_sizes
+    ordered, members = torch.sort(dst, dim=1, stable=True)
+    outputs = torch.arange(n_out + 1, device=x.device).expand(frames, -1).contiguous()
+    first = torch.searchsorted(ordered, outputs).to(torch.int32)
+    members = members.to(torch.int32)
+    blocks = triton.cdiv(n_out, tiling.rows)
+    block_c = min(tiling.channels, triton.next_power_of_2(channels))
+    grid = (frames * blocks, triton.cdiv(channels, block_c))
+    _merge_kernel[grid](
+        x, sizes, members, first, out, out_sizes, blocks, n, n_out, channels,
+        x.stride(0), x.stride(1), sizes.stride(0), out.stride(0), out.stride(1), out_sizes.stride(0),
+        BLOCK_O=tiling.rows, BLOCK_C=block_c, num_warps=tiling.warps,
+    )
+    return out, out_sizes
+
+
 def tome_round(
     x: torch.Tensor,
     sizes: torch.Tensor,
@@ -210,7 +254,7 @@ def tome_round(
     *,
     out: torch.Tensor | None = None,
     out_sizes: torch.Tensor | None = None,
-    match: MatchTiling = MatchTiling(),
+    match: MatchTiling | None = None,
     merge: MergeTiling = MergeTiling(),
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One ToMe round per frame: ``[F, N - r, C]`` tokens in x's dtype and their fp32 sizes ``[F, N - r]``.
@@ -221,6 +265,7 @@ def tome_round(
     r A tokens with the highest best score (earlier first on ties) merge into theirs by size-weighted
     mean; outputs are ordered by their first input position, which is the reference's order when
     the input is in it. Scores may round differently from torch's in bf16, so near-ties may pick differently.
+    The three steps are ``best_match``, ``destinations`` and ``merge_tokens``.
     """
     _check(x, sizes, r)
     frames, n, channels = x.shape
@@ -231,18 +276,5 @@ def tome_round(
         return out, out_sizes
     if r == 0:
         return out.copy_(x), out_sizes.copy_(sizes)
-
     best, partner = best_match(x, tiling=match)
-    dst, members = torch.sort(destinations(best, partner, n, r), dim=1, stable=True)
-    outputs = torch.arange(n - r + 1, device=x.device).expand(frames, -1).contiguous()
-    first = torch.searchsorted(dst, outputs).to(torch.int32)
-    members = members.to(torch.int32)
-    blocks = triton.cdiv(n - r, merge.rows)
-    block_c = min(merge.channels, triton.next_power_of_2(channels))
-    grid = (frames * blocks, triton.cdiv(channels, block_c))
-    _merge_kernel[grid](
-        x, sizes, members, first, out, out_sizes, blocks, n, n - r, channels,
-        x.stride(0), x.stride(1), sizes.stride(0), out.stride(0), out.stride(1), out_sizes.stride(0),
-        BLOCK_O=merge.rows, BLOCK_C=block_c, num_warps=merge.warps,
-    )
-    return out, out_sizes
+    return merge_tokens(x, sizes, destinations(best, partner, n, r), n - r, out=out, out_sizes=out_sizes, tiling=merge)
