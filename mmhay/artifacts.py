@@ -34,17 +34,22 @@ def write_media(sample: Sample, out: Path) -> None:
     """Render ``sample``'s media into its files under ``out`` (each written atomically)."""
     from PIL import Image
 
-    from mmhay.atomic import temporary_path
+    from mmhay.atomic import reporting_full_disk, temporary_path
 
     media, names = sample.media, media_files(sample)
     if isinstance(media, Gallery):
         for name, pixels in zip(names, media.render()):
             path = out / name
-            partial = temporary_path(path).with_suffix(".png")
-            Image.fromarray(pixels).save(partial, format="PNG")
-            partial.replace(path)
+            partial = temporary_path(path)
+            try:
+                with reporting_full_disk(path):
+                    Image.fromarray(pixels).save(partial, format="PNG")
+                    partial.replace(path)
+            finally:
+                partial.unlink(missing_ok=True)
         return
-    media.write(out / names[0])
+    with reporting_full_disk(out / names[0]):
+        media.write(out / names[0])
 
 
 def media_columns(modality: str) -> dict:

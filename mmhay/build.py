@@ -11,6 +11,8 @@ Layout of a built suite::
 
 Every file is written under a temporary name and renamed into place, so a killed build leaves only
 complete files behind; running the same command again renders the rest and gives the same bytes.
+``manifest.json`` is written last and removed when a build starts: a folder without it is a build
+not finished (or being changed), and readers refuse it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
@@ -27,7 +30,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from mmhay.artifacts import FOLDERS, SPLIT, media_columns, media_files, media_values, read_media, write_media
-from mmhay.atomic import write_text_atomic
+from mmhay.atomic import remove_temporary_files, reporting_full_disk, write_text_atomic
 from mmhay.card import dataset_card
 from mmhay.config import SuiteConfig
 from mmhay.errors import DatasetError
@@ -180,6 +183,12 @@ def _plan(out: Path, suite: SuiteConfig, generator: Generator, count: int, circu
     """Claim ``out``, clear what a killed or larger earlier build left, and list what to render:
     the pending sample indices, the samples, the dataset rows and the media files wanted."""
     _claim(out, suite)
+    # from here the folder is a build in progress: an earlier manifest would vouch for files this
+    # build may replace or delete
+    (out / MANIFEST).unlink(missing_ok=True)
+    remove_temporary_files(out)
+    for retired in out.glob(".*.old"):
+        shutil.rmtree(retired, ignore_errors=True)  # a dataset folder a killed build was replacing
     samples = [generator.sample(i) for i in range(count)]
     rows = [rotation for sample in samples for rotation in rotations(sample)] if circular else samples
     wanted = {name for sample in samples for name in media_files(sample)}
@@ -198,6 +207,26 @@ def _plan(out: Path, suite: SuiteConfig, generator: Generator, count: int, circu
 def _start_worker(generator: Generator) -> None:
     global _worker_generator
     _worker_generator = generator
+    # SIGTERM sent to the whole group: the build decides (the samples in hand finish, the rest
+    # are dropped), rather than each worker dying in the middle of a file
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _exit_with_parent()
+
+
+def _exit_with_parent(every: float = 0.5) -> None:
+    """Leave when the build that started this worker is gone (killed, even by SIGKILL), rather than
+    wait forever for work and render into a folder that a new build may be using."""
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="mmhay-parent-watch", daemon=True).start()
 
 
 def _render_in_worker(index: int, folder: str) -> int:
@@ -218,11 +247,15 @@ def _render_all(generator: Generator, pending: list[int], out: Path, num_proc: i
                 progress("render", done, total)
         return
     context = get_context("spawn")  # no fork: the parent may hold threads (PyAV, torch)
-    with ProcessPoolExecutor(num_proc, mp_context=context, initializer=_start_worker, initargs=(generator,)) as pool:
+    pool = ProcessPoolExecutor(num_proc, mp_context=context, initializer=_start_worker, initargs=(generator,))
+    try:
         for _ in pool.map(_render_in_worker, pending, [str(out)] * len(pending), chunksize=1):
             done += 1
             if progress:
                 progress("render", done, total)
+    finally:
+        # stopped (an error, Ctrl-C, SIGTERM): the samples being rendered finish, the rest are dropped
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _render_on_ray(suite: SuiteConfig, strict: bool, pending: list[int], out: Path, address: str, total: int, progress: Progress | None) -> None:
@@ -281,7 +314,11 @@ def _save_dataset(out: Path, samples: list[Sample], modality: str) -> None:
     bars = datasets.is_progress_bar_enabled()
     datasets.disable_progress_bars()
     try:
-        datasets.DatasetDict({SPLIT: dataset}).save_to_disk(str(staging))
+        with reporting_full_disk(out / SPLIT):
+            datasets.DatasetDict({SPLIT: dataset}).save_to_disk(str(staging))
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     finally:
         if bars:
             datasets.enable_progress_bars()

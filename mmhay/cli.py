@@ -6,7 +6,9 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from mmhay import __version__
@@ -36,8 +38,16 @@ _positive = _int_at_least(1)
 _non_negative = _int_at_least(0)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a bad argument reported as one line (as every other error) instead of the
+    usage block followed by the error."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mmhay",
         description="Multimodal needle-in-a-haystack data and video-LLM evaluation.",
         epilog="Start with: mmhay build configs/quickstart.yaml --out data/quickstart",
@@ -122,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     _log_to_stderr()
     # Hugging Face libraries draw their own progress bars for loading and saving; ours suffice
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    previous = _stop_on_sigterm()
     try:
         handlers = {"build": _build, "eval": _eval, "preview": _preview, "audit": _audit, "report": _report, "export": _export, "list": _list, "tiny-model": _tiny}
         handler = handlers[args.command]
@@ -132,6 +143,37 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mmhay: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+    except _Terminated:
+        print("mmhay: terminated (SIGTERM); finished work is kept: run the same command again to resume", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    except OSError as error:
+        from mmhay.atomic import no_room
+
+        full = no_room(error, error.filename or "a file being written")
+        if full is None:
+            raise
+        print(f"mmhay: error: {full}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread: the work in hand unwinds as for Ctrl-C (temporary files
+    removed, finished files and answers kept). Not an ``Exception``, so that nothing wraps it."""
+
+
+def _stop_on_sigterm():
+    """Make SIGTERM raise ``_Terminated``; return the handler it replaced (None off the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def stop(signum, frame) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+        raise _Terminated
+
+    return signal.signal(signal.SIGTERM, stop)
 
 
 def _log_to_stderr() -> None:
@@ -155,7 +197,9 @@ def _progress_bar(description: str, *, rate: str | None = None, show: bool = Tru
     if rate:
         speed = TextColumn("{task.fields[rate]}")
         columns += [speed, TextColumn("eta"), TimeRemainingColumn()]
-    return Progress(*columns, console=Console(stderr=True), transient=True, disable=not show)
+    console = Console(stderr=True)
+    # off a terminal a bar cannot redraw: it would leave only a blank line before the output
+    return Progress(*columns, console=console, transient=True, disable=not show or not console.is_terminal)
 
 
 def _build(args) -> int:

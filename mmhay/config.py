@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, Strict, ValidationError, model_validator
 
 from mmhay.errors import ConfigError
 
@@ -45,6 +45,8 @@ def _even_size(size: tuple[int, int]) -> tuple[int, int]:
         raise ValueError("width and height must both be even (H.264 needs it)")
     if width < 32 or height < 32:
         raise ValueError("width and height must be at least 32 pixels")
+    if width > 8192 or height > 8192:
+        raise ValueError("width and height must be at most 8192 pixels")
     return size
 
 
@@ -61,34 +63,46 @@ def _positive_range(value: tuple[float, float]) -> tuple[float, float]:
     return value
 
 
-Depth = Annotated[float, _within(0.0, 1.0, "depth")]
-Unit = Annotated[float, _within(0.0, 1.0, "position")]
-Seconds = Annotated[float, Field(gt=0)]
+# Numbers and switches are taken as YAML wrote them: `samples: true`, `fps: 2.5` or `depth: "0.5"`
+# is a mistake to name, not a value to coerce. Integers are accepted where a number is wanted.
+Int = Annotated[int, Strict()]
+Number = Annotated[float, Strict()]
+Bool = Annotated[bool, Strict()]
+Str = Annotated[str, Strict()]  # not bytes (`!!binary`), not a number
+
+# The longest haystack a suite may ask for: a day. Longer ones are typos (a plan of shots for
+# 10^12 seconds fills the memory before anything is rendered).
+MAX_SECONDS = 86400
+
+Depth = Annotated[Number, _within(0.0, 1.0, "depth")]
+Unit = Annotated[Number, _within(0.0, 1.0, "position")]
+Seconds = Annotated[Number, Field(gt=0, le=MAX_SECONDS)]
 
 
 class _Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # inf and nan pass the bounds checks of some fields and break the time arithmetic later
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class VideoSettings(_Settings):
     """The videos a suite produces: frame size (width, height) and frame rate."""
 
-    size: Annotated[tuple[int, int], AfterValidator(_even_size)] = (384, 216)
-    fps: int = Field(12, ge=1, le=120)
+    size: Annotated[tuple[Int, Int], AfterValidator(_even_size)] = (384, 216)
+    fps: Int = Field(12, ge=1, le=120)
 
 
 class ImageSettings(_Settings):
     """Image haystacks: the size of one cell (a sub-image) in pixels, and text between images."""
 
-    cell: Annotated[tuple[int, int], AfterValidator(_cell_size)] = (256, 256)
-    text: bool = False
+    cell: Annotated[tuple[Int, Int], AfterValidator(_cell_size)] = (256, 256)
+    text: Bool = False
 
 
 class AudioSettings(_Settings):
     """Sound: the sample rate and channel count soundtracks and recordings are made at."""
 
-    rate: int = Field(16000, ge=8000, le=96000)
-    channels: int = Field(1, ge=1, le=2)
+    rate: Int = Field(16000, ge=8000, le=96000)
+    channels: Int = Field(1, ge=1, le=2)
 
 
 class HaystackSettings(_Settings):
@@ -97,15 +111,15 @@ class HaystackSettings(_Settings):
     soundtracks: ``noise``, ``hum``, ``music`` or ``mixed`` (all three in turns), or ``none``
     (video) and ``source`` (the haystack videos' own soundtrack)."""
 
-    source: str = "builtin"
-    shot_seconds: Annotated[tuple[float, float], AfterValidator(_positive_range)] = (4.0, 10.0)
+    source: Str = "builtin"
+    shot_seconds: Annotated[tuple[Number, Number], AfterValidator(_positive_range)] = (4.0, 10.0)
     bed: Literal["none", "noise", "hum", "music", "mixed", "source"] = "none"
 
 
 Kind = Literal["image", "clip", "text", "sound"]
 Insertion = Literal["insert", "replace", "overlay"]
 Form = Literal["choice", "open"]
-Scale = Annotated[float, _within(0.01, 1.0, "scale")]
+Scale = Annotated[Number, _within(0.01, 1.0, "scale")]
 
 
 class NeedleSettings(_Settings):
@@ -127,11 +141,11 @@ class NeedleSettings(_Settings):
     """
 
     kind: Kind = "image"
-    source: str = "builtin"
-    captions: Optional[str] = None
+    source: Str = "builtin"
+    captions: Optional[Str] = None
     text: Literal["secret_word", "passkey"] = "secret_word"
     sound: Literal["events", "dtmf"] = "events"
-    snr_db: float = Field(0.0, ge=-30, le=30)
+    snr_db: Number = Field(0.0, ge=-30, le=30)
     insertion: Union[Insertion, dict[Kind, Insertion]] = "insert"
     duration: Seconds = 1.0
     scale: Scale = 0.3
@@ -153,7 +167,7 @@ class QuestionSettings(_Settings):
     """How questions are asked: multiple ``choice`` with ``options`` options, or ``open``-ended."""
 
     form: Form = "choice"
-    options: int = Field(4, ge=2, le=26)
+    options: Int = Field(4, ge=2, le=26)
 
 
 class GridSettings(_Settings):
@@ -169,16 +183,16 @@ class GridSettings(_Settings):
     """
 
     length: Optional[list[Seconds]] = Field(None, min_length=1)
-    length_frames: Optional[list[Annotated[int, Field(ge=1)]]] = Field(None, min_length=1)
+    length_frames: Optional[list[Annotated[Int, Field(ge=1, le=MAX_SECONDS * 120)]]] = Field(None, min_length=1)
     depth: Optional[list[Depth]] = Field(None, min_length=1)
-    needles: Optional[list[Annotated[int, Field(ge=1, le=50)]]] = Field(None, min_length=1)
-    distractors: list[Annotated[int, Field(ge=0, le=100)]] = Field(default_factory=lambda: [0], min_length=1)
+    needles: Optional[list[Annotated[Int, Field(ge=1, le=50)]]] = Field(None, min_length=1)
+    distractors: list[Annotated[Int, Field(ge=0, le=100)]] = Field(default_factory=lambda: [0], min_length=1)
     needle_duration: Optional[list[Seconds]] = Field(None, min_length=1)
     needle_scale: Optional[list[Scale]] = Field(None, min_length=1)
-    snr: Optional[list[Annotated[float, Field(ge=-30, le=30)]]] = Field(None, min_length=1)
-    task: Optional[list[str]] = Field(None, min_length=1)
-    images: Optional[list[Annotated[int, Field(ge=1, le=64)]]] = Field(None, min_length=1)
-    grid_size: Optional[list[Annotated[int, Field(ge=1, le=16)]]] = Field(None, min_length=1)
+    snr: Optional[list[Annotated[Number, Field(ge=-30, le=30)]]] = Field(None, min_length=1)
+    task: Optional[list[Str]] = Field(None, min_length=1)
+    images: Optional[list[Annotated[Int, Field(ge=1, le=64)]]] = Field(None, min_length=1)
+    grid_size: Optional[list[Annotated[Int, Field(ge=1, le=16)]]] = Field(None, min_length=1)
     kind: Optional[list[Kind]] = Field(None, min_length=1)
     insertion: Optional[list[Insertion]] = Field(None, min_length=1)
     form: Optional[list[Form]] = Field(None, min_length=1)
@@ -213,12 +227,12 @@ class GridSettings(_Settings):
 class SuiteConfig(_Settings):
     """A suite: what to generate, from which sources, over which facet grid."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)
-    description: str = ""
-    seed: int = Field(0, ge=0)
-    samples: int = Field(100, ge=1)
-    generator: str = "video"
-    task: str = "retrieval"
+    name: Str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)
+    description: Str = ""
+    seed: Int = Field(0, ge=0)
+    samples: Int = Field(100, ge=1)
+    generator: Str = "video"
+    task: Str = "retrieval"
     video: VideoSettings = VideoSettings()
     image: ImageSettings = ImageSettings()
     audio: AudioSettings = AudioSettings()
@@ -290,7 +304,27 @@ def parse_suite(data: Any, *, origin: str = "<config>", folder: Path | None = No
     registry("task").get(suite.task, source=origin, key="task")
     for k, task in enumerate(suite.grid.task or []):
         registry("task").get(task, source=origin, key=f"grid.task[{k}]")
+    _check_needles_fit(suite, origin)
     return suite
+
+
+def _check_needles_fit(suite: SuiteConfig, origin: str) -> None:
+    """Refuse a needle longer than a haystack: every needle duration meets every length in the grid."""
+    grid = suite.grid
+    if grid.length_frames is not None:
+        lengths = [(f"grid.length_frames[{k}]", frames / suite.video.fps) for k, frames in enumerate(grid.length_frames)]
+    elif grid.length is not None:
+        lengths = [(f"grid.length[{k}]", length) for k, length in enumerate(grid.length)]
+    else:
+        lengths = [("grid.length", grid.axes()["length"][0])]
+    if grid.needle_duration is not None:
+        durations = [(f"grid.needle_duration[{k}]", duration) for k, duration in enumerate(grid.needle_duration)]
+    else:
+        durations = [("needle.duration", suite.needle.duration)]
+    key, longest = max(durations, key=lambda pair: pair[1])
+    where, shortest = min(lengths, key=lambda pair: pair[1])
+    if longest > shortest:
+        raise ConfigError(origin, key, f"a needle of {longest:g} s is longer than the {shortest:g} s haystack of {where}", longest)
 
 
 def _config_error(origin: str, error: ValidationError) -> ConfigError:
@@ -299,6 +333,8 @@ def _config_error(origin: str, error: ValidationError) -> ConfigError:
     key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
     kind, message = first["type"], first["msg"]
     value = first.get("input", ...)
+    if isinstance(value, dict):  # a whole section, from a check across its keys: the message says which
+        value = ...
     if kind == "extra_forbidden":
         allowed = _allowed_keys(loc[:-1])
         message = f"unknown key; expected one of: {', '.join(allowed)}" if allowed else "unknown key"

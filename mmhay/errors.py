@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["MmhayError", "ConfigError", "MediaError", "ModelError", "DatasetError"]
+__all__ = ["MmhayError", "ConfigError", "MediaError", "ModelError", "DatasetError", "DiskFullError"]
 
 
 class MmhayError(Exception):
@@ -49,6 +49,11 @@ class ModelError(MmhayError):
 
 class DatasetError(_PathError):
     """A built suite or a run directory on disk is missing, foreign or inconsistent."""
+
+
+class DiskFullError(_PathError):
+    """A file could not be written for want of room: the disk is full (ENOSPC), a quota is spent
+    (EDQUOT) or the file passed the file-size limit (EFBIG, ``ulimit -f``); ``reason`` says which."""
 
 
 def _short(value: object, limit: int = 160) -> str:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from mmhay.adapters import Adapter, Answer, Request
 from mmhay.adapters.cache import ResponseCache, request_key
-from mmhay.atomic import write_text_atomic
+from mmhay.atomic import remove_temporary_files, reporting_full_disk, write_text_atomic
 from mmhay.errors import ConfigError, DatasetError, ModelError
 from mmhay.gallery import Gallery
 from mmhay.parallel import Ranks, sum_over_ranks, wait_for_all
@@ -180,15 +180,19 @@ def evaluate(
         check(settings.compress)
     out = Path(out)
     run = {"model": {"name": adapter.name, **adapter.identity()}, "data": data.identity, "settings": settings.identity()}
+    # listed before the folder is claimed: a --tasks that no sample has fails with nothing written
+    samples = list(data.samples())
+    _check_unique(samples)
+    if cache is not None:
+        _check_cache_file(Path(cache))
     if ranks.main:
         claim_run_folder(out, run)
+        remove_temporary_files(out)  # what a killed attempt was writing; the others wait below
         done = read_records(out)  # rank 0 mends a line cut short before the others read
     wait_for_all(ranks)
     if not ranks.main:
         claim_run_folder(out, run)  # now only checks that rank 0 made it this run's folder
         done = read_records(out)
-    samples = list(data.samples())
-    _check_unique(samples)
     pending = [sample for sample in samples if sample.id not in done]
     batch_size = settings.batch_size or getattr(adapter, "batch_size", 1)
     mine = _batches(pending, adapter, batch_size, ranks)
@@ -208,10 +212,10 @@ def evaluate(
     ):
         for batch, shown in rendered:
             records, failures = _answer_batch(batch, shown, adapter, settings, responses, counts)
-            for record in records:
-                log_file.write(json.dumps(record, sort_keys=True) + "\n")
-            log_file.flush()
-            os.fsync(log_file.fileno())
+            with reporting_full_disk(records_path):
+                log_file.write("".join(json.dumps(record, sort_keys=True) + "\n" for record in records))
+                log_file.flush()
+                os.fsync(log_file.fileno())
             finished += len(records)
             if progress:
                 progress(finished, total)
@@ -242,6 +246,16 @@ def _finish(out: Path, run: dict, samples: list[Sample]) -> None:
     from mmhay.report import write_report
 
     write_report([out], out)
+
+
+def _check_cache_file(path: Path) -> None:
+    """Refuse, before the run folder is made, a ``--cache`` that exists and is no SQLite file."""
+    if path.is_dir():
+        raise DatasetError(path, "is a directory, not a response cache file")
+    if path.is_file() and path.stat().st_size:
+        with open(path, "rb") as handle:
+            if handle.read(16) != b"SQLite format 3\x00":
+                raise DatasetError(path, "is not a response cache (not an SQLite file)")
 
 
 def _check_unique(samples: list[Sample]) -> None:

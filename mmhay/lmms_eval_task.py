@@ -20,14 +20,16 @@ import re
 from pathlib import Path
 from typing import Any
 
-from mmhay.errors import ConfigError
+from mmhay.errors import ConfigError, DatasetError
 
 __all__ = ["write_lmms_eval_task", "process_docs", "doc_to_visual", "doc_to_text", "process_results", "mean_accuracy", "unparsed_rate"]
 
-_UTILS = '''"""lmms-eval hooks for the mmhay suite {suite!r}, written by `mmhay export lmms-eval`.
+_UTILS = '''"""lmms-eval hooks for an mmhay suite, written by `mmhay export lmms-eval`.
 
 Everything is mmhay's own code: the prompt, the media, the parsing and the scoring.
 """
+
+# suite: {suite!r}
 
 from functools import partial
 
@@ -84,12 +86,16 @@ def write_lmms_eval_task(data: str | Path, out: str | Path, *, task: str | None 
 
     data = Path(data).resolve()
     manifest = read_manifest(data)
+    _check_manifest(data, manifest)
+    _check_media_paths(data)
     name = task or "mmhay_" + re.sub(r"[^0-9a-zA-Z_]+", "_", manifest["suite"]).strip("_").lower()
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise ConfigError("--task", "", "must be letters, digits and underscores, not starting with a digit", name)
     if max_new_tokens < 1:
         raise ConfigError("--max-new-tokens", "", "must be at least 1", max_new_tokens)
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise DatasetError(out, "exists and is not a directory")
     out.mkdir(parents=True, exist_ok=True)
     yaml_path, utils_path = out / f"{name}.yaml", out / "utils.py"
     fields = {
@@ -106,11 +112,57 @@ def write_lmms_eval_task(data: str | Path, out: str | Path, *, task: str | None 
     return [yaml_path, utils_path]
 
 
+# what the written files quote from the manifest: nothing there may break out of a YAML value or
+# a Python string (a downloaded suite's manifest is as untrusted as its rows)
+_SUITE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}")
+_CONFIG_KEY = re.compile(r"[0-9a-f]{64}")
+
+
+def _check_manifest(data: Path, manifest: dict) -> None:
+    for key, pattern in (("suite", _SUITE_NAME), ("config_key", _CONFIG_KEY)):
+        value = manifest.get(key)
+        if not isinstance(value, str) or not pattern.fullmatch(value):
+            raise DatasetError(data / "manifest.json", f"{key} = {value!r} is not what mmhay build writes; refusing to export it")
+    if not isinstance(manifest.get("rows", manifest.get("samples")), int):
+        raise DatasetError(data / "manifest.json", "the sample count is not a number; refusing to export it")
+
+
+def _check_media_paths(data: Path) -> None:
+    """Refuse a suite whose rows name media outside its folder (an absolute path, or ``..``)."""
+    import datasets
+
+    from mmhay.artifacts import SPLIT
+
+    try:
+        table = datasets.load_from_disk(str(data))[SPLIT].data
+    except Exception as error:
+        raise DatasetError(data, f"cannot load the dataset ({type(error).__name__}: {error})") from None
+    for column, folder in (("video", ""), ("images", "images"), ("audio", "audio")):
+        if column not in table.column_names:
+            continue
+        values = table.column(column).combine_chunks()
+        if column == "images":
+            values = values.flatten()
+        paths = values.to_pylist() if column == "video" else values.field("path").to_pylist()
+        for path in paths:
+            if path:
+                _inside(str(data), folder, path)
+
+
+def _inside(data: str, folder: str, name: str) -> Path:
+    """``data/folder/name``, if it stays inside ``data``; a ``DatasetError`` otherwise."""
+    root = Path(data).resolve()
+    path = (root / folder / name).resolve()
+    if not path.is_relative_to(root):
+        raise DatasetError(root, f"a row's media path {name!r} leaves the suite's folder; refusing to read it")
+    return path
+
+
 def doc_to_visual(doc: dict, *, data: str) -> list[Any]:
     """What lmms-eval's model classes take: a video's path, the pictures, or the sound as
-    ``{"array", "sampling_rate"}``."""
+    ``{"array", "sampling_rate"}``. Media paths stay inside ``data``."""
     if doc.get("video"):
-        return [str(Path(data) / doc["video"])]
+        return [str(_inside(data, "", doc["video"]))]
     if doc.get("images"):
         return [_picture(image, data) for image in doc["images"]]
     if doc.get("audio"):
@@ -124,7 +176,7 @@ def _picture(image: Any, data: str):
     from PIL import Image
 
     if isinstance(image, dict):  # the column read without decoding
-        source = io.BytesIO(image["bytes"]) if image.get("bytes") else Path(data) / "images" / image["path"]
+        source = io.BytesIO(image["bytes"]) if image.get("bytes") else _inside(data, "images", image["path"])
         image = Image.open(source)
     return image.convert("RGB")
 
@@ -135,7 +187,7 @@ def _sound(audio: dict, data: str) -> dict:
 
     from mmhay.media.audio import probe_audio, read_audio
 
-    path = Path(data) / "audio" / Path(audio["path"]).name
+    path = _inside(data, "audio", Path(audio["path"]).name)
     info = probe_audio(path)
     return {"array": read_audio(path, Fraction(0), info.duration, info.rate, 1)[0], "sampling_rate": info.rate}
 

@@ -38,11 +38,16 @@ class Preview:
 def preview_sample(sample: Sample, out: str | Path, *, frames: int = 12) -> Preview:
     """Write ``sample``'s media (an mp4, the images, or a FLAC recording), a sheet to look at and
     the sample as JSON into the folder ``out``."""
+    from mmhay.errors import DatasetError
     from mmhay.gallery import Gallery
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise DatasetError(out, "exists and is not a directory")
     stem = f"{sample.id}"
+    if Path(stem).name != stem or stem in ("", ".", ".."):  # a built suite's rows are not trusted to name files
+        raise DatasetError(out, f"sample id {stem!r} is not a file name; refusing to write it")
+    out.mkdir(parents=True, exist_ok=True)
     sheet = out / f"{stem}.png"
     if isinstance(sample.media, Gallery):
         media = out / f"{stem}-images.png"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mmhay.atomic import write_text_atomic
+from mmhay.atomic import write_bytes_atomic, write_text_atomic
 from mmhay.errors import DatasetError
 from mmhay.scoring.html import data_uri, page
 from mmhay.scoring.plots import budget_curve_png, heatmap_png, length_curve_png
@@ -41,6 +41,8 @@ def load_run(run: Path) -> tuple[dict, list[dict]]:
 
 def write_report(runs: Sequence[Path], out: Path, *, pictures: bool = True) -> Path:
     """Write ``out/report.html`` (and the heatmap PNGs) for ``runs``; return the page's path."""
+    if out.exists() and not out.is_dir():
+        raise DatasetError(out, "exists and is not a directory")
     out.mkdir(parents=True, exist_ok=True)
     loaded = [load_run(Path(run)) for run in runs]
     labels = run_labels([metrics for metrics, _ in loaded])
@@ -52,7 +54,7 @@ def write_report(runs: Sequence[Path], out: Path, *, pictures: bool = True) -> P
             png = heatmap_png(grid, title)
             heatmaps.append((title, png))
             name = "".join(c if c.isalnum() else "-" for c in title).strip("-").lower()
-            (out / f"heatmap-{name}.png").write_bytes(png)
+            write_bytes_atomic(out / f"heatmap-{name}.png", png)
     labelled = [(label, m) for label, (m, _) in zip(labels, loaded)]
     curves = [("accuracy by haystack length", png) for png in [length_curve_png(labelled)] if png]
     budget = [("accuracy by frames shown", png) for png in [budget_curve_png(labelled)] if png]

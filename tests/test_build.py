@@ -1,17 +1,11 @@
 import hashlib
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from fractions import Fraction
 from pathlib import Path
 
 import datasets
 import numpy as np
 import pytest
-import yaml
 from conftest import SMALL_SUITE
 
 from mmhay.build import build_suite, iter_built_samples
@@ -72,26 +66,6 @@ def test_the_card_and_manifest_describe_the_build(built_small):
     manifest = json.loads((built_small / "manifest.json").read_text())
     assert manifest["samples"] == 12 and manifest["seed"] == 3
     assert manifest["files"]["videos/000000.mp4"] == hashlib.sha256((built_small / "videos/000000.mp4").read_bytes()).hexdigest()
-
-
-def test_a_killed_build_resumes_to_the_same_bytes(built_small, tmp_path):
-    config = tmp_path / "small.yaml"
-    config.write_text(yaml.safe_dump(SMALL_SUITE))
-    out = tmp_path / "resumed"
-    command = [sys.executable, "-m", "mmhay.cli", "build", str(config), "--out", str(out)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while not (out / "videos").is_dir() or not list((out / "videos").glob("*.mp4")):
-        assert time.monotonic() < deadline and process.poll() is None, "the build ended before it could be killed"
-        time.sleep(0.005)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    assert not (out / "manifest.json").exists()
-    assert len(list((out / "videos").glob("*.mp4"))) < 12
-    finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    assert finished.returncode == 0, finished.stderr
-    assert "already there" in finished.stdout
-    assert _tree(out) == _tree(built_small)
 
 
 def test_another_seed_in_the_same_folder_is_refused(built_small):

@@ -143,6 +143,7 @@ class APIModel:
         body = self._body(request)
         data = json.dumps(body).encode()
         shown = _placeholders(body["messages"])
+        key = os.environ.get(self.settings.api_key_env, "")
         error = "no attempt made"
         for attempt in range(self.settings.max_retries + 1):
             if attempt:
@@ -150,16 +151,16 @@ class APIModel:
             try:
                 reply = self._post(data)
             except _Retry as retry:
-                error = str(retry)
+                error = _redact(str(retry), key)  # what a server sends back (bodies, headers) may quote the key
                 continue
             except _Fatal as fatal:
-                return Answer("", prompt=shown, error=str(fatal))
+                return Answer("", prompt=shown, error=_redact(str(fatal), key))
             choices = reply.get("choices") or [{}]
             text = (choices[0].get("message") or {}).get("content") or ""
             if isinstance(text, list):  # some servers return content parts
                 text = "".join(part.get("text", "") for part in text if isinstance(part, dict))
             usage = {k: int(v) for k, v in (reply.get("usage") or {}).items() if k in ("prompt_tokens", "completion_tokens", "total_tokens") and isinstance(v, int)}
-            return Answer(text.strip(), prompt=shown, usage=usage)
+            return Answer(_redact(text.strip(), key), prompt=shown, usage=usage)
         return Answer("", prompt=shown, error=f"{error} (gave up after {self.settings.max_retries + 1} attempts)")
 
     def _delay(self, key: str, attempt: int, error: str) -> float:
@@ -183,7 +184,8 @@ class APIModel:
             with urllib.request.urlopen(request, timeout=self.settings.timeout) as response:
                 payload = response.read()
         except urllib.error.HTTPError as error:
-            detail = _redact(error.read()[:200].decode("utf-8", "replace"), key)
+            # redacted before it is cut short, so that no piece of the key survives the cut
+            detail = _redact(error.read(4096).decode("utf-8", "replace"), key)[:200]
             status = f"HTTP {error.code}"
             if error.code in _RETRIED_STATUS:
                 after = error.headers.get("Retry-After") if error.headers else None

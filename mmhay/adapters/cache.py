@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from mmhay.adapters import Answer, Request
+from mmhay.atomic import no_room, reporting_full_disk
 from mmhay.errors import DatasetError
 
 __all__ = ["CacheStats", "ResponseCache", "media_digest", "request_key"]
@@ -101,7 +102,7 @@ class ResponseCache:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as error:
-            raise DatasetError(self.path, f"is not a response cache ({error})") from None
+            raise no_room(error, self.path) or DatasetError(self.path, f"is not a response cache ({error})") from None
 
     def get(self, keys: Sequence[str]) -> dict[str, Answer]:
         """The cached answers among ``keys``."""
@@ -117,9 +118,12 @@ class ResponseCache:
     def put(self, answers: Mapping[str, Answer], model: str) -> None:
         """Store fresh answers from the model (one transaction, synced) and log the calls."""
         rows = [(key, a.text, a.prompt, json.dumps(dict(a.usage), sort_keys=True), model) for key, a in answers.items()]
-        with self._transaction():
-            self._db.executemany("INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?)", rows)
-            self._db.executemany("INSERT INTO calls (key) VALUES (?)", [(key,) for key in answers])
+        try:
+            with reporting_full_disk(self.path), self._transaction():
+                self._db.executemany("INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?)", rows)
+                self._db.executemany("INSERT INTO calls (key) VALUES (?)", [(key,) for key in answers])
+        except sqlite3.Error as error:  # a write error (over a file-size limit: SQLite says "disk I/O error")
+            raise DatasetError(self.path, f"cannot store the answers ({error}); run the same command again to resume") from None
 
     def stats(self) -> CacheStats:
         answers = self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 
@@ -122,7 +123,12 @@ def parse_integer(text: object) -> str | None:
     match = _NUMBER.search(_clean(text))
     if not match:
         return None
-    return str(int(match.group(1))) if match.group(1) else str(_NUMBER_WORDS[match.group(2).lower()])
+    if match.group(2):
+        return str(_NUMBER_WORDS[match.group(2).lower()])
+    try:
+        return str(int(match.group(1)))
+    except ValueError:  # more digits than int() reads (4300): no count anyone meant
+        return None
 
 
 _YES = re.compile(r"^(yes|yeah|yep|true|correct|it does|it appears|present)\b", re.I)
@@ -182,12 +188,15 @@ def parse_span(text: object) -> str | None:
         return None
     cleaned = _clean(text)
     times: list[float] = []
-    for match in _CLOCK.finditer(cleaned):
-        hours, minutes, secs = match.groups()
-        times.append(int(hours or 0) * 3600 + int(minutes) * 60 + float(secs))
-    if not times:
-        times = [float(m.group(1)) for m in _SECONDS.finditer(cleaned)]
-    if not times:
+    try:
+        for match in _CLOCK.finditer(cleaned):
+            hours, minutes, secs = match.groups()
+            times.append(int(hours or 0) * 3600 + int(minutes) * 60 + float(secs))
+        if not times:
+            times = [float(m.group(1)) for m in _SECONDS.finditer(cleaned)]
+    except (ValueError, OverflowError):  # digits past what int() reads, or hours past a float
+        return None
+    if not times or not all(math.isfinite(t) for t in times[:2]):  # "999...9 s" overflows to inf
         return None
     start, end = (times[0], times[1]) if len(times) >= 2 else (times[0], times[0])
     start, end = min(start, end), max(start, end)
@@ -221,7 +230,10 @@ def parse_grid(text: object) -> str | None:
     "-1" (no such sub-image) -> "-1"; several answers -> "2,1,3;-1"."""
     if not isinstance(text, str):
         return None
-    numbers = [int(m.group(0)) for m in _SIGNED.finditer(_clean(text))]
+    try:
+        numbers = [int(m.group(0)) for m in _SIGNED.finditer(_clean(text))]
+    except ValueError:  # more digits than int() reads (4300)
+        return None
     answers, k = [], 0
     while k < len(numbers):
         if numbers[k] == -1:
