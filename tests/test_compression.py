@@ -152,6 +152,16 @@ def test_dct_lowpass_boxes_are_the_proportional_input_regions():
     assert out.boxes.tolist() == [[0, 0, 3, 1], [0, 1, 3, 2], [0, 2, 3, 3], [2, 0, 5, 1], [2, 1, 5, 2], [2, 2, 5, 3]]
 
 
+def test_the_kronecker_form_of_dct_lowpass_gives_its_tokens():
+    # the one-product form dct_lowpass takes on CUDA for 16-bit features, checked in float32 here
+    from mmhay.compression import _kron_resample, _lowpass_matrix
+
+    x = noise(3, 6, 4, 5)
+    want = compress("dct_lowpass:kh=3,kw=2", x, [0, 1, 2]).tokens
+    got = _kron_resample(x, _lowpass_matrix(6, 3, True).float(), _lowpass_matrix(4, 2, True).float())
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+
 def evs_clip():
     # 3 frames of 1 x 2 tokens: a changes at frame 1, b changes (less) at frame 2
     a0, b0 = [1.0, 0.0], [0.0, 1.0]
