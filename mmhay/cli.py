@@ -235,7 +235,7 @@ def _eval(args) -> int:
 
     from mmhay.adapters import create_adapter, parse_model_args
     from mmhay.evaluate import EvalSettings, evaluate, open_data
-    from mmhay.parallel import current_ranks
+    from mmhay.parallel import current_ranks, leave
 
     ranks = current_ranks()
     tasks = [task.strip() for task in args.tasks.split(",") if task.strip()]
@@ -256,8 +256,14 @@ def _eval(args) -> int:
             bar.update(task, completed=done, total=total, rate=rate)
 
         result = evaluate(data, adapter, args.out, settings, cache=args.cache, ranks=ranks, progress=progress)
+    leave(ranks)
     if not ranks.main:
-        return 0
+        # its answers are merged and written by rank 0; end here, before the interpreter's exit
+        # runs C++ destructors that now and then abort a torchrun worker ("terminate called
+        # without an active exception", exit -6) and with it the whole launch
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     _print_runs([result.metrics], grid=True)
     skipped = f", skipped {result.skipped} (the model cannot hear or see what they ask about)" if result.skipped else ""
     cached = f", {result.cached} from the response cache" if result.cached else ""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-__all__ = ["Ranks", "current_ranks", "sum_over_ranks", "wait_for_all"]
+__all__ = ["Ranks", "current_ranks", "leave", "sum_over_ranks", "wait_for_all"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,16 @@ def current_ranks() -> Ranks:
     if not dist.is_initialized():
         dist.init_process_group("gloo")
     return ranks
+
+
+def leave(ranks: Ranks) -> None:
+    """Close the process group once this rank's last collective is done: a process that exits
+    with gloo's threads still running aborts ("terminate called without an active exception")."""
+    if ranks.world > 1:
+        import torch.distributed as dist
+
+        if dist.is_initialized():
+            dist.destroy_process_group()
 
 
 def wait_for_all(ranks: Ranks) -> None:

@@ -86,6 +86,37 @@ class CacheStats:
     repeated_calls: int  # calls for a key that had been asked before
 
 
+_LOCK_WAIT = 120.0  # seconds a process waits for another's lock on the file before giving up
+
+
+def _open(path: Path, wait: float) -> sqlite3.Connection:
+    """A connection to the cache at ``path``, in WAL mode, its tables made if new.
+
+    Several data-parallel ranks (or runs sharing ``--cache``) open the one file at once: each
+    waits for the others' locks. Switching a new file to WAL can report "database is locked" at
+    once, without waiting, while another process sets it up, so setting up is tried again until
+    ``wait`` seconds have passed.
+    """
+    import time
+
+    deadline = time.monotonic() + wait
+    while True:
+        db = sqlite3.connect(path, timeout=wait, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.executescript(_SCHEMA)
+            return db
+        except sqlite3.OperationalError as error:
+            db.close()
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+        except BaseException:
+            db.close()
+            raise
+
+
 @dataclass
 class ResponseCache:
     """Answers on disk at ``path`` (a SQLite file); safe to share between runs and processes."""
@@ -96,11 +127,7 @@ class ResponseCache:
         self.path = Path(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            # several data-parallel ranks write the one file: wait for a lock rather than fail
-            self._db = sqlite3.connect(self.path, timeout=120, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
+            self._db = _open(self.path, _LOCK_WAIT)
         except sqlite3.DatabaseError as error:
             raise no_room(error, self.path) or DatasetError(self.path, f"is not a response cache ({error})") from None
 
