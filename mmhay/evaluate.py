@@ -183,6 +183,7 @@ def evaluate(
     # listed before the folder is claimed: a --tasks that no sample has fails with nothing written
     samples = list(data.samples())
     _check_unique(samples)
+    _plan_first_video(samples, settings)
     if cache is not None:
         _check_cache_file(Path(cache))
     if ranks.main:
@@ -246,6 +247,15 @@ def _finish(out: Path, run: dict, samples: list[Sample]) -> None:
     from mmhay.report import write_report
 
     write_report([out], out)
+
+
+def _plan_first_video(samples: list[Sample], settings: EvalSettings) -> None:
+    """Plan the first video sample's frames before anything is written: a sampler option out of
+    its range (``fps:rate=-1``) is found with the real footage and fails with nothing written."""
+    for sample in samples:
+        if not isinstance(sample.media, Gallery) and sample.media.segments:
+            plan_frames(settings.sampler, footage_for(sample), settings.frames)
+            return
 
 
 def _check_cache_file(path: Path) -> None:
