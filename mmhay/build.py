@@ -94,6 +94,7 @@ def build_suite(
             _render_on_ray(suite, strict, pending, out, ray, count, progress)
         else:
             _render_all(generator, pending, out, num_proc, count, progress)
+    _remove_partial_files(out)  # a worker killed mid-file (a Ray retry, an OOM kill) left its temporary
     if progress:
         progress("dataset", 0, 1)
     _save_dataset(out, rows, generator.modality)
@@ -186,15 +187,13 @@ def _plan(out: Path, suite: SuiteConfig, generator: Generator, count: int, circu
     # from here the folder is a build in progress: an earlier manifest would vouch for files this
     # build may replace or delete
     (out / MANIFEST).unlink(missing_ok=True)
-    remove_temporary_files(out)
+    _remove_partial_files(out)
     for retired in out.glob(".*.old"):
         shutil.rmtree(retired, ignore_errors=True)  # a dataset folder a killed build was replacing
     samples = [generator.sample(i) for i in range(count)]
     rows = [rotation for sample in samples for rotation in rotations(sample)] if circular else samples
     wanted = {name for sample in samples for name in media_files(sample)}
     for folder in FOLDERS:
-        for leftover in (out / folder).glob(".*.tmp*") if (out / folder).is_dir() else ():
-            leftover.unlink()  # partial files of a killed run
         for stale in (out / folder).glob("*") if (out / folder).is_dir() else ():
             if f"{folder}/{stale.name}" not in wanted:
                 stale.unlink()  # from an earlier build of more samples
@@ -202,6 +201,12 @@ def _plan(out: Path, suite: SuiteConfig, generator: Generator, count: int, circu
         (out / name).parent.mkdir(exist_ok=True)
     pending = [s.index for s in samples if not all((out / name).exists() for name in media_files(s))]
     return pending, samples, rows, wanted
+
+
+def _remove_partial_files(out: Path) -> None:
+    """Delete the temporary files killed writers left in the suite's folder and its media folders."""
+    for folder in (out, *(out / name for name in FOLDERS)):
+        remove_temporary_files(folder)
 
 
 def _start_worker(generator: Generator) -> None:
