@@ -10,9 +10,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from mmhay.errors import DiskFullError
+from mmhay.errors import DatasetError, DiskFullError
 
 __all__ = [
+    "output_folder",
     "temporary_path",
     "is_temporary",
     "remove_temporary_files",
@@ -28,6 +29,15 @@ _NO_ROOM = {
     errno.EFBIG: "the file passed the file-size limit (EFBIG: see `ulimit -f`)",
 }
 _NO_ROOM_TEXT = {"No space left on device": errno.ENOSPC, "Disk quota exceeded": errno.EDQUOT, "File too large": errno.EFBIG}
+
+
+def output_folder(path: str | Path) -> Path:
+    """``path`` as a folder to write into, made with its parents; ``DatasetError`` if a file is in the way."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise DatasetError(path, "exists and is not a directory")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def temporary_path(path: Path) -> Path:

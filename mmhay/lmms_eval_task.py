@@ -81,7 +81,7 @@ metadata:
 
 def write_lmms_eval_task(data: str | Path, out: str | Path, *, task: str | None = None, max_new_tokens: int = 32) -> list[Path]:
     """Write the lmms-eval task folder for the built suite ``data`` into ``out``; returns the files."""
-    from mmhay.atomic import write_text_atomic
+    from mmhay.atomic import output_folder, write_text_atomic
     from mmhay.build import read_manifest
 
     data = Path(data).resolve()
@@ -93,10 +93,7 @@ def write_lmms_eval_task(data: str | Path, out: str | Path, *, task: str | None 
         raise ConfigError("--task", "", "must be letters, digits and underscores, not starting with a digit", name)
     if max_new_tokens < 1:
         raise ConfigError("--max-new-tokens", "", "must be at least 1", max_new_tokens)
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise DatasetError(out, "exists and is not a directory")
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(out)
     yaml_path, utils_path = out / f"{name}.yaml", out / "utils.py"
     fields = {
         "suite": manifest["suite"],

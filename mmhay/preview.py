@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mmhay.atomic import write_text_atomic
+from mmhay.atomic import output_folder, write_text_atomic
 from mmhay.media.decode import read_frames
 from mmhay.schema import Sample
 
@@ -41,13 +41,10 @@ def preview_sample(sample: Sample, out: str | Path, *, frames: int = 12) -> Prev
     from mmhay.errors import DatasetError
     from mmhay.gallery import Gallery
 
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise DatasetError(out, "exists and is not a directory")
     stem = f"{sample.id}"
     if Path(stem).name != stem or stem in ("", ".", ".."):  # a built suite's rows are not trusted to name files
         raise DatasetError(out, f"sample id {stem!r} is not a file name; refusing to write it")
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(out)
     sheet = out / f"{stem}.png"
     if isinstance(sample.media, Gallery):
         media = out / f"{stem}-images.png"

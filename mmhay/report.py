@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mmhay.atomic import write_bytes_atomic, write_text_atomic
+from mmhay.atomic import output_folder, write_bytes_atomic, write_text_atomic
 from mmhay.errors import DatasetError
 from mmhay.scoring.html import data_uri, page
 from mmhay.scoring.plots import budget_curve_png, heatmap_png, length_curve_png
@@ -41,9 +41,7 @@ def load_run(run: Path) -> tuple[dict, list[dict]]:
 
 def write_report(runs: Sequence[Path], out: Path, *, pictures: bool = True) -> Path:
     """Write ``out/report.html`` (and the heatmap PNGs) for ``runs``; return the page's path."""
-    if out.exists() and not out.is_dir():
-        raise DatasetError(out, "exists and is not a directory")
-    out.mkdir(parents=True, exist_ok=True)
+    output_folder(out)
     loaded = [load_run(Path(run)) for run in runs]
     labels = run_labels([metrics for metrics, _ in loaded])
     heatmaps: list[tuple[str, bytes]] = []
