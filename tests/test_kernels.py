@@ -65,6 +65,17 @@ def poisoned(shape, dtype):
     return torch.full(shape, float("nan"), dtype=dtype)
 
 
+def refused_saying(cases):
+    """Each ``(call, words)``: the call raises a ValueError whose message holds the words."""
+    for call, words in cases:
+        try:
+            call()
+        except ValueError as error:
+            assert words in str(error), error
+        else:
+            raise AssertionError(f"no error, expected one saying {words!r}")
+
+
 def evs_reference(x, frames, grids):
     scores = []
     for v in videos(x, frames, grids):
@@ -307,17 +318,11 @@ def tome_round_edges():
     got, got_sizes = kernels.tome_round(pair, sizes[:, :2].contiguous(), 1)
     want = (pair * sizes[:, :2, None]).sum(1, keepdim=True) / sizes[:, :2].sum(1)[:, None, None]
     assert relative_error(got, want.double()) < 1e-6 and torch.equal(got_sizes, sizes[:, :2].sum(1, keepdim=True))
-    for call, words in [
+    refused_saying([
         (lambda: kernels.tome_round(x, sizes, 3), "merges 0..N//2"),
         (lambda: kernels.tome_round(x, sizes[:, :4], 1), "sizes must be"),
         (lambda: kernels.tome_round(x.double(), sizes, 1), "x must be float32"),
-    ]:
-        try:
-            call()
-        except ValueError as error:
-            assert words in str(error), error
-        else:
-            raise AssertionError(f"no error, expected one saying {words!r}")
+    ])
 
 
 @check()
@@ -325,17 +330,11 @@ def kernels_check_the_layout():
     from mmhay import kernels
 
     x = features(FRAMES, GRIDS, torch.float32)
-    for call, words in [
+    refused_saying([
         (lambda: kernels.pool2x2(x, (1, 3, 5), GRIDS), "tokens but the features have"),
         (lambda: kernels.evs_dissimilarity(x, FRAMES, GRIDS[:2]), "one (h, w) per video"),
         (lambda: kernels.separable_resample(x, FRAMES, GRIDS, torch.ones(2, 4), torch.ones(2, 4)), "A must be"),
-    ]:
-        try:
-            call()
-        except ValueError as error:
-            assert words in str(error), error
-        else:
-            raise AssertionError(f"no error, expected one saying {words!r}")
+    ])
 
 
 @pytest.fixture(scope="module")
