@@ -9,7 +9,8 @@
 #   2. data parallel: the same evaluation by one process and by torchrun over the GPUs (over two
 #      processes sharing the GPU where there is only one), per-sample answers compared.
 # Needs python with mmhay's dependencies; RESULTS_DIR (default out/gpu-eval) gets the tables.
-# DATA_PARALLEL=0 leaves out the second part.
+# THROUGHPUT=0 leaves out the first part, DATA_PARALLEL=0 the second. Where nvidia-smi is present, the
+# second part logs which GPU each process ran on (RESULTS_DIR/gpu-processes-bsN.csv).
 set -euo pipefail
 RESULTS=${1:-out/gpu-eval}
 WORK=${WORK:-/tmp/mmhay-gpu-eval}
@@ -21,7 +22,7 @@ $PY -m mmhay build configs/quickstart.yaml --out "$WORK/data" --num-proc "$(npro
 $PY -m mmhay tiny-model qwen2-vl --out "$WORK/tiny-qwen2-vl"
 MODEL="$WORK/tiny-qwen2-vl"
 
-$PY benchmarks/eval_throughput.py --data "$WORK/data" --model "$MODEL" --batch-sizes 1,4,16 \
+[ "${THROUGHPUT:-1}" = 1 ] && $PY benchmarks/eval_throughput.py --data "$WORK/data" --model "$MODEL" --batch-sizes 1,4,16 \
     --lmms-eval qwen2_vl --work "$WORK/bench" --json "$RESULTS/eval_throughput.json" | tee "$RESULTS/eval_throughput.md"
 
 [ "${DATA_PARALLEL:-1}" = 1 ] || exit 0
@@ -31,8 +32,14 @@ if [ "$GPUS" -lt 2 ]; then GPUS=2; ARGS=(--model-args device=cuda:0); fi  # two 
 for BS in 1 4; do
     rm -rf "$WORK/one-bs$BS" "$WORK/dp-bs$BS"
     $PY -m mmhay eval --model "hf:$MODEL" "${ARGS[@]}" --data "$WORK/data" --out "$WORK/one-bs$BS" --frames 8 --batch-size $BS
+    WATCH=
+    if command -v nvidia-smi >/dev/null; then  # pid and GPU of every process on a GPU, twice a second
+        nvidia-smi --query-compute-apps=pid,gpu_bus_id,used_memory --format=csv -lms 500 >"$RESULTS/gpu-processes-bs$BS.csv" &
+        WATCH=$!
+    fi
     $PY -m torch.distributed.run --standalone --nproc-per-node "$GPUS" -m mmhay eval --model "hf:$MODEL" "${ARGS[@]}" \
         --data "$WORK/data" --out "$WORK/dp-bs$BS" --frames 8 --batch-size $BS
+    [ -z "$WATCH" ] || kill "$WATCH"
     $PY - "$WORK/one-bs$BS" "$WORK/dp-bs$BS" "$GPUS" "$BS" <<'EOF' | tee -a "$RESULTS/data_parallel.md"
 import json, sys
 from pathlib import Path
