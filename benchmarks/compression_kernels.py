@@ -12,9 +12,10 @@ Features are ``[F, 24, 24, 1152]`` bf16 (F = 1024: 1.36 GB). Measured, in this o
   bandwidth). The kernels' outputs are poisoned with NaN first and checked to be fully written;
 * one ToMe round per frame (r = N/2, sizes all 1) as the eager reference round of
   ``mmhay.compression``, its ``torch.compile``, and ``mmhay.kernels.tome_round``; with the time of
-  each of its three steps, a few launch shapes of the matching kernel, and the fraction of frames
-  whose merge choice (which A tokens merge into which B tokens) equals the fp32 reference's. Near-tied
-  scores may round the other way in bf16, so that fraction, not only the error, is the check;
+  each of its three steps, launch shapes of both matching kernels and of the merging kernel, and
+  the fraction of frames whose merge choice (which A tokens merge into which B tokens) equals the
+  fp32 reference's. Near-tied scores may round the other way in bf16, so that fraction, not only
+  the error, is the check; each matching shape is also run 8 more times and must give the same bits;
 * a ragged batch of 8 videos of different frame counts and grids, then a second batch of 8 others,
   through the Triton kernels, counting compilations: the second batch must add none;
 * unless ``--no-sweep``, a few launch shapes per kernel, so the defaults can be checked.
@@ -50,7 +51,7 @@ from mmhay import kernels  # noqa: E402
 from mmhay.kernels.evs import EvsTiling, _evs_kernel  # noqa: E402
 from mmhay.kernels.pool import PoolTiling, _pool_kernel  # noqa: E402
 from mmhay.kernels.resample import KronTiling, ResampleTiling, _kron_kernel, _resample_kernel  # noqa: E402
-from mmhay.kernels.tome import MatchTiling, best_match, destinations  # noqa: E402
+from mmhay.kernels.tome import FP32_MATCH, POINTER_MATCH, MatchTiling, MergeTiling, best_match, merge_tokens, plan_merge  # noqa: E402
 
 DEVICE = "cuda" if GPU else "cpu"
 GRID = 24
@@ -341,26 +342,39 @@ def tome_case(inputs, bandwidth, compile_ops, notes):
             f"max |best score - fp32| = {float((best - want_best).abs().max()):.1e}"
         )
         del out, out_sizes
-        dst = destinations(best, partner, n, r)
+        plan = plan_merge(best, partner, n, r)
+        merged = torch.empty(f, n - r, c, dtype=x.dtype, device=DEVICE), torch.empty(f, n - r, device=DEVICE)
         steps = {
-            "match kernel": lambda t: best_match(t),
-            "choice + numbering (torch)": lambda t: destinations(best, partner, n, r),
-            "sort by destination (torch)": lambda t: torch.searchsorted(
-                torch.sort(dst, dim=1, stable=True)[0], torch.arange(n - r + 1, device=DEVICE).expand(f, -1).contiguous()
-            ),
+            "match kernel (descriptors, the default)": lambda t: best_match(t),
+            "match kernel (pointers)": lambda t: best_match(t, descriptors=False),
+            "plan kernel": lambda t: plan_merge(best, partner, n, r),
+            "merge kernel": lambda t: merge_tokens(t, sizes, plan, out=merged[0], out_sizes=merged[1]),
         }
         for name, fn in steps.items():
             lines.append(f"tome step {name}: {ms(timed(fn, tokens))} ms")
-        lines.append(f"tome step merge kernel ≈ whole - the above; GEMM at 790 TFLOP/s: {2 * f * (n // 2) ** 2 * c / 790e9:.3f} ms")
-        for tiling in (MatchTiling(), MatchTiling(128, 128, 128, 8, 4), MatchTiling(128, 128, 64, 8, 3),
-                       MatchTiling(128, 64, 128, 8, 3), MatchTiling(64, 64, 128, 8, 3), MatchTiling(64, 64, 64, 4, 3)):
+        lines.append(f"tome GEMM alone at 790 TFLOP/s: {2 * f * (n // 2) ** 2 * c / 790e9:.3f} ms; merge floor "
+                     f"{(x.nbytes + f * (n - r) * c * x.element_size()) / bandwidth * 1e3:.3f} ms")
+        shapes = [(True, MatchTiling()), (True, MatchTiling(128, 128, 64, 16, 3)), (True, MatchTiling(128, 128, 128, 16, 2)),
+                  (True, MatchTiling(64, 128, 64, 8, 4)), (True, MatchTiling(128, 128, 32, 8, 4)),
+                  (False, POINTER_MATCH), (False, MatchTiling(128, 128, 64, 8, 3)), (False, FP32_MATCH)]
+        for descriptors, tiling in shapes:
+            kind = "descriptors" if descriptors else "pointers"
+            t = x.float() if tiling is FP32_MATCH else x  # the compressor's later rounds match fp32 means
             try:
-                b, p = best_match(x, tiling=tiling)
+                b, p = best_match(t, tiling=tiling, descriptors=descriptors)
                 agree = float((p.long() == want_partner).float().mean())
-                lines.append(f"tome match {tiling}: {ms(timed(lambda t: best_match(t, tiling=tiling), tokens))} ms, "
-                             f"partners as the fp32 reference's {agree:.4%}, max |best score - fp32| {float((b - want_best).abs().max()):.1e}")
+                differ = 0
+                for _ in range(8):
+                    b2, p2 = best_match(t, tiling=tiling, descriptors=descriptors)
+                    differ += int((b2 != b).sum()) + int((p2 != p).sum())
+                del t
+                time_ = f"{ms(timed(lambda t: best_match(t, tiling=tiling, descriptors=descriptors), tokens))} ms" if tiling is not FP32_MATCH else "fp32 tokens, not timed"
+                lines.append(f"tome match ({kind}) {tiling}: {time_}, partners as the fp32 reference's {agree:.4%}, "
+                             f"max |best score - fp32| {float((b - want_best).abs().max()):.1e}, elements differing over 8 reruns {differ}")
             except Exception:
-                notes.append(f"tome match {tiling} failed:\n{traceback.format_exc(limit=3)}")
+                notes.append(f"tome match ({kind}) {tiling} failed:\n{traceback.format_exc(limit=3)}")
+        for tiling in (MergeTiling(), MergeTiling(ahead=4), MergeTiling(ahead=1), MergeTiling(rows=8, ahead=4), MergeTiling(rows=32)):
+            lines.append(f"tome merge {tiling}: {ms(timed(lambda t: merge_tokens(t, sizes, plan, out=merged[0], out_sizes=merged[1], tiling=tiling), tokens))} ms")
     except Exception:
         notes.append(f"tome checks failed:\n{traceback.format_exc()}")
         row.setdefault("written", "failed")
@@ -378,9 +392,11 @@ def tome_compressor_case(inputs) -> list[str]:
         inputs = [x.float() for x in inputs]  # the interpreter multiplies bf16 as raw integers
     ways = {name: (lambda x, fused=fused: compression._tome(x, times, 16, "frame", "feat", fused)) for name, fused in (("kernels", True), ("torch", False))}
     got, want = (ways[name](inputs[0]) for name in ("kernels", "torch"))
+    again = ways["kernels"](inputs[0])
     same = (got.boxes.view(f, -1) == want.boxes.view(f, -1)).all(1)
+    rerun = all(torch.equal(getattr(got, field), getattr(again, field)) for field in ("tokens", "frames", "boxes", "sizes", "times"))
     lines = [f"tome compressor, target 16 a frame ({f * 16} tokens): provenance equal to the torch rounds' in {float(same.float().mean()):.2%} of {f} frames; "
-             f"token error {relative_error(got.tokens, want.tokens.float()):.1e}"]
+             f"token error {relative_error(got.tokens, want.tokens.float()):.1e}; the same bits on a rerun: {rerun}"]
     for name, fn in ways.items():
         lines.append(f"tome compressor through {name}: {ms(timed(fn, inputs))} ms")
     return lines

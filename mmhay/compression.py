@@ -439,7 +439,7 @@ def _tome_sets_fused(sets: dict[str, torch.Tensor], goal: int, heads: int) -> di
     later rounds keep the means in fp32, as the torch rounds do."""
     import torch
 
-    from mmhay.kernels.tome import best_match, destinations, merge_tokens
+    from mmhay.kernels.tome import best_match, merge_tokens, plan_merge
 
     size = sets["size"].contiguous()
     x = sets["wx"].contiguous()
@@ -449,8 +449,9 @@ def _tome_sets_fused(sets: dict[str, torch.Tensor], goal: int, heads: int) -> di
         r = min(count - goal, count // 2)
         metric = x if not heads else x.float().view(*x.shape[:2], heads, -1).mean(2)
         best, partner = best_match(metric)
-        dst = destinations(best, partner, count, r)
-        x, size = merge_tokens(x, size, dst, count - r, dtype=torch.promote_types(x.dtype, torch.float32))
+        plan = plan_merge(best, partner, count, r)
+        x, size = merge_tokens(x, size, plan, dtype=torch.promote_types(x.dtype, torch.float32))
+        dst = plan.dst.long()
         for name, t in rest.items():
             merged = t.new_zeros((t.shape[0], count - r, *t.shape[2:]))
             rest[name] = merged.scatter_reduce(1, _expand(dst, t), t, _REDUCE[name], include_self=False)

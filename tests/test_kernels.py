@@ -241,6 +241,55 @@ def tome_tokens(frames, n, dtype, seed):
     return torch.randn(frames, n, C, generator=torch.Generator().manual_seed(seed)).to(dtype)
 
 
+def reference_plan(best, partner, n, r):
+    """``plan_merge`` in plain torch: a stable descending sort picks the r sources, each output is
+    numbered by its first input position, and a stable sort by output lists the members."""
+    frames, n_a = best.shape
+    order = torch.argsort(best, dim=1, descending=True, stable=True)
+    source = order[:, :r]
+    target = partner.long().gather(1, source)
+    merged = torch.zeros(frames, n_a, dtype=torch.bool).scatter_(1, source, True)
+    dst = torch.empty(frames, n, dtype=torch.int64)
+    for f in range(frames):
+        groups = {}  # output key (first input position) -> input positions
+        for a in range(n_a):
+            key = 2 * a if not merged[f, a] else None
+            if key is not None:
+                groups[key] = [2 * a]
+        for b in range(n // 2):
+            sent = [2 * int(a) for a in source[f][target[f] == b]]
+            members = sorted(sent + [2 * b + 1])
+            groups[members[0]] = members
+        for number, key in enumerate(sorted(groups)):
+            dst[f, groups[key]] = number
+    ordered, members = torch.sort(dst, dim=1, stable=True)
+    first = torch.searchsorted(ordered, torch.arange(n - r + 1).expand(frames, -1).contiguous())
+    return dst, members, first
+
+
+@check()
+def merge_plan_is_the_reference_plan():
+    from mmhay.kernels.tome import merge_tokens, plan_merge
+
+    generator = torch.Generator().manual_seed(14)
+    for n, frames in ((2, 2), (3, 2), (40, 3), (37, 3), (70, 2)):
+        n_a, n_b = (n + 1) // 2, n // 2
+        best = torch.randint(0, 4, (frames, n_a), generator=generator).float()  # many tied scores
+        best[0, 0] = -0.0  # ties with 0.0, as in torch's sort
+        partner = torch.randint(0, n_b, (frames, n_a), generator=generator, dtype=torch.int32)
+        partner[-1] = 0  # every A token of one frame picks the same B token
+        for r in sorted({0, 1, n_b // 2, n_b}):
+            want = reference_plan(best, partner, n, r)
+            got = plan_merge(best, partner, n, r)
+            for name, a, b in zip(("dst", "members", "first"), got, want):
+                assert a.dtype == torch.int32 and torch.equal(a.long(), b), (n, r, name, a, b)
+    refused_saying([
+        (lambda: plan_merge(best, partner, n + 2, 1), "must both be [F, ceil(N/2)]"),
+        (lambda: plan_merge(best, partner, n, n_b + 1), "merges 0..N//2"),
+        (lambda: merge_tokens(torch.ones(frames, n + 1, C), torch.ones(frames, n + 1), got), "the plan is for"),
+    ])
+
+
 # the interpreter's tl.dot takes bf16 as raw integers, so bf16 matching is checked on the GPU (benchmark)
 @check(torch.float32, torch.float16)
 def tome_round_merges_as_the_reference_round(dtype):
@@ -289,6 +338,28 @@ def tome_round_breaks_ties_as_torch_across_tiles():
         assert relative_error(got, want.double()) < 1e-5, r
         got, got_sizes = kernels.tome_round(x, sizes, r)
         assert torch.equal(got_sizes, want_sizes) and relative_error(got, want.double()) < 1e-5, r
+
+
+@check()
+def both_matching_kernels_find_the_reference_partners():
+    from mmhay.kernels.tome import MatchTiling, best_match
+
+    small = MatchTiling(rows_a=16, rows_b=16, channels=16, warps=1, stages=1)
+    # B tokens a frame in 16-token tiles: 10 (a rest tile), 20 (a tile and a rest), 35 and 48 (two tiles and a rest), 70 (two groups)
+    for n in (20, 40, 70, 97, 140):
+        x = tome_tokens(2, n, torch.float16, n)
+        if n > 25:
+            x[:, 2 * 12 + 1] = x[:, 1]  # B tokens 0 and 12: a tie across tiles
+        if n >= 140:
+            x[:, 2 * 60 + 1] = x[:, 3]  # B tokens 1 and 60: a tie across groups
+        x[0, 4] = 0  # a zero A token scores 0 against everything: B token 0
+        xn = torch.nn.functional.normalize(x.double(), dim=-1)
+        scores = (xn[:, ::2, None] * xn[:, None, 1::2]).sum(-1)  # equal B tokens score equal bits (a GEMM's edge tiles may not)
+        want_best, want_partner = scores.max(-1)  # the first index on ties
+        for descriptors, tiling in ((True, small), (True, None), (False, small)):
+            best, partner = best_match(x, tiling=tiling, descriptors=descriptors)
+            assert torch.equal(partner.long(), want_partner), (n, descriptors, tiling, partner, want_partner)
+            assert (best.double() - want_best).abs().max() < 1e-5, (n, descriptors, tiling)
 
 
 @check(("frame", "feat", 5), ("clip4", "feat", 3), ("clip2", "headmean:4", 2))
@@ -402,7 +473,7 @@ def test_tome_kernels_compile_for_hopper_without_a_gpu():
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
-    from mmhay.kernels.tome import FP32_MATCH, MatchTiling, MergeTiling, _match_kernel, _merge_kernel
+    from mmhay.kernels.tome import FP32_MATCH, POINTER_MATCH, MatchTiling, MergeTiling, _match_descriptor_kernel, _match_kernel, _merge_kernel, _plan_kernel
 
     match, merge = MatchTiling(), MergeTiling()
     sizes = {"blocks": "i32", "n_tokens": "i32", "C": "i32", "stride_f": "i32", "stride_n": "i32"}
@@ -410,9 +481,21 @@ def test_tome_kernels_compile_for_hopper_without_a_gpu():
         (_merge_kernel,
          {"x": "*bf16", "sizes": "*fp32", "members": "*i32", "first": "*i32", "out": "*bf16", "out_sizes": "*fp32",
           **sizes, "n_out": "i32", "stride_sf": "i32", "stride_of": "i32", "stride_on": "i32", "stride_osf": "i32"},
-         {"BLOCK_O": merge.rows, "BLOCK_C": merge.channels}, merge.warps),
+         {"BLOCK_O": merge.rows, "BLOCK_C": merge.channels, "AHEAD": merge.ahead}, merge.warps),
+        (_plan_kernel,
+         {"best": "*fp32", "partner": "*i32", "scratch": "*i32", "dst": "*i32", "members": "*i32", "first": "*i32",
+          "n_tokens": "i32", "r": "i32"},
+         {"BLOCK": 512}, 4),
     ]
-    for dtype, exact, tiling in (("*bf16", False, match), ("*fp32", True, FP32_MATCH)):
+    # 576 tokens a frame: two B tiles of 128 and a rest tile of 32
+    descriptor = {f"{name}_desc": f"tensordesc<bf16[1,{rows},{match.channels}]>" for name, rows in (("a", match.rows_a), ("b", match.rows_b), ("rest", 32))}
+    builds.append((
+        _match_descriptor_kernel,
+        {**descriptor, "best": "*fp32", "partner": "*i32", "blocks": "i32", "n_a": "i32", "n_b": "i32", "C": "i32", "eps": "fp32"},
+        {"BLOCK_A": match.rows_a, "BLOCK_B": match.rows_b, "TILES": 2, "REST": 32, "BLOCK_K": match.channels, "STAGES": match.stages},
+        match.warps,
+    ))
+    for dtype, exact, tiling in (("*bf16", False, POINTER_MATCH), ("*fp32", True, FP32_MATCH)):
         builds.append((
             _match_kernel,
             {"x": dtype, "best": "*fp32", "partner": "*i32", **sizes, "eps": "fp32"},
