@@ -1,7 +1,8 @@
 """``mmhay export lmms-eval``: a built suite as an lmms-eval task, scored by mmhay's definitions.
 
 The task folder holds ``<task>.yaml`` (the built suite loaded with ``load_from_disk``, greedy
-generation) and a ``utils.py`` of a few lines that points at the functions below, so lmms-eval's
+generation) and a ``<task>_utils.py`` of a few lines that points at the functions below (one pair
+a task, so several suites can be exported into one ``--include_path`` folder), so lmms-eval's
 own model classes answer and mmhay parses and scores the answers exactly as ``mmhay eval`` does.
 lmms-eval needs mmhay installed beside it. Run it as::
 
@@ -55,9 +56,9 @@ dataset_kwargs:
   load_from_disk: true
 test_split: test
 output_type: generate_until
-process_docs: !function utils.process_docs
-doc_to_visual: !function utils.doc_to_visual
-doc_to_text: !function utils.doc_to_text
+process_docs: !function {module}.process_docs
+doc_to_visual: !function {module}.doc_to_visual
+doc_to_text: !function {module}.doc_to_text
 doc_to_target: answer
 generation_kwargs:
   max_new_tokens: {max_new_tokens}
@@ -65,13 +66,13 @@ generation_kwargs:
   top_p: 1.0
   num_beams: 1
   do_sample: false
-process_results: !function utils.process_results
+process_results: !function {module}.process_results
 metric_list:
   - metric: mmhay_accuracy
-    aggregation: !function utils.mean_accuracy
+    aggregation: !function {module}.mean_accuracy
     higher_is_better: true
   - metric: mmhay_unparsed
-    aggregation: !function utils.unparsed_rate
+    aggregation: !function {module}.unparsed_rate
     higher_is_better: false
 metadata:
   - version: 1.0
@@ -94,7 +95,7 @@ def write_lmms_eval_task(data: str | Path, out: str | Path, *, task: str | None 
     if max_new_tokens < 1:
         raise ConfigError("--max-new-tokens", "", "must be at least 1", max_new_tokens)
     out = output_folder(out)
-    yaml_path, utils_path = out / f"{name}.yaml", out / "utils.py"
+    yaml_path, utils_path = out / f"{name}.yaml", out / f"{name}_utils.py"
     fields = {
         "suite": manifest["suite"],
         "samples": manifest.get("rows", manifest["samples"]),
@@ -103,6 +104,7 @@ def write_lmms_eval_task(data: str | Path, out: str | Path, *, task: str | None 
         "data": json.dumps(str(data)),
         "max_new_tokens": max_new_tokens,
         "config_key": manifest["config_key"],
+        "module": utils_path.stem,
     }
     write_text_atomic(utils_path, _UTILS.format(suite=manifest["suite"], data=str(data)))
     write_text_atomic(yaml_path, _YAML.format(**fields))

@@ -15,22 +15,25 @@ from mmhay.evaluate import evaluate, open_data
 
 
 class _TaskLoader(yaml.SafeLoader):
-    """lmms-eval's YAML: ``!function utils.NAME`` names a function of the task's utils.py."""
+    """lmms-eval's YAML: ``!function MODULE.NAME`` names a function of MODULE.py beside the YAML."""
 
 
 _TaskLoader.add_constructor("!function", lambda loader, node: ("function", loader.construct_scalar(node)))
 
 
-def _load_task(folder: Path):
-    config = yaml.load(next(folder.glob("*.yaml")).read_text(), Loader=_TaskLoader)
-    spec = importlib.util.spec_from_file_location(f"utils_{abs(hash(folder))}", folder / "utils.py")
-    utils = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(utils)
+def _load_task(folder: Path, task: str | None = None):
+    config = yaml.load((folder / f"{task}.yaml" if task else next(folder.glob("*.yaml"))).read_text(), Loader=_TaskLoader)
+    modules = {}
 
     def function(reference):
         kind, name = reference
-        assert kind == "function" and name.startswith("utils.")
-        return getattr(utils, name.removeprefix("utils."))
+        assert kind == "function"
+        module, _, attribute = name.rpartition(".")
+        if module not in modules:
+            spec = importlib.util.spec_from_file_location(f"{module}_{abs(hash(folder))}", folder / f"{module}.py")
+            modules[module] = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(modules[module])
+        return getattr(modules[module], attribute)
 
     def hook(key):
         return function(config[key])
@@ -84,10 +87,12 @@ def test_sound_and_pictures_reach_lmms_eval_as_its_models_take_them(tmp_path):
     build_suite(parse_suite({"name": "a", "samples": 2, "generator": "audio", "haystack": {"bed": "noise"}, "needle": {"kind": "sound"}, "grid": {"length": [4]}}), audio)
     images = tmp_path / "images"
     build_suite(parse_suite({"name": "i", "samples": 2, "generator": "image_grid", "grid": {"task": ["locate"], "grid_size": [2], "images": [2]}}), images)
-    for data, check in ((audio, _is_sound), (images, _are_pictures)):
-        folder = tmp_path / f"task-{data.name}"
+    folder = tmp_path / "tasks"  # both suites' tasks in one --include_path folder
+    for data in (audio, images):
         assert main(["export", "lmms-eval", str(data), "--out", str(folder)]) == 0
-        config, hook = _load_task(folder)
+    assert sorted(path.name for path in folder.iterdir()) == ["mmhay_a.yaml", "mmhay_a_utils.py", "mmhay_i.yaml", "mmhay_i_utils.py"]
+    for task, check in (("mmhay_a", _is_sound), ("mmhay_i", _are_pictures)):
+        config, hook = _load_task(folder, task)
         for doc in _docs(config, hook):
             check(hook("doc_to_visual")(doc))
 

@@ -170,7 +170,7 @@ def test_the_exported_utils_quote_the_suite_inertly(built_small, tmp_path):
     """What is written is plain Python whose only code is the hooks: the suite name sits in a comment."""
     out = tmp_path / "task"
     assert mmhay("export", "lmms-eval", built_small, "--out", out).returncode == 0
-    tree = ast.parse((out / "utils.py").read_text())
+    tree = ast.parse((out / "mmhay_small_utils.py").read_text())
     assigned = {target.id for node in tree.body if isinstance(node, ast.Assign) for target in node.targets}
     assert assigned == {"DATA", "doc_to_visual", "process_docs", "doc_to_text", "process_results", "mean_accuracy", "unparsed_rate"}
     assert not [node for node in tree.body if isinstance(node, ast.Expr) and not isinstance(node.value, ast.Constant)]
