@@ -246,7 +246,7 @@ def _finish(out: Path, run: dict, samples: list[Sample]) -> None:
     write_text_atomic(out / "results.md", run_markdown(metrics))
     from mmhay.report import write_report
 
-    write_report([out], out)
+    write_report([out], out, samples={sample.id: sample for sample in samples})
 
 
 def _plan_first_video(samples: list[Sample], settings: EvalSettings) -> None:

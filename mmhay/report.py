@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -39,8 +40,12 @@ def load_run(run: Path) -> tuple[dict, list[dict]]:
     return loaded, records
 
 
-def write_report(runs: Sequence[Path], out: Path, *, pictures: bool = True) -> Path:
-    """Write ``out/report.html`` (and the heatmap PNGs) for ``runs``; return the page's path."""
+def write_report(runs: Sequence[Path], out: Path, *, pictures: bool = True, samples: Mapping[str, Any] | None = None) -> Path:
+    """Write ``out/report.html`` (and the heatmap PNGs) for ``runs``; return the page's path.
+
+    ``samples`` (by id) are the runs' samples where the caller already holds them, as ``mmhay
+    eval`` does: the failures' pictures come from them instead of reading the data again (a
+    config's source folders would be probed and hashed a second time)."""
     output_folder(out)
     loaded = [load_run(Path(run)) for run in runs]
     labels = run_labels([metrics for metrics, _ in loaded])
@@ -56,7 +61,7 @@ def write_report(runs: Sequence[Path], out: Path, *, pictures: bool = True) -> P
     labelled = [(label, m) for label, (m, _) in zip(labels, loaded)]
     curves = [("accuracy by haystack length", png) for png in [length_curve_png(labelled)] if png]
     budget = [("accuracy by frames shown", png) for png in [budget_curve_png(labelled)] if png]
-    failures = {label: _failures(m, records, pictures) for label, (m, records) in zip(labels, loaded)}
+    failures = {label: _failures(m, records, pictures, samples) for label, (m, records) in zip(labels, loaded)}
     html = page(
         [m for m, _ in loaded],
         {"Where the needle is lost (depth x length)": heatmaps, "Haystack length": curves, "Frame budget": budget},
@@ -67,7 +72,7 @@ def write_report(runs: Sequence[Path], out: Path, *, pictures: bool = True) -> P
     return path
 
 
-def _failures(metrics: Mapping, records: Sequence[Mapping], pictures: bool) -> list[dict]:
+def _failures(metrics: Mapping, records: Sequence[Mapping], pictures: bool, known: Mapping[str, Any] | None = None) -> list[dict]:
     """The worst failures: wrong answers in the shortest haystacks first (where finding the needle
     should be easiest), readable answers before unreadable ones, across tasks."""
     wrong = [r for r in records if "skipped" not in r and not r.get("correct") and not r.get("rotation")]
@@ -81,7 +86,12 @@ def _failures(metrics: Mapping, records: Sequence[Mapping], pictures: bool) -> l
         if len(chosen) == FAILURES_SHOWN:
             break
     shown = {r["id"]: r for r in chosen}
-    samples = _find_samples(metrics, set(shown)) if pictures and shown else {}
+    if not pictures or not shown:
+        samples = {}
+    elif known is not None and all(i in known for i in shown):
+        samples = {i: known[i] for i in shown}
+    else:
+        samples = _find_samples(metrics, set(shown))
     items = []
     for record in chosen:
         sample = samples.get(record["id"])

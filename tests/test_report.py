@@ -61,3 +61,30 @@ def test_a_circular_build_holds_every_rotation_sharing_the_media(tmp_path):
     rights = {row["options"]["ABCD".index(row["answer"])] for row in first}
     assert len(rights) == 1, "every rotation's answer is the same option"
     assert open_data(out).identity["circular"]
+
+
+def test_eval_of_a_config_probes_each_source_file_once(tiny_qwen2_vl, counter_video, tmp_path, monkeypatch):
+    """The report's failure pictures come from the samples eval already holds, not from reading a
+    config's source folders again (hashing every haystack file twice); they are the pictures
+    `mmhay report` makes by reading the data again."""
+    import shutil
+
+    from mmhay import timeline
+
+    folder = tmp_path / "haystacks"
+    folder.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        shutil.copy(counter_video, folder / name)
+    config = tmp_path / "suite.yaml"
+    config.write_text(yaml.safe_dump({**SMALL_SUITE, "samples": 6, "haystack": {"source": str(folder)}, "grid": {"length": [4], "depth": [0.0, 1.0]}}))
+    hashed = []
+    real = timeline.file_sha256
+    monkeypatch.setattr(timeline, "file_sha256", lambda path: hashed.append(path.name) or real(path))
+    run = tmp_path / "run"
+    model = ["--model", f"hf:{tiny_qwen2_vl}", "--model-args", "max_new_tokens=4", "--frames", "4"]
+    assert main(["eval", "--data", str(config), *model, "--out", str(run)]) == 0
+    assert sorted(hashed) == ["a.mp4", "b.mp4"]
+    pictures = re.findall(r"data:image/png;base64,[^'\"]+", (run / "report.html").read_text())
+    assert len(pictures) >= 1 + 4, "a heatmap, and the frames of failures"
+    assert main(["report", str(run), "--out", str(tmp_path / "again")]) == 0
+    assert re.findall(r"data:image/png;base64,[^'\"]+", (tmp_path / "again" / "report.html").read_text()) == pictures

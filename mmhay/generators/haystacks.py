@@ -71,7 +71,8 @@ def _scan(suite: SuiteConfig, suffixes: frozenset[str], read: Callable[[Path], F
 
 @lru_cache(maxsize=4096)
 def warn_once(message: str) -> None:
-    """Log a warning the first time this process meets it: a folder is often scanned twice (eval, then its report)."""
+    """Log a warning the first time this process meets it: one process may scan a folder more than once
+    (``mmhay report`` over several runs of one config)."""
     log.warning(message)
 
 
