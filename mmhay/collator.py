@@ -1,5 +1,8 @@
 """Batches of stream examples for training a transformers video model (Qwen2-VL family and others
-whose processor takes ``videos`` with ``video_metadata``): inputs, and labels on the answer only."""
+whose processor takes ``videos`` with ``video_metadata``): inputs, and labels on the answer only.
+
+It takes the examples of ``NeedleStream`` and of ``hf_stream`` (whose frames are PIL pictures), so
+it serves as the ``data_collator`` of a plain loop, ``transformers.Trainer`` or TRL's ``SFTTrainer``."""
 
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ class ChatCollator:
         from mmhay.adapters import Request
         from mmhay.adapters.hf import video_metadata
 
+        examples = [_with_video(example) for example in examples]
         tokenizer = self.processor.tokenizer
         template = self.processor.apply_chat_template
         texts = [template(example["messages"], tokenize=False) for example in examples]
@@ -45,3 +49,17 @@ class ChatCollator:
             labels[row, : length - answer] = -100
         batch["labels"] = labels
         return batch
+
+
+def _with_video(example: dict) -> dict:
+    """``hf_stream`` gives a video's frames as a list of PIL pictures under ``images``: stack them
+    into the ``videos`` entry the chat's video placeholder stands for."""
+    if "videos" in example or not example.get("images"):
+        return example
+    turns = [part for message in example["messages"] for part in (message["content"] if isinstance(message["content"], list) else [])]
+    if not any(isinstance(part, dict) and part.get("type") == "video" for part in turns):
+        return example
+    import numpy as np
+
+    frames = np.stack([np.asarray(picture.convert("RGB")) for picture in example["images"]])
+    return {key: value for key, value in example.items() if key != "images"} | {"videos": [frames]}

@@ -5,6 +5,7 @@ a tiny Qwen2-VL whose loss falls on a fixed batch."""
 import pytest
 import torch
 import yaml
+from PIL import Image
 from conftest import SMALL_SUITE
 from torch.utils.data import DataLoader
 
@@ -114,6 +115,40 @@ def test_a_tiny_qwen2_vl_learns_on_a_fixed_batch_of_the_stream(config, tiny_qwen
         losses.append(loss.item())
     assert all(later < earlier for earlier, later in zip(losses, losses[1:])), losses
     assert losses[-1] < losses[0] * 0.9, losses
+
+
+@pytest.mark.filterwarnings("ignore:`gradient_checkpointing` is deprecated")  # transformers' own, from TRL's config
+def test_trl_sft_trainer_learns_from_the_datasets_stream_through_the_collator(config, tiny_qwen2_vl, tmp_path):
+    """TRL's SFTTrainer takes ``hf_stream`` (frames as PIL pictures) with ``ChatCollator`` as its
+    data collator, and the model's loss on a fixed batch falls over its steps."""
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from trl import SFTConfig, SFTTrainer
+
+    from mmhay.collator import ChatCollator
+
+    processor = AutoProcessor.from_pretrained(tiny_qwen2_vl)
+    collate = ChatCollator(processor)
+    examples = list(hf_stream(config, frames=2, shards=1).take(4))
+    assert all(isinstance(example["images"][0], Image.Image) for example in examples)
+    batch = collate(examples)
+    assert batch["pixel_values_videos"].shape[0] > 0 and "pixel_values" not in batch, "the frames go in as a video"
+    model = AutoModelForImageTextToText.from_pretrained(tiny_qwen2_vl, dtype=torch.float32)
+
+    def loss() -> float:
+        with torch.no_grad():
+            return model(**batch).loss.item()
+
+    before = loss()
+    args = SFTConfig(
+        output_dir=str(tmp_path / "sft"), max_steps=6, per_device_train_batch_size=2, learning_rate=3e-3, seed=0,
+        remove_unused_columns=False, dataset_kwargs={"skip_prepare_dataset": True}, report_to=[], save_strategy="no",
+        logging_steps=1, use_cpu=True, dataloader_num_workers=0,
+    )
+    trainer = SFTTrainer(model=model, args=args, train_dataset=hf_stream(config, frames=2, shards=1), data_collator=collate, processing_class=processor)
+    trainer.train()
+    model.eval()
+    assert trainer.state.global_step == 6
+    assert loss() < before * 0.9, (before, loss(), [entry.get("loss") for entry in trainer.state.log_history])
 
 
 def test_the_datasets_stream_splits_over_nodes_and_workers_without_overlap(config):
