@@ -360,6 +360,7 @@ def both_matching_kernels_find_the_reference_partners():
             best, partner = best_match(x, tiling=tiling, descriptors=descriptors)
             assert torch.equal(partner.long(), want_partner), (n, descriptors, tiling, partner, want_partner)
             assert (best.double() - want_best).abs().max() < 1e-5, (n, descriptors, tiling)
+    refused_saying([(lambda: best_match(x.float(), descriptors=True), "the descriptor kernel takes 16-bit tokens")])
 
 
 @check(("frame", "feat", 5), ("clip4", "feat", 3), ("clip2", "headmean:4", 2))

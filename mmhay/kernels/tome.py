@@ -338,31 +338,31 @@ def best_match(
     partner = torch.empty(frames, n_a, dtype=torch.int32, device=x.device)
     if best.numel() == 0 or n < 2:
         return best.fill_(float("-inf")), partner.zero_()
+    usable = x.dtype != torch.float32 and _addressable(x)
     if descriptors is None:
-        descriptors = x.dtype != torch.float32 and _addressable(x)
+        descriptors = usable
+    elif descriptors and not usable:
+        raise ValueError(f"the descriptor kernel takes 16-bit tokens with 16-byte aligned rows, got {x.dtype} with strides {x.stride()}")
+    tiling = tiling or (MatchTiling() if descriptors else FP32_MATCH if x.dtype == torch.float32 else POINTER_MATCH)
+    blocks = triton.cdiv(n_a, tiling.rows_a)
+    block_k = max(16, min(tiling.channels, triton.next_power_of_2(channels)))
     if descriptors:
         from triton.tools.tensor_descriptor import TensorDescriptor
 
-        tiling = tiling or MatchTiling()
         tiles, rest = _b_group(n_b, tiling.rows_b)
-        block_k = max(16, min(tiling.channels, triton.next_power_of_2(channels)))
         a, b = x[:, 0::2], x[:, 1::2]
         descriptor = [TensorDescriptor.from_tensor(t, [1, rows, block_k]) for t, rows in ((a, tiling.rows_a), (b, tiling.rows_b), (b, rest or 16))]
-        blocks = triton.cdiv(n_a, tiling.rows_a)
         _match_descriptor_kernel[(frames * blocks,)](
             *descriptor, best, partner, blocks, n_a, n_b, channels, EPS,
             BLOCK_A=tiling.rows_a, BLOCK_B=tiling.rows_b, TILES=tiles, REST=rest, BLOCK_K=block_k,
             STAGES=tiling.stages, num_warps=tiling.warps,
         )
-        return best, partner
-    tiling = tiling or (FP32_MATCH if x.dtype == torch.float32 else POINTER_MATCH)
-    blocks = triton.cdiv(n_a, tiling.rows_a)
-    block_k = max(16, min(tiling.channels, triton.next_power_of_2(channels)))
-    _match_kernel[(frames * blocks,)](
-        x, best, partner, blocks, n, channels, x.stride(0), x.stride(1), EPS,
-        EXACT=x.dtype == torch.float32, BLOCK_A=tiling.rows_a, BLOCK_B=tiling.rows_b, BLOCK_K=block_k,
-        STAGES=tiling.stages, num_warps=tiling.warps,
-    )
+    else:
+        _match_kernel[(frames * blocks,)](
+            x, best, partner, blocks, n, channels, x.stride(0), x.stride(1), EPS,
+            EXACT=x.dtype == torch.float32, BLOCK_A=tiling.rows_a, BLOCK_B=tiling.rows_b, BLOCK_K=block_k,
+            STAGES=tiling.stages, num_warps=tiling.warps,
+        )
     return best, partner
 
 
