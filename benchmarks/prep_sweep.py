@@ -27,6 +27,7 @@ def main() -> None:
     parser.add_argument("--budgets", default="8,16")
     parser.add_argument("--scorer", type=Path, help="CLIP or SigLIP checkpoint for keyclip (default: a tiny random one)")
     parser.add_argument("--out", type=Path, default=Path("out/prep-sweep"))
+    parser.add_argument("--no-pictures", action="store_true", help="leave the failures' frames out of the report (20 MB with them for 32 runs)")
     args = parser.parse_args()
 
     from mmhay.adapters import create_adapter
@@ -47,7 +48,7 @@ def main() -> None:
                 runs.append(args.out / name)
                 overall, usage = result.metrics["overall"], result.metrics.get("usage", {})
                 rows.append((budget, sampler.split(":")[0], compressor or "none", usage.get("visual_tokens", 0), overall["accuracy"], overall["unparsed"], seconds))
-    report = write_report(runs, args.out / "report")
+    report = write_report(runs, args.out / "report", pictures=not args.no_pictures)
     (args.out / "sweep.json").write_text(json.dumps(rows, indent=1))
     print(f"\nwrote {report}\n")
     print("| frames | sampler | compressor | visual tokens / sample | accuracy % | unparsed | seconds |")

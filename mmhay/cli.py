@@ -104,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="the results of one or more runs side by side: a table, and an HTML page")
     report.add_argument("runs", type=Path, nargs="+", help="run folders written by `mmhay eval`")
     report.add_argument("--out", type=Path, help="folder to write report.html (tables, heatmaps, curves, failures) into")
+    report.add_argument("--no-pictures", action="store_true", help="leave the frames out of the failures: a far smaller page for many runs")
 
     export = commands.add_parser("export", help="write a built suite as a task of another evaluation tool (lmms-eval)")
     export.add_argument("format", choices=["lmms-eval"], help="the tool: lmms-eval")
@@ -320,7 +321,7 @@ def _report(args) -> int:
     runs = [load_run(run)[0] for run in args.runs]
     _print_runs(runs, grid=len(runs) == 1)
     if args.out:
-        print(f"wrote {write_report(args.runs, args.out)}")
+        print(f"wrote {write_report(args.runs, args.out, pictures=not args.no_pictures)}")
     return 0
 
 

@@ -88,3 +88,6 @@ def test_eval_of_a_config_probes_each_source_file_once(tiny_qwen2_vl, counter_vi
     assert len(pictures) >= 1 + 4, "a heatmap, and the frames of failures"
     assert main(["report", str(run), "--out", str(tmp_path / "again")]) == 0
     assert re.findall(r"data:image/png;base64,[^'\"]+", (tmp_path / "again" / "report.html").read_text()) == pictures
+    assert main(["report", str(run), "--out", str(tmp_path / "small"), "--no-pictures"]) == 0
+    html = (tmp_path / "small" / "report.html").read_text()
+    assert "Failures" in html and html.count("data:image/png;base64,") == len(list((tmp_path / "small").glob("heatmap-*.png"))) == 1
