@@ -251,11 +251,7 @@ def reference_plan(best, partner, n, r):
     merged = torch.zeros(frames, n_a, dtype=torch.bool).scatter_(1, source, True)
     dst = torch.empty(frames, n, dtype=torch.int64)
     for f in range(frames):
-        groups = {}  # output key (first input position) -> input positions
-        for a in range(n_a):
-            key = 2 * a if not merged[f, a] else None
-            if key is not None:
-                groups[key] = [2 * a]
+        groups = {2 * a: [2 * a] for a in range(n_a) if not merged[f, a]}  # output key (first input position) -> inputs
         for b in range(n // 2):
             sent = [2 * int(a) for a in source[f][target[f] == b]]
             members = sorted(sent + [2 * b + 1])
