@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -21,6 +22,18 @@ SMALL_SUITE = {
     "haystack": {"shot_seconds": [2, 4]},
     "grid": {"length": [4, 8], "depth": [0.0, 0.5, 1.0]},
 }
+
+
+def child_pids(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``, from /proc, in order."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+        except (OSError, IndexError, ValueError):
+            continue
+    return sorted(found)
 
 
 @pytest.fixture(scope="session")

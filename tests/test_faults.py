@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import SMALL_SUITE
+from conftest import SMALL_SUITE, child_pids
 
 from mmhay.adapters.cache import ResponseCache
 from mmhay.cli import main
@@ -42,18 +42,6 @@ def _is_temporary(relative: Path) -> bool:
 def _files(folder: Path) -> dict[str, str]:
     """SHA-256 of every file below ``folder``, temporary ones included, by relative path."""
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def _children(pid: int) -> list[int]:
-    """Processes whose parent is ``pid``."""
-    found = []
-    for entry in os.listdir("/proc"):
-        try:
-            if entry.isdigit() and int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry))
-        except (OSError, IndexError, ValueError):
-            continue
-    return found
 
 
 def _running(pid: int) -> bool:
@@ -132,7 +120,7 @@ def test_a_build_stopped_at_a_random_moment_resumes_to_the_same_bytes(sig, seed,
         while not (out / ".mmhay-build.json").exists() and process.poll() is None:
             time.sleep(0.002)
         time.sleep(at * span / 2**attempt)
-        workers = _children(process.pid)
+        workers = child_pids(process.pid)
         if process.poll() is None:
             os.killpg(process.pid, sig) if to_group else process.send_signal(sig)
             _, stderr = process.communicate(timeout=120)

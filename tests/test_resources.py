@@ -5,6 +5,8 @@ import os
 import threading
 from pathlib import Path
 
+from conftest import child_pids
+
 from mmhay.adapters import create_adapter
 from mmhay.build import build_suite
 from mmhay.config import parse_suite
@@ -31,17 +33,6 @@ def _open_files() -> list[str]:
     return sorted(found)
 
 
-def _children() -> list[int]:
-    me, found = os.getpid(), []
-    for entry in os.listdir("/proc"):
-        try:
-            if entry.isdigit() and int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1]) == me:
-                found.append(int(entry))
-        except (OSError, IndexError, ValueError):
-            continue
-    return found
-
-
 def _build_and_evaluate(out: Path, limit: int) -> None:
     build_suite(parse_suite(SUITE), out / "data", limit=limit, num_proc=2)
     result = evaluate(open_data(out / "data"), create_adapter("random", {}), out / "run", EvalSettings(batch_size=1))
@@ -50,10 +41,10 @@ def _build_and_evaluate(out: Path, limit: int) -> None:
 
 def test_a_build_and_an_eval_give_back_files_threads_and_processes(tmp_path):
     _build_and_evaluate(tmp_path / "warm", 4)  # first use opens what stays open by design (imports, caches)
-    files, threads, children = _open_files(), threading.active_count(), _children()  # multiprocessing's resource tracker stays
+    files, threads, children = _open_files(), threading.active_count(), child_pids(os.getpid())  # multiprocessing's resource tracker stays
     _build_and_evaluate(tmp_path / "long", SUITE["samples"])
     assert _open_files() == files, "file descriptors left open"
     assert threading.active_count() == threads, "threads left running"
-    assert _children() == children, "processes left running"
+    assert child_pids(os.getpid()) == children, "processes left running"
     assert [open(f"/proc/{pid}/cmdline").read().count("resource_tracker") for pid in children] == [1] * len(children)
     assert len(os.listdir(tmp_path / "long/data/videos")) == SUITE["samples"]
