@@ -231,6 +231,7 @@ def separable_resample(
         return out
     if tiling is None:
         tiling = KronTiling() if max(h * w for h, w in layout.grids) <= KRON_MAX_TOKENS else ResampleTiling()
+        _compile_both(x, out)
     if isinstance(tiling, KronTiling):
         _launch_kron(x, out, layout, a_list, b_list, sizes, tiling)
     else:
@@ -265,13 +266,19 @@ def _launch_kron(x, out, layout, a_list, b_list, sizes, tiling: KronTiling) -> N
         ),
         x.device,
     )
-    block_c = min(tiling.channels, triton.next_power_of_2(x.shape[1]))
-    blocks_c = triton.cdiv(x.shape[1], block_c)
+    constants = _kron_constants(x, tiling)
+    blocks_c = triton.cdiv(x.shape[1], constants["BLOCK_C"])
     tiles = triton.cdiv(max(n_out), KRON_MAIN + KRON_REST)
     _kron_kernel[(sum(layout.frames) * blocks_c * tiles,)](
-        x, out, coef, table, len(layout.frames), layout.search_steps, tiles, blocks_c, x.stride(0), out.stride(0),
-        x.shape[1], EXACT=x.dtype == torch.float32, MAIN=KRON_MAIN, REST=KRON_REST, LEAD=KRON_LEAD, BLOCK_K=max(16, tiling.depth),
-        BLOCK_C=block_c, num_warps=tiling.warps, num_stages=tiling.stages,
+        x, out, coef, table, len(layout.frames), layout.search_steps, tiles, blocks_c, x.stride(0), out.stride(0), x.shape[1], **constants,
+    )
+
+
+def _kron_constants(x: torch.Tensor, tiling: KronTiling) -> dict:
+    """The Kronecker-product kernel's compile-time constants and launch options for features x."""
+    return dict(
+        EXACT=x.dtype == torch.float32, MAIN=KRON_MAIN, REST=KRON_REST, LEAD=KRON_LEAD, BLOCK_K=max(16, tiling.depth),
+        BLOCK_C=min(tiling.channels, triton.next_power_of_2(x.shape[1])), num_warps=tiling.warps, num_stages=tiling.stages,
     )
 
 
@@ -304,12 +311,39 @@ def _launch_separable(x, out, layout, a_list, b_list, sizes, tiling: ResampleTil
         ),
         x.device,
     )
-    block_c = min(tiling.channels, triton.next_power_of_2(x.shape[1]))
+    constants = _separable_constants(x, tiling)
     tiles_h = triton.cdiv(max(kh), OUT_TILE)
     tiles_w = triton.cdiv(max(kw), OUT_TILE)
-    grid = (sum(layout.frames), triton.cdiv(x.shape[1], block_c), tiles_h * tiles_w)
-    _resample_kernel[grid](
-        x, out, coef, table, n, layout.search_steps, tiles_w, x.stride(0), out.stride(0), x.shape[1],
+    grid = (sum(layout.frames), triton.cdiv(x.shape[1], constants["BLOCK_C"]), tiles_h * tiles_w)
+    _resample_kernel[grid](x, out, coef, table, n, layout.search_steps, tiles_w, x.stride(0), out.stride(0), x.shape[1], **constants)
+
+
+def _separable_constants(x: torch.Tensor, tiling: ResampleTiling) -> dict:
+    """The separable kernel's compile-time constants and launch options for features x."""
+    return dict(
         EXACT=x.dtype == torch.float32, ROWS=ROWS, COLS=COLS, KH=OUT_TILE, KW=OUT_TILE,
-        BLOCK_C=block_c, num_warps=tiling.warps, num_stages=tiling.stages,
+        BLOCK_C=min(tiling.channels, triton.next_power_of_2(x.shape[1])), num_warps=tiling.warps, num_stages=tiling.stages,
     )
+
+
+_COMPILED: set[tuple] = set()  # the feature signatures both kernels are compiled for
+
+
+def _compile_both(x: torch.Tensor, out: torch.Tensor) -> None:
+    """Compile both kernels, at their default tilings, for features like x, once per signature.
+
+    Which kernel a batch takes depends on its largest grid, so without this the first batch with
+    a grid over ``KRON_MAX_TOKENS`` tokens compiled the separable kernel in the middle of a run
+    (seen on an H200). Neither kernel specialises on a batch's frame counts or grids, which reach
+    it through the table; what they specialise on comes from the features alone: the dtype, C and
+    the strides (divisible by 16 or not), and whether x and out are 16-byte aligned.
+    """
+    signature = (x.device, x.dtype, x.shape[1], x.stride(0), out.stride(0), x.data_ptr() % 16 == 0, out.data_ptr() % 16 == 0)
+    if signature in _COMPILED or not isinstance(_kron_kernel, triton.runtime.JITFunction):  # the interpreter compiles nothing
+        return
+    _COMPILED.add(signature)
+    # dtypes stand for the coefficient and table buffers (aligned, as torch allocates them); the
+    # counts that vary by batch are not specialised on, so any value does
+    strides = (x.stride(0), out.stride(0), x.shape[1])
+    _kron_kernel.warmup(x, out, x.dtype, torch.int64, 1, 0, 1, 1, *strides, grid=(1,), **_kron_constants(x, KronTiling()))
+    _resample_kernel.warmup(x, out, torch.float32, torch.int64, 1, 0, 1, *strides, grid=(1,), **_separable_constants(x, ResampleTiling()))
