@@ -145,8 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{where}: installed but not in {args.lock}: {', '.join(extras)}")
     if args.command == "check":
         if mismatches:
-            print(f"{where} is not the environment {args.lock} locks ({len(mismatches)} differences); "
-                  f"remove it and run `make setup` again", file=sys.stderr)
+            print(f"{where} is not the environment {args.lock} locks: {len(mismatches)} package(s) differ "
+                  f"(for make's .venv: remove it and run `make setup` again)", file=sys.stderr)
             return 1
         print(f"{where}: every package {args.lock} names for this Python and platform is at its locked version")
     elif not mismatches:
