@@ -1,22 +1,35 @@
-# The two commands: `make demo` and `make test`. Each creates .venv if missing and installs mmhay.
+# The two commands: `make demo` and `make test`. Each creates .venv if missing and installs mmhay
+# with the versions requirements/lock.txt pins (README "Installing" says how and when to refresh it).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # torch with torchvision (transformers' video processors need torchvision). On this project's
-# machines these two install from local disk; elsewhere see README "Installing torch".
+# machines these two install from local disk; elsewhere see README "Installing torch". The lock is
+# resolved together with this pair and pins neither of them nor what each torch build pins itself.
 TORCH ?= torch==2.14.1 torchvision==0.29.1
+LOCK := requirements/lock.txt
 NPROC ?= $(shell nproc 2>/dev/null || echo 2)
 DEMO ?= out/demo
 STAMP := $(VENV)/.mmhay-installed
+PIP := -m pip --disable-pip-version-check
+# make lock's resolver, installed from the package index into a venv of its own
+UV_VERSION := 0.13.9
+UV := .venv-uv/$(UV_VERSION)/bin/uv
+LATEST ?= .venv-latest
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test lock test-latest clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile
+# One pip call resolves TORCH and the lock together, so nothing floats; mmhay itself then goes in
+# without dependencies (the lock holds them all) and without build isolation (the lock's setuptools
+# builds it). A venv that does not hold exactly the locked versions stops the build here.
+$(STAMP): $(LOCK) pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(TORCH)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/python $(PIP) install --quiet $(TORCH) -r $(LOCK)
+	$(BIN)/python $(PIP) install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python $(PIP) check
+	$(BIN)/python requirements/lock.py check $(LOCK)
 	@touch $(STAMP)
 
 # The demo builds the quickstart video suite, evaluates two models on it, and evaluates them on
@@ -38,8 +51,27 @@ demo: setup
 	$(BIN)/mmhay export lmms-eval $(DEMO)/data --out $(DEMO)/lmms-eval-task
 	@echo "demo outputs: $(DEMO)/data (dataset), $(DEMO)/runs/*/ (samples.jsonl, metrics.json, results.md, report.html), $(DEMO)/report/report.html, $(DEMO)/lmms-eval-task/ (the suite as an lmms-eval task)"
 
+# MMHAY_LOCKED turns on the test that the venv still holds the locked versions (tests/test_lock.py).
 test: setup
-	$(BIN)/python -m pytest -q
+	MMHAY_LOCKED=1 $(BIN)/python -m pytest -q
+
+# Refresh the lock: after changing a dependency range in pyproject.toml, or to take upgrades once
+# `make test-latest` passes. It asks the package index, so it needs the network.
+lock: $(UV)
+	$(PYTHON) requirements/lock.py compile --uv $(UV) --torch "$(TORCH)" --out $(LOCK)
+
+$(UV):
+	$(PYTHON) -m venv .venv-uv/$(UV_VERSION)
+	.venv-uv/$(UV_VERSION)/bin/python $(PIP) install --quiet uv==$(UV_VERSION)
+
+# Not in CI: the newest versions pyproject's ranges allow (with the same TORCH), in a venv of their
+# own, and the whole suite on them: what the next `make lock` would break. It lists how they differ
+# from the lock first.
+test-latest:
+	@test -x $(LATEST)/bin/python || $(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/python $(PIP) install --quiet --upgrade --upgrade-strategy eager $(TORCH) -e '.[test]'
+	$(LATEST)/bin/python requirements/lock.py diff $(LOCK)
+	$(LATEST)/bin/python -m pytest -q
 
 clean:
 	rm -rf $(DEMO) .pytest_cache

@@ -7,7 +7,7 @@ Layout of a built suite::
     OUT/images/000000-0.png ...        image suites: the images of each sample (also in the dataset)
     OUT/audio/000000.flac ...          sound suites: one recording per sample (also in the dataset)
     OUT/README.md                      the dataset card
-    OUT/manifest.json                  config, seed, sources and the SHA-256 of every file
+    OUT/manifest.json                  config, seed, sources, the SHA-256 of every file, the software
 
 Every file is written under a temporary name and renamed into place, so a killed build leaves only
 complete files behind; running the same command again renders the rest and gives the same bytes.
@@ -37,6 +37,7 @@ from mmhay.errors import DatasetError
 from mmhay.generators import Generator, create_generator
 from mmhay.media.probe import file_sha256
 from mmhay.schema import SAMPLE_SCHEMA, Sample, rotations
+from mmhay.software import software
 
 __all__ = ["BuildResult", "build_suite", "iter_built_samples", "read_manifest", "Progress"]
 
@@ -111,7 +112,7 @@ def build_suite(
         "config": suite.model_dump(mode="json"),
         "sources": generator.sources(),
         "files": {name: file_sha256(out / name) for name in sorted(wanted)},
-        "software": _software(),
+        "software": software(),
     }
     write_text_atomic(out / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     if progress:
@@ -345,25 +346,3 @@ def _version() -> str:
 
     return __version__
 
-
-def _software() -> dict:
-    import av
-    import numpy
-
-    libavcodec = av.library_versions.get("libavcodec", ())
-    return {
-        "av": av.__version__,
-        "libavcodec": ".".join(str(v) for v in libavcodec),
-        "numpy": numpy.__version__,
-        "opencv": _package_version("opencv-python-headless"),
-        "pillow": _package_version("pillow"),
-    }
-
-
-def _package_version(name: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "not installed"

@@ -2,7 +2,7 @@
 
 A run folder holds::
 
-    run.json          the model, data and settings it was made with
+    run.json          the model, data, settings and software it was made with
     samples.jsonl     one line per sample: prompt, frame times, raw output, parsed answer, score
     responses.sqlite  every answer the model gave, keyed by model, prompt and media (the cache)
     metrics.json      accuracy overall, by task, by facet, over the depth x length grid
@@ -42,6 +42,7 @@ from mmhay.scoring.metrics import summarize
 from mmhay.scoring.parse import PARSED_TYPES, parse_answer
 from mmhay.scoring.report import run_markdown
 from mmhay.scoring.score import chance, is_correct
+from mmhay.software import software
 
 __all__ = ["EvalSettings", "RunResult", "DataSource", "open_data", "evaluate"]
 
@@ -179,7 +180,12 @@ def evaluate(
             raise ConfigError("--compress", "", f"{adapter.name} takes no visual-token compression (hf video models do)", settings.compress)
         check(settings.compress)
     out = Path(out)
-    run = {"model": {"name": adapter.name, **adapter.identity()}, "data": data.identity, "settings": settings.identity()}
+    run = {
+        "model": {"name": adapter.name, **adapter.identity()},
+        "data": data.identity,
+        "settings": settings.identity(),
+        "software": software(),
+    }
     # listed before the folder is claimed: a --tasks that no sample has fails with nothing written
     samples = list(data.samples())
     _check_unique(samples)

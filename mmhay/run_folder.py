@@ -10,6 +10,7 @@ from pathlib import Path
 from mmhay.atomic import write_text_atomic
 from mmhay.errors import DatasetError
 from mmhay.schema import Sample
+from mmhay.software import first_difference
 
 __all__ = ["RECORDS", "claim_run_folder", "read_records", "records_in_order", "rewrite_records"]
 
@@ -28,13 +29,22 @@ def claim_run_folder(out: Path, run: dict) -> None:
             previous = json.loads(marker.read_text())
         except (OSError, json.JSONDecodeError):
             previous = None
-        if previous != json.loads(json.dumps(run)):
-            raise DatasetError(out, "holds a run of another model, data or settings; choose another --out")
-        return
+        run = json.loads(json.dumps(run))
+        if previous == run:
+            return
+        if isinstance(previous, dict) and _without_software(previous) == _without_software(run):
+            # answers of two environments in one run could not be told apart
+            change = first_difference(previous.get("software"), run.get("software", {}))
+            raise DatasetError(out, f"holds a run made with other software ({change}); resume it there, or choose another --out")
+        raise DatasetError(out, "holds a run of another model, data or settings; choose another --out")
     if out.is_dir() and any(out.iterdir()):
         raise DatasetError(out, "exists and is not an mmhay run; choose a new or empty folder")
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(marker, json.dumps(run, indent=2, sort_keys=True) + "\n")
+
+
+def _without_software(run: dict) -> dict:
+    return {key: value for key, value in run.items() if key != "software"}
 
 
 def _record_files(out: Path) -> list[Path]:

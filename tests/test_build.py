@@ -1,19 +1,25 @@
 import hashlib
 import json
+import platform
+import site
 from fractions import Fraction
+from importlib.metadata import distributions
 from pathlib import Path
 
 import datasets
 import numpy as np
 import pytest
 from conftest import SMALL_SUITE
+from packaging.utils import canonicalize_name
 
+import mmhay
 from mmhay.build import build_suite, iter_built_samples
 from mmhay.config import parse_suite
 from mmhay.errors import DatasetError
 from mmhay.generators import create_generator
 from mmhay.media.decode import read_frames
 from mmhay.media.procedural import render_image
+from mmhay.software import software
 
 # libx264 at CRF 18 keeps a flat needle picture within a few levels; a haystack frame is far off.
 NEEDLE_MAE = 6.0
@@ -66,6 +72,19 @@ def test_the_card_and_manifest_describe_the_build(built_small):
     manifest = json.loads((built_small / "manifest.json").read_text())
     assert manifest["samples"] == 12 and manifest["seed"] == 3
     assert manifest["files"]["videos/000000.mp4"] == hashlib.sha256((built_small / "videos/000000.mp4").read_bytes()).hexdigest()
+
+
+def test_the_manifest_names_every_installed_distribution_with_its_version(built_small, tmp_path, monkeypatch):
+    recorded = json.loads((built_small / "manifest.json").read_text())["software"]
+    installed = {canonicalize_name(d.metadata["Name"]): d.version for d in distributions(path=site.getsitepackages())}
+    assert installed.items() <= recorded["distributions"].items()
+    assert recorded["distributions"]["numpy"] == np.__version__ and recorded["distributions"]["mmhay"] == mmhay.__version__
+    assert recorded["python"] == platform.python_version() and recorded["libavcodec"].count(".") == 2
+    # what a process puts on sys.path as it runs (ray appends its vendored packages) is not the environment
+    (tmp_path / "vendored-1.0.dist-info").mkdir()
+    (tmp_path / "vendored-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: vendored\nVersion: 1.0\n")
+    monkeypatch.syspath_prepend(tmp_path)
+    assert software() == recorded, "the same environment, the same record"
 
 
 def test_another_seed_in_the_same_folder_is_refused(built_small):

@@ -1,10 +1,12 @@
 import json
 
+import numpy as np
 import pytest
 
 from mmhay.adapters import create_adapter
 from mmhay.errors import DatasetError
 from mmhay.evaluate import EvalSettings, evaluate, open_data
+from mmhay.software import software
 
 
 def test_a_run_cut_short_mid_line_resumes_asking_only_the_rest(built_small, tmp_path):
@@ -32,6 +34,17 @@ def test_a_run_folder_of_another_setup_is_refused(built_small, tmp_path):
     evaluate(open_data(built_small, limit=2), create_adapter("random"), run)
     with pytest.raises(DatasetError, match="another model, data or settings"):
         evaluate(open_data(built_small, limit=2), create_adapter("random"), run, EvalSettings(frames=8))
+
+
+def test_run_json_records_the_software_and_a_run_made_with_other_software_is_refused(built_small, tmp_path):
+    run = tmp_path / "run"
+    evaluate(open_data(built_small, limit=2), create_adapter("random"), run)
+    recorded = json.loads((run / "run.json").read_text())
+    assert recorded["software"] == software() and recorded["software"]["distributions"]["numpy"] == np.__version__
+    recorded["software"]["distributions"]["numpy"] = "1.0.0"
+    (run / "run.json").write_text(json.dumps(recorded))
+    with pytest.raises(DatasetError, match=rf"made with other software \(numpy 1.0.0 there, {np.__version__} here\); resume it there"):
+        evaluate(open_data(built_small, limit=2), create_adapter("random"), run)
 
 
 def test_a_config_evaluates_on_samples_generated_on_the_fly(tmp_path):
