@@ -10,7 +10,7 @@ from pathlib import Path
 from mmhay.atomic import write_text_atomic
 from mmhay.errors import DatasetError
 from mmhay.schema import Sample
-from mmhay.software import first_difference
+from mmhay.software import OUTPUT_SOFTWARE, first_difference
 
 __all__ = ["RECORDS", "claim_run_folder", "read_records", "records_in_order", "rewrite_records"]
 
@@ -33,9 +33,13 @@ def claim_run_folder(out: Path, run: dict) -> None:
         if previous == run:
             return
         if isinstance(previous, dict) and _without_software(previous) == _without_software(run):
-            # answers of two environments in one run could not be told apart
-            change = first_difference(previous.get("software"), run.get("software", {}))
-            raise DatasetError(out, f"holds a run made with other software ({change}); resume it there, or choose another --out")
+            # answers of two environments in one run could not be told apart: what makes the
+            # answers must be as it was; other software may differ, and the first record stays
+            change = first_difference(previous.get("software"), run.get("software", {}), OUTPUT_SOFTWARE)
+            if change:
+                raise DatasetError(out, f"holds a run made with other software ({change}); resume it there, or choose another --out")
+            log.warning("%s: resumed with other software beside mmhay (%s); run.json keeps the first record", out, first_difference(previous.get("software"), run.get("software", {})))
+            return
         raise DatasetError(out, "holds a run of another model, data or settings; choose another --out")
     if out.is_dir() and any(out.iterdir()):
         raise DatasetError(out, "exists and is not an mmhay run; choose a new or empty folder")

@@ -15,7 +15,14 @@ import re
 import site
 import sys
 
-__all__ = ["software", "first_difference"]
+__all__ = ["software", "first_difference", "OUTPUT_SOFTWARE"]
+
+# What changes a build's bytes or a model's answers: a resumed run must have these as it had them.
+# Anything else (a tool installed beside mmhay) may differ; the run keeps its first record.
+OUTPUT_SOFTWARE = (
+    "mmhay", "torch", "torchvision", "transformers", "tokenizers", "accelerate", "numpy", "scipy", "av",
+    "pillow", "opencv-python-headless", "scikit-image", "datasets", "triton",
+)
 
 
 def software() -> dict:
@@ -53,15 +60,16 @@ def _install_paths() -> list[str]:
     return [path for path in dict.fromkeys(os.path.abspath(p) for p in paths) if os.path.isdir(path)]
 
 
-def first_difference(recorded: dict | None, current: dict) -> str:
-    """The first way ``current`` differs from ``recorded`` (both from :func:`software`), in words."""
+def first_difference(recorded: dict | None, current: dict, names: tuple[str, ...] | None = None) -> str:
+    """The first way ``current`` differs from ``recorded`` (both from :func:`software`), in words,
+    or "" where they agree; ``names`` limits the distributions compared (all of them if None)."""
     if not recorded:
         return "none recorded there"
     for key in ("python", "platform", "libavcodec"):
         if recorded.get(key) != current.get(key):
             return f"{key} {recorded.get(key)} there, {current.get(key)} here"
     there, here = recorded.get("distributions", {}), current.get("distributions", {})
-    for name in sorted(set(there) | set(here)):
+    for name in sorted(set(there) | set(here) if names is None else names):
         if there.get(name) != here.get(name):
             return f"{name} {there.get(name, 'not installed')} there, {here.get(name, 'not installed')} here"
-    return "the same software"
+    return ""

@@ -47,6 +47,19 @@ def test_run_json_records_the_software_and_a_run_made_with_other_software_is_ref
         evaluate(open_data(built_small, limit=2), create_adapter("random"), run)
 
 
+def test_a_run_resumes_where_only_software_beside_mmhay_differs(built_small, tmp_path, caplog):
+    run = tmp_path / "run"
+    evaluate(open_data(built_small, limit=2), create_adapter("random"), run)
+    recorded = json.loads((run / "run.json").read_text())
+    recorded["software"]["distributions"]["a-tool-beside-mmhay"] = "1.0"
+    (run / "run.json").write_text(json.dumps(recorded))
+    with caplog.at_level("WARNING"):
+        result = evaluate(open_data(built_small, limit=2), create_adapter("random"), run)
+    assert result.metrics["overall"]["n"] == 2
+    assert "a-tool-beside-mmhay 1.0 there, not installed here" in caplog.text
+    assert json.loads((run / "run.json").read_text()) == recorded
+
+
 def test_a_config_evaluates_on_samples_generated_on_the_fly(tmp_path):
     import yaml
     from conftest import SMALL_SUITE
