@@ -1,7 +1,8 @@
 """Audio I/O: probing, reading a window of samples at a given rate and channel count, writing.
 
 Samples are float32 ``[channels, samples]`` in -1..1. Reading decodes only from the packet before
-the window's start to its end, and resamples and remixes to what is asked (PyAV's resampler).
+the window's start (half a second earlier for lossy codecs, whose frames overlap) to its end, and
+resamples and remixes to what is asked (PyAV's resampler).
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ from mmhay.errors import MediaError
 __all__ = ["AudioInfo", "probe_audio", "read_audio", "write_audio", "AUDIO_SUFFIXES"]
 
 AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac", ".opus"})
+
+# Codecs whose every frame decodes on its own (a read can start at any frame), and how much
+# earlier a read of any other codec starts decoding (AAC, MP3, Vorbis and Opus frames overlap
+# the ones before them: up to 2048 samples, 256 ms at 8 kHz).
+_DECODE_ALONE = ("pcm_", "flac", "alac", "wavpack", "tta", "ape")
+_PREROLL = Fraction(1, 2)
 
 
 @dataclass(frozen=True)
@@ -96,7 +103,11 @@ def read_audio(path: str | Path, start: Fraction, end: Fraction, rate: int, chan
     try:
         with av.open(str(path)) as container:
             stream = container.streams.audio[0]
-            container.seek(max(0, int(start / stream.time_base)), stream=stream, backward=True)
+            # a lossy decoder's first frames after a seek lack the overlap of the ones before
+            # them: start decoding a little earlier, and keep only what is asked
+            ahead = Fraction(0) if stream.codec_context.name.startswith(_DECODE_ALONE) else _PREROLL
+            if start - ahead > 0:  # from the start, no seek: a seek to 0 skips AAC's priming, zeroing its first samples
+                container.seek(int((start - ahead) / stream.time_base), stream=stream, backward=True)
             resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
             position = None  # output sample index (at ``rate``) of the next resampled sample
             for frame in container.decode(stream):

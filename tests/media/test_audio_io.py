@@ -1,0 +1,35 @@
+"""mmhay/media/audio.py: reading windows of sound files and writing them (test_audio.py is the audio generator's)."""
+
+from fractions import Fraction
+
+import numpy as np
+
+from mmhay.media.audio import read_audio
+
+RATE = 16000
+
+
+def _aac(path, samples: np.ndarray) -> None:
+    import av
+
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("aac", rate=RATE)
+        stream.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[None].astype(np.float32)), format="fltp", layout="mono")
+        frame.sample_rate, frame.pts = RATE, 0
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+
+
+def test_a_window_of_a_lossy_file_is_the_slice_of_the_whole(tmp_path):
+    """AAC (like MP3, Vorbis, Opus) frames overlap the ones before them: a read decodes from a
+    little before its window, and one from the start keeps the encoder's priming frame."""
+    t = np.arange(3 * RATE) / RATE
+    _aac(tmp_path / "tone.m4a", 0.5 * np.sin(2 * np.pi * 440 * t) * (1 + 0.5 * np.sin(2 * np.pi * 0.7 * t)) / 1.5)
+    whole = read_audio(tmp_path / "tone.m4a", Fraction(0), Fraction(3), RATE, 1)[0]
+    assert np.abs(whole[:400]).max() > 0.1, "the first frame is heard, not zeros"
+    for start in (Fraction(1, 4), Fraction(1), Fraction(37, 20)):
+        window = read_audio(tmp_path / "tone.m4a", start, start + 1, RATE, 1)[0]
+        assert np.abs(window - whole[round(start * RATE) : round(start * RATE) + RATE]).max() < 1e-4, start
