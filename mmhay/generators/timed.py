@@ -230,6 +230,8 @@ class TimedGenerator:
         media, placed = assemble(haystack, items, cell.insertion, size, rate, self._soundtrack(cell, items, rng))
         if self.medium == "video" and suite.haystack.bed == "source":
             media = replace(media, soundtrack=source_soundtrack(media))
+        if media.soundtrack:
+            media = replace(media, peak_dbfs=suite.audio.peak_dbfs)  # the whole recording fits under it
         block = index // group
         scene = Scene(
             placed=tuple(sorted(placed, key=lambda p: p.start)),
@@ -259,6 +261,8 @@ class TimedGenerator:
             truth["sounds"] = entries["sound"]
         if media.sounds:
             truth["snr_db"] = media.sounds[0].snr_db
+        if media.soundtrack:
+            truth["peak_dbfs"] = media.peak_dbfs
         if question.asked is not None:
             asked = question.asked
             truth["asked"] = {

@@ -7,6 +7,7 @@ resamples and remixes to what is asked (PyAV's resampler).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -19,7 +20,9 @@ import numpy as np
 from mmhay.atomic import temporary_path
 from mmhay.errors import MediaError
 
-__all__ = ["AudioInfo", "probe_audio", "read_audio", "write_audio", "AUDIO_SUFFIXES"]
+__all__ = ["AudioInfo", "probe_audio", "read_audio", "write_audio", "over_full_scale", "warn_clipped", "AUDIO_SUFFIXES"]
+
+log = logging.getLogger(__name__)
 
 AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac", ".opus"})
 
@@ -136,9 +139,25 @@ def _place(out: np.ndarray, piece, position: int | None, start: Fraction, rate: 
     return position + data.shape[1]
 
 
+def over_full_scale(samples: np.ndarray) -> tuple[int, float]:
+    """How many of ``samples`` are beyond -1..1, and the largest magnitude among all of them."""
+    loudness = np.abs(samples)
+    return int(np.count_nonzero(loudness > 1)), float(loudness.max(initial=0.0))
+
+
+def warn_clipped(path: str | Path, clipped: int, total: int, peak: float) -> None:
+    """Log that ``clipped`` of the ``total`` samples written to ``path`` were over full scale
+    (the highest at ``peak``) and were clipped: a writer never clips silently."""
+    log.warning(
+        "%s: %d of %d samples (%.3f%%) were over full scale, up to %+.1f dBFS, and are clipped",
+        path, clipped, total, 100 * clipped / max(1, total), 20 * np.log10(peak),
+    )
+
+
 def write_audio(path: str | Path, chunks: Iterable[np.ndarray] | np.ndarray, rate: int, channels: int | None = None) -> None:
     """Write float32 ``[channels, n]`` samples (one array, or chunks of it) as FLAC (16-bit) or
-    WAV by the file's suffix, atomically."""
+    WAV by the file's suffix, atomically. Samples over full scale (beyond -1..1) are clipped,
+    with a warning naming the file and how many (``warn_clipped``)."""
     import av
 
     path = Path(path)
@@ -153,8 +172,10 @@ def write_audio(path: str | Path, chunks: Iterable[np.ndarray] | np.ndarray, rat
         with av.open(str(partial), mode="w", format=path.suffix.lstrip(".").lower()) as container:
             stream = container.add_stream(codec, rate=rate)
             stream.layout, stream.format = layout, "s16"
-            position = 0
+            position, clipped, total, peak = 0, 0, 0, 0.0
             for samples in chunks:
+                over, top = over_full_scale(samples)
+                clipped, total, peak = clipped + over, total + samples.size, max(peak, top)
                 pcm = (np.clip(samples, -1, 1) * 32767).round().astype(np.int16)
                 for offset in range(0, pcm.shape[1], 4096):
                     piece = np.ascontiguousarray(pcm[:, offset : offset + 4096].T.reshape(1, -1))
@@ -169,3 +190,5 @@ def write_audio(path: str | Path, chunks: Iterable[np.ndarray] | np.ndarray, rat
         if isinstance(error, Exception) and not isinstance(error, MediaError):
             raise MediaError(path, f"audio encoding failed ({type(error).__name__}: {error})") from None
         raise
+    if clipped:
+        warn_clipped(path, clipped, total, peak)

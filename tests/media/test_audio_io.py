@@ -1,12 +1,31 @@
 """mmhay/media/audio.py: reading windows of sound files and writing them (test_audio.py is the audio generator's)."""
 
+import logging
 from fractions import Fraction
 
 import numpy as np
 
-from mmhay.media.audio import read_audio
+from mmhay.media.audio import read_audio, write_audio
 
 RATE = 16000
+
+
+def test_samples_over_full_scale_are_clipped_with_a_warning_naming_the_file(tmp_path, caplog):
+    loud = (1.5 * np.sin(2 * np.pi * 440 * np.arange(RATE) / RATE)).astype(np.float32)[None]
+    with caplog.at_level(logging.WARNING, logger="mmhay"):
+        write_audio(tmp_path / "loud.flac", [loud[:, :8000], loud[:, 8000:]], RATE, 1)
+    back = read_audio(tmp_path / "loud.flac", Fraction(0), Fraction(1), RATE, 1)
+    assert np.abs(back).max() == np.float32(32767 / 32768)
+    over = int(np.count_nonzero(np.abs(loud) > 1))
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "loud.flac" in warning and f"{over} of {RATE} samples" in warning and "+3.5 dBFS" in warning
+
+
+def test_samples_within_full_scale_are_written_without_a_word(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="mmhay"):
+        write_audio(tmp_path / "fine.wav", np.array([[1.0, -1.0, 0.5]], np.float32), RATE)
+    assert not caplog.records
+    assert np.abs(read_audio(tmp_path / "fine.wav", Fraction(0), Fraction(3, RATE), RATE, 1)).max() == np.float32(32767 / 32768)
 
 
 def _aac(path, samples: np.ndarray) -> None:
