@@ -318,3 +318,75 @@ def test_eval_records_the_gain_the_recording_was_heard_at(recordings, tmp_path):
         gain = mix_gain(samples[record["id"]].media)
         assert record["audio_gain_db"] == pytest.approx(20 * np.log10(gain), abs=1e-3) and gain < 1
         assert np.abs(model.heard[record["id"]]).max() == pytest.approx(10 ** (-1 / 20), rel=1e-5)
+
+
+@pytest.fixture(scope="module")
+def rests(recordings) -> Path:
+    """``rests/`` (16 s: the music, 4 s of digital silence from 4 s, the music again) and
+    ``silence/`` (10 s: 2 s of the music, then silence), beside the recordings."""
+    music = _decode(recordings / "music" / f"{MUSIC}.flac")[0]
+    for name, layout in (("rests", [(4, True), (4, False), (8, True)]), ("silence", [(2, True), (8, False)])):
+        (recordings / name).mkdir()
+        parts = [np.resize(music, seconds * RATE) * heard for seconds, heard in layout]
+        _write_flac(recordings / name / f"{name}.flac", np.concatenate(parts))
+    return recordings
+
+
+def test_a_needle_that_would_fall_on_silence_is_drawn_again_and_keeps_its_snr(rests, tmp_path, caplog):
+    import logging
+
+    suite = _suite(rests, haystack={"source": "rests", "bed": "none"}, grid={"length": [8], "depth": [0.5], "distractors": [1], "snr": [0, 6], "insertion": ["overlay"]})
+    with caplog.at_level(logging.INFO, logger="mmhay"):
+        samples = [create_generator(suite).sample(index) for index in range(8)]
+    redrawn = {r.getMessage().split("sample ")[1].split(":")[0] for r in caplog.records if "drawn again" in r.getMessage()}
+    assert redrawn, "the fixed depth falls on the rest in about half the first draws"
+    assert [s.to_json() for s in samples] == [create_generator(suite).sample(i).to_json() for i in range(8)], "redrawn alike every time"
+    for sample in samples:
+        path = tmp_path / f"{sample.index}.flac"
+        sample.media.write(path)
+        mix = _decode(path)[0]
+        for label, configured, realised in _measured(sample, mix):
+            assert abs(realised - configured) < 0.5, (sample.index, label, realised)
+        for entry in sample.truth["needles"] + sample.truth["distractors"]:
+            first, stop = entry["samples"]
+            assert 10 * np.log10(np.mean(_bed(sample, first, stop) ** 2)) > -60, "every sound is heard over a bed"
+
+
+def test_a_cell_whose_needles_can_only_fall_on_silence_is_refused_in_one_line(rests):
+    import subprocess
+    import sys
+
+    import yaml
+
+    from mmhay.errors import ConfigError
+
+    suite = _suite(rests, haystack={"source": "silence", "bed": "none"}, grid={"length": [8], "depth": [0.9], "distractors": [0], "snr": [0], "insertion": ["overlay"]})
+    generator = create_generator(suite)
+    with pytest.raises(ConfigError, match=r"suite\.yaml: haystack\.source = 'silence': grid cell \{.*'depth': 0\.9.*\}: in 20 draws a sound always fell where the bed is under the -60 dBFS silence floor"):
+        generator.sample(0)
+    config = rests / "silent.yaml"
+    config.write_text(yaml.safe_dump(suite.model_dump(mode="json")))
+    result = subprocess.run([sys.executable, "-m", "mmhay.cli", "eval", "--model", "random", "--data", str(config), "--limit", "1", "--out", str(rests / "run")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("mmhay: error: ") and "silent.yaml: haystack.source = 'silence': grid cell" in line
+
+
+def test_sounds_in_a_video_with_no_sound_of_its_own_are_refused_before_anything_is_made(rests, loud_video):
+    from mmhay.errors import ConfigError
+
+    video = {"generator": "video", "video": {"size": [64, 36], "fps": 4}}
+    with pytest.raises(ConfigError, match=r"haystack\.bed = 'source': the haystack videos have no sound of their own"):
+        create_generator(_suite(rests, **video, haystack={"bed": "source"}))
+    cross_modal = {"task": "cross_modal", "needle": {"kind": "image", "source": "builtin", "insertion": {"image": "insert", "sound": "overlay"}}, "grid": {"length": [6]}}
+    with pytest.raises(ConfigError, match=r"cross_modal plays each sound while its picture shows, and a picture put in by (insert|replace)"):
+        create_generator(_suite(rests, **video, **cross_modal, haystack={"source": loud_video.name, "bed": "source"}))
+
+
+def test_a_sound_set_over_silence_is_not_rendered():
+    from mmhay.timeline import Clip, Composition, Sound, TimeRange
+
+    quiet = Clip(GeneratorRef("silence", {}), TimeRange(Fraction(0), Fraction(4)))
+    beep = Sound(GeneratorRef("tone", {"frequency": 440, "duration": "1"}), TimeRange(Fraction(1), Fraction(1)))
+    with pytest.raises(ValueError, match=r"the sound at 1\.000-2\.000 s is set 0 dB over a bed at -inf dBFS, under the -60 dBFS silence floor"):
+        Composition((), (0, 0), soundtrack=(quiet,), sounds=(beep,)).audio()

@@ -27,13 +27,15 @@ from mmhay.generators.tasks import Question, Scene, Settings
 from mmhay.generators.tasks.counting import MAX_DEFAULT_COUNT
 from mmhay.media.timing import seconds
 from mmhay.schema import Sample
-from mmhay.timeline import FileRef
+from mmhay.soundtrack import SILENCE_FLOOR_DBFS, quiet_sounds
+from mmhay.timeline import Composition, FileRef
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TimedGenerator", "Cell", "video_generator", "audio_generator", "AUDIO_TICKS"]
+__all__ = ["TimedGenerator", "Cell", "video_generator", "audio_generator", "AUDIO_TICKS", "DRAWS"]
 
 AUDIO_TICKS = 100  # positions in a recording count in hundredths of a second
+DRAWS = 20  # draws of a scene before a cell whose sounds keep falling on silence is refused
 
 
 @GENERATORS.register("video", modality="video")
@@ -188,50 +190,23 @@ class TimedGenerator:
         twin = index % group
         rng = sample_rng(self.config_key, suite.seed, index - twin, Stream.SAMPLE)
         pool = self.pools[cell.kind]
-        haystack = draw_haystack(self.haystack, Fraction(cell.length) / rate, rate, rng) if self.medium == "video" else []
-        plan = task.meta["plan"](pool, rng, cell.needles)
-        distractors = pick_distractors(pool, plan, cell.distractors, suite.distractors.similarity, rng)
-        needles = [*plan.shown, *distractors]
-        # a clip shows no longer than itself; a sound of its own length (keypad digits) plays whole
-        frames = [
-            cell.duration if n.duration is None else floor(n.duration * rate) if n.kind == "sound" else min(cell.duration, floor(n.duration * rate))
-            for n in needles
-        ]
-        frames = [max(1, f) for f in frames]
-        widths = [0 if cell.insertion == "insert" else f for f in frames]
-        fixed = {}
-        if cell.depth is not None:
-            fixed[0] = floor(Fraction(str(cell.depth)) * (cell.length - widths[0]))
-        preferred = {}
-        if suite.distractors.placement == "periodic" and distractors:
-            first = len(plan.shown)
-            for j, start in enumerate(periodic_starts(cell.length, len(distractors), widths[first])):
-                preferred[first + j] = start
-        try:
-            starts = allocate(cell.length, widths, rng, fixed=fixed, preferred=preferred, gap=self._gap)
-        except NoRoom:
-            raise ConfigError(suite.origin, "grid", f"cell {cell.facets} has no room for its needles") from None
-        boxed = cell.insertion == "overlay" and cell.kind != "sound"
-        items = [
-            Item(
-                needle,
-                "needle" if k < len(plan.shown) else "distractor",
-                start,
-                count,
-                overlay_box(needle, cell.scale, size, suite.needle.position, rng) if boxed else None,
+        # a sound over silence would have no SNR: draw the scene again, from where the rng is (the
+        # first draw is as it always was; twins share the rng, so they redraw alike)
+        for attempt in range(DRAWS):
+            media, placed, plan = self._draw(cell, task, pool, rng)
+            if not quiet_sounds(media):
+                break
+            log.info("%s: sample %d: a sound fell where the bed is silent; drawn again (%d)", suite.origin, index, attempt + 1)
+        else:
+            key, value = ("haystack.source", suite.haystack.source) if self.recordings else ("haystack.bed", suite.haystack.bed)
+            raise ConfigError(
+                suite.origin,
+                key,
+                f"grid cell {cell.facets}: in {DRAWS} draws a sound always fell where the bed is under the "
+                f"{SILENCE_FLOOR_DBFS:g} dBFS silence floor, and an SNR over silence means nothing; give the sounds "
+                "a bed that is heard where they go (noise, hum, music), or other depths",
+                value,
             )
-            for k, (needle, start, count) in enumerate(zip(needles, starts, frames))
-        ]
-        if task.meta.get("companions"):
-            # every picture comes with its own sound, heard while it shows
-            sounds = self.pools["sound"]
-            for k, item in enumerate(list(items)):
-                items.append(Item(sounds[int(rng.permutation(len(sounds))[k % len(sounds)])], "sound", item.at, item.frames))
-        media, placed = assemble(haystack, items, cell.insertion, size, rate, self._soundtrack(cell, items, rng))
-        if self.medium == "video" and suite.haystack.bed == "source":
-            media = replace(media, soundtrack=source_soundtrack(media))
-        if media.soundtrack:
-            media = replace(media, peak_dbfs=suite.audio.peak_dbfs)  # the whole recording fits under it
         block = index // group
         scene = Scene(
             placed=tuple(sorted(placed, key=lambda p: p.start)),
@@ -287,6 +262,55 @@ class TimedGenerator:
             index=index,
         )
 
+    def _draw(self, cell: Cell, task, pool: tuple[Needle, ...], rng) -> tuple[Composition, list[Placed], Any]:
+        """One draw of a scene from ``rng``: the composition, where each item shows, and the task's plan."""
+        suite, rate, size = self.suite, self.rate, self.suite.video.size
+        haystack = draw_haystack(self.haystack, Fraction(cell.length) / rate, rate, rng) if self.medium == "video" else []
+        plan = task.meta["plan"](pool, rng, cell.needles)
+        distractors = pick_distractors(pool, plan, cell.distractors, suite.distractors.similarity, rng)
+        needles = [*plan.shown, *distractors]
+        # a clip shows no longer than itself; a sound of its own length (keypad digits) plays whole
+        frames = [
+            cell.duration if n.duration is None else floor(n.duration * rate) if n.kind == "sound" else min(cell.duration, floor(n.duration * rate))
+            for n in needles
+        ]
+        frames = [max(1, f) for f in frames]
+        widths = [0 if cell.insertion == "insert" else f for f in frames]
+        fixed = {}
+        if cell.depth is not None:
+            fixed[0] = floor(Fraction(str(cell.depth)) * (cell.length - widths[0]))
+        preferred = {}
+        if suite.distractors.placement == "periodic" and distractors:
+            first = len(plan.shown)
+            for j, start in enumerate(periodic_starts(cell.length, len(distractors), widths[first])):
+                preferred[first + j] = start
+        try:
+            starts = allocate(cell.length, widths, rng, fixed=fixed, preferred=preferred, gap=self._gap)
+        except NoRoom:
+            raise ConfigError(suite.origin, "grid", f"cell {cell.facets} has no room for its needles") from None
+        boxed = cell.insertion == "overlay" and cell.kind != "sound"
+        items = [
+            Item(
+                needle,
+                "needle" if k < len(plan.shown) else "distractor",
+                start,
+                count,
+                overlay_box(needle, cell.scale, size, suite.needle.position, rng) if boxed else None,
+            )
+            for k, (needle, start, count) in enumerate(zip(needles, starts, frames))
+        ]
+        if task.meta.get("companions"):
+            # every picture comes with its own sound, heard while it shows
+            sounds = self.pools["sound"]
+            for k, item in enumerate(list(items)):
+                items.append(Item(sounds[int(rng.permutation(len(sounds))[k % len(sounds)])], "sound", item.at, item.frames))
+        media, placed = assemble(haystack, items, cell.insertion, size, rate, self._soundtrack(cell, items, rng))
+        if self.medium == "video" and suite.haystack.bed == "source":
+            media = replace(media, soundtrack=source_soundtrack(media))
+        if media.soundtrack:
+            media = replace(media, peak_dbfs=suite.audio.peak_dbfs)  # the whole recording fits under it
+        return media, placed, plan
+
     def _entry(self, placed: Placed, size: tuple[int, int]) -> dict:
         """A truth entry: video positions in frames; recording positions in samples, not ticks."""
         entry = placed.to_json(size)
@@ -337,6 +361,8 @@ class TimedGenerator:
                     f"{distinct} needle(s) and {cell.distractors} distractor(s) needs at least {wanted}",
                     suite.needle.source,
                 )
+            if self.medium == "video" and suite.haystack.bed == "source" and (cell.kind == "sound" or task.meta.get("companions")):
+                self._check_source_sound(cell, task)
             width = 0 if cell.insertion == "insert" else cell.duration
             if not fits(cell.length, [width] * (count + cell.distractors), self._gap):
                 raise ConfigError(
@@ -346,6 +372,26 @@ class TimedGenerator:
                     f"needles of {float(Fraction(cell.duration) / self.rate):g} s kept half a second apart; "
                     "lengthen the haystack or show fewer or shorter needles",
                 )
+
+    def _check_source_sound(self, cell: Cell, task) -> None:
+        """Refuse sounds that could only play over silence in a video's own soundtrack."""
+        suite = self.suite
+        if not any(video.audio is not None for video in self.haystack.videos):
+            raise ConfigError(
+                suite.origin,
+                "haystack.bed",
+                "the haystack videos have no sound of their own (procedural footage has none), so the sounds "
+                "would play over silence, where an SNR means nothing; use a bed of noise, hum or music",
+                suite.haystack.bed,
+            )
+        if task.meta.get("companions") and cell.insertion != "overlay":
+            raise ConfigError(
+                suite.origin,
+                "haystack.bed",
+                f"{cell.task} plays each sound while its picture shows, and a picture put in by {cell.insertion} "
+                "has none of the video's sound under it; use insertion overlay, or a bed of noise, hum or music",
+                suite.haystack.bed,
+            )
 
     def sources(self) -> dict:
         """What the samples are drawn from, for the build manifest."""
