@@ -390,3 +390,13 @@ def test_a_sound_set_over_silence_is_not_rendered():
     beep = Sound(GeneratorRef("tone", {"frequency": 440, "duration": "1"}), TimeRange(Fraction(1), Fraction(1)))
     with pytest.raises(ValueError, match=r"the sound at 1\.000-2\.000 s is set 0 dB over a bed at -inf dBFS, under the -60 dBFS silence floor"):
         Composition((), (0, 0), soundtrack=(quiet,), sounds=(beep,)).audio()
+
+
+def test_a_real_ogg_recording_named_oga_is_a_bed(recordings):
+    import shutil
+
+    (recordings / "oga").mkdir()
+    shutil.copy(_pygame_examples() / f"{MUSIC}.ogg", recordings / "oga" / f"{MUSIC}.oga")  # Vorbis, Ogg audio's registered name
+    sample = create_generator(_suite(recordings, haystack={"source": "oga", "bed": "none"})).sample(0)
+    assert {Path(clip.ref.path).suffix for clip in sample.media.soundtrack} == {".oga"}
+    assert sample.truth["peak_dbfs"] == -1.0 and np.abs(sample.media.audio()).max() == pytest.approx(10 ** (-1 / 20), rel=1e-5)

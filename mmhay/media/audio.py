@@ -24,7 +24,12 @@ __all__ = ["AudioInfo", "probe_audio", "read_audio", "write_audio", "over_full_s
 
 log = logging.getLogger(__name__)
 
-AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac", ".opus"})
+# Sound files, by their registered extensions, that PyAV reads: WAV, FLAC, MP3, AAC; Ogg
+# (.ogg, .oga: Vorbis, FLAC or Opus; .opus); AIFF (.aif, .aiff, .aifc); WMA; Matroska audio;
+# Core Audio; Sun audio.
+AUDIO_SUFFIXES = frozenset(
+    {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".aif", ".aiff", ".aifc", ".wma", ".mka", ".caf", ".au"}
+)
 
 # Codecs whose every frame decodes on its own (a read can start at any frame), and how much
 # earlier a read of any other codec starts decoding (AAC, MP3, Vorbis and Opus frames overlap

@@ -52,3 +52,51 @@ def test_a_window_of_a_lossy_file_is_the_slice_of_the_whole(tmp_path):
     for start in (Fraction(1, 4), Fraction(1), Fraction(37, 20)):
         window = read_audio(tmp_path / "tone.m4a", start, start + 1, RATE, 1)[0]
         assert np.abs(window - whole[round(start * RATE) : round(start * RATE) + RATE]).max() < 1e-4, start
+
+
+# (extension, container, codec, rate) of sound files in the registered formats PyAV reads
+FORMATS = [
+    (".oga", "ogg", "flac", RATE),
+    (".opus", "ogg", "libopus", 48000),
+    (".aif", "aiff", "pcm_s16be", RATE),
+    (".aiff", "aiff", "pcm_s16be", RATE),
+    (".aifc", "aiff", "pcm_s16be", RATE),
+    (".wma", "asf", "wmav2", RATE),
+    (".mka", "matroska", "flac", RATE),
+    (".caf", "caf", "pcm_s16le", RATE),
+    (".au", "au", "pcm_s16be", RATE),
+]
+
+
+def _encoded(path, container_format: str, codec: str, rate: int, seconds: float = 1.0) -> None:
+    import av
+
+    tone = (0.4 * np.sin(2 * np.pi * 660 * np.arange(round(seconds * rate)) / rate)).astype(np.float32)[None]
+    with av.open(str(path), mode="w", format=container_format) as container:
+        stream = container.add_stream(codec, rate=rate)
+        stream.layout, stream.bit_rate = "mono", 64_000  # WMA needs a bit rate
+        resampler = av.AudioResampler(format=stream.codec_context.codec.audio_formats[0].name, layout="mono", rate=rate)
+        frame = av.AudioFrame.from_ndarray(tone, format="flt", layout="mono")
+        frame.sample_rate, frame.pts = rate, 0
+        for piece in resampler.resample(frame) + resampler.resample(None):
+            for packet in stream.encode(piece):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+
+
+def test_every_registered_sound_format_pyav_reads_is_collected_and_read(tmp_path):
+    from mmhay.generators.needles import folder_needles
+    from mmhay.media.audio import AUDIO_SUFFIXES, probe_audio
+    from mmhay.media.probe import walk_files
+
+    for suffix, container_format, codec, rate in FORMATS:
+        _encoded(tmp_path / f"tone {suffix[1:]}{suffix}", container_format, codec, rate)
+    assert [path.suffix for path in walk_files(tmp_path, AUDIO_SUFFIXES)] == sorted((s for s, *_ in FORMATS), key=lambda s: f"tone {s[1:]}{s}")
+    for suffix, *_ in FORMATS:
+        path = tmp_path / f"tone {suffix[1:]}{suffix}"
+        assert abs(probe_audio(path).duration - 1) < Fraction(1, 10), suffix
+        samples = read_audio(path, Fraction(1, 4), Fraction(3, 4), RATE, 1)[0]
+        assert np.sqrt(np.mean(samples.astype(np.float64) ** 2)) > 0.2, suffix
+        assert abs(np.argmax(np.abs(np.fft.rfft(samples))) * RATE / len(samples) - 660) <= 4, suffix
+    assert len(folder_needles(tmp_path, "sound", strict=True)) == len(FORMATS)
