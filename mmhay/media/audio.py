@@ -37,6 +37,11 @@ AUDIO_SUFFIXES = frozenset(
 _DECODE_ALONE = ("pcm_", "flac", "alac", "wavpack", "tta", "ape")
 _PREROLL = Fraction(1, 2)
 
+# A probe decodes the last ``_TAIL`` seconds its header announces; sound stopping more than
+# ``_SHORT`` before the header's end is a file cut short, read up to where it stops.
+_TAIL = Fraction(1)
+_SHORT = Fraction(1, 10)
+
 
 @dataclass(frozen=True)
 class AudioInfo:
@@ -90,6 +95,12 @@ def _probe(path: str, size: int, mtime_ns: int) -> AudioInfo:
                 duration = Fraction(0)
             if duration <= 0:
                 raise MediaError(path, "has no duration")
+            origin = Fraction(stream.start_time) * stream.time_base if stream.start_time is not None else Fraction(0)
+            end = _decodable_end(container, stream, origin + duration - _TAIL)
+            if end is not None and end - origin < duration - _SHORT:
+                # the header counts samples the file does not hold: a download cut short
+                log.warning("%s: sound stops at %.3f s of the %.3f s its header gives (cut short?); using the sound there is", path, end - origin, duration)
+                duration = end - origin
             return AudioInfo(stream.rate or first.sample_rate, stream.channels or len(first.layout.channels), duration, stream.codec_context.name)
     except MediaError:
         raise
@@ -98,9 +109,34 @@ def _probe(path: str, size: int, mtime_ns: int) -> AudioInfo:
         raise MediaError(path, f"not readable audio ({reason})") from None
 
 
+def _decodable_end(container, stream, after: Fraction) -> Fraction | None:
+    """When the last frame that decodes stops (seconds, stream time), decoding from ``after`` on
+    (from the start if nothing decodes there); undecodable packets (a cut one) are passed over."""
+    import av
+
+    for start in (after, None):
+        if start is not None and start <= 0:
+            continue
+        container.seek(int(start / stream.time_base) if start is not None else 0, stream=stream, backward=True)
+        end = None
+        for packet in container.demux(stream):
+            try:
+                frames = packet.decode()
+            except av.error.InvalidDataError:
+                continue
+            for frame in frames:
+                if frame.pts is not None:
+                    stop = Fraction(frame.pts) * frame.time_base + Fraction(frame.samples, frame.sample_rate)
+                    end = stop if end is None else max(end, stop)
+        if end is not None:
+            return end
+    return None
+
+
 def read_audio(path: str | Path, start: Fraction, end: Fraction, rate: int, channels: int) -> np.ndarray:
     """Samples of ``path`` from ``start`` to ``end`` seconds at ``rate`` Hz and ``channels``
-    channels, float32 ``[channels, round((end - start) * rate)]``; silence past the file's end."""
+    channels, float32 ``[channels, round((end - start) * rate)]``; silence past the file's end,
+    and past where a file cut short stops (``probe_audio`` warns of it)."""
     import av
 
     count = max(0, round((end - start) * rate))
@@ -118,9 +154,18 @@ def read_audio(path: str | Path, start: Fraction, end: Fraction, rate: int, chan
                 container.seek(int((start - ahead) / stream.time_base), stream=stream, backward=True)
             resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
             position = None  # output sample index (at ``rate``) of the next resampled sample
-            for frame in container.decode(stream):
-                for piece in resampler.resample(frame):
-                    position = _place(out, piece, position, start, rate)
+            broken = None  # the time of an undecodable packet: the cut of a file cut short, if nothing decodes after it
+            for packet in container.demux(stream):
+                try:
+                    frames = packet.decode()
+                except av.error.InvalidDataError:
+                    broken = broken if broken is not None else float(packet.pts * stream.time_base) if packet.pts is not None else 0.0
+                    continue
+                if frames and broken is not None:
+                    raise MediaError(path, f"audio decoding failed: undecodable data at {broken:.3f} s")
+                for frame in frames:
+                    for piece in resampler.resample(frame):
+                        position = _place(out, piece, position, start, rate)
                 if position is not None and position >= count:
                     break
             for piece in resampler.resample(None):
