@@ -99,10 +99,13 @@ class ImageSettings(_Settings):
 
 
 class AudioSettings(_Settings):
-    """Sound: the sample rate and channel count soundtracks and recordings are made at."""
+    """Sound: the sample rate and channel count soundtracks and recordings are made at, and
+    ``peak_dbfs``, the level their peak is kept at or under: a recording whose mix would peak
+    higher is scaled down whole (bed and sounds together, so every SNR holds)."""
 
     rate: Int = Field(16000, ge=8000, le=96000)
     channels: Int = Field(1, ge=1, le=2)
+    peak_dbfs: Number = Field(-1.0, ge=-30, le=0)
 
 
 class HaystackSettings(_Settings):
@@ -224,6 +227,10 @@ class GridSettings(_Settings):
         return {name: values for name, values in ordered.items() if values is not None}
 
 
+# (section, key) of the settings added after suites were first keyed (see SuiteConfig.key)
+_LATER_SETTINGS = (("audio", "peak_dbfs"),)
+
+
 class SuiteConfig(_Settings):
     """A suite: what to generate, from which sources, over which facet grid."""
 
@@ -258,8 +265,15 @@ class SuiteConfig(_Settings):
         return path
 
     def key(self) -> str:
-        """Hex digest of everything that decides what a sample contains (not name, seed or count)."""
+        """Hex digest of everything that decides what a sample contains (not name, seed or count).
+
+        Settings added after suites were first keyed count only when set off their default, so
+        adding one leaves the key, and every sample, of every existing suite as it was.
+        """
         content = self.model_dump(mode="json", exclude={"name", "description", "samples", "seed"})
+        for section, name in _LATER_SETTINGS:
+            if content[section][name] == type(getattr(self, section)).model_fields[name].default:
+                del content[section][name]
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
     def with_seed(self, seed: int) -> "SuiteConfig":

@@ -4,6 +4,7 @@ A run folder holds::
 
     run.json          the model, data, settings and software it was made with
     samples.jsonl     one line per sample: prompt, frame times, raw output, parsed answer, score
+                      (and, where a recording was rendered to be heard, the gain it was heard at)
     responses.sqlite  every answer the model gave, keyed by model, prompt and media (the cache)
     metrics.json      accuracy overall, by task, by facet, over the depth x length grid
     results.md        the same as markdown tables
@@ -25,6 +26,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import asdict, dataclass
+from math import log10
 from pathlib import Path
 
 from mmhay.adapters import Adapter, Answer, Request
@@ -43,6 +45,7 @@ from mmhay.scoring.parse import PARSED_TYPES, parse_answer
 from mmhay.scoring.report import run_markdown
 from mmhay.scoring.score import chance, is_correct
 from mmhay.software import software
+from mmhay.soundtrack import mix_gain
 
 __all__ = ["EvalSettings", "RunResult", "DataSource", "open_data", "evaluate"]
 
@@ -424,6 +427,9 @@ def _scored(sample: Sample, request: Request, answer: Answer, settings: EvalSett
         "correct": is_correct(kind, parsed, sample.answer),
         "chance": chance(kind, len(sample.options)),
     }
+    if request.audio is not None and getattr(sample.media, "peak_dbfs", None) is not None:
+        # the gain the whole recording was heard at (found when it was rendered, remembered)
+        record["audio_gain_db"] = round(20 * log10(mix_gain(sample.media)), 3)
     if answer.usage:
         record["usage"] = dict(answer.usage)
     if settings.log_samples and answer.prompt is not None:

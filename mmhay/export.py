@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 from fractions import Fraction
+from math import log10
 from pathlib import Path
 from typing import Any
 
 from mmhay.media.audio import write_audio
 from mmhay.media.encode import mux_audio, write_video
 from mmhay.media.splice import CopyRun, EncodeRun, copy_blocker, splice, stream_layout
+from mmhay.soundtrack import CHUNK, mix_gain
 from mmhay.timeline import Clip, Composition, FileRef
 
 __all__ = ["write_composition", "plan_runs"]
@@ -23,14 +25,16 @@ __all__ = ["write_composition", "plan_runs"]
 log = logging.getLogger(__name__)
 
 
-# Soundtracks are rendered and encoded this many seconds at a time.
-AUDIO_CHUNK = Fraction(10)
-
 
 def write_composition(composition: Composition, path: str | Path, *, fast: bool = True, **encode_options: Any) -> int:
     """Write ``composition`` to ``path``: an H.264 mp4 (with an AAC soundtrack if it has one), or,
-    for sound alone, a FLAC or WAV file. Returns the frame count (the sample count for sound)."""
+    for sound alone, a FLAC or WAV file. Returns the frame count (the sample count for sound).
+
+    A soundtrack with a peak margin costs two passes: one finds its gain (``mix_gain``), the
+    other renders it at that gain, a chunk at a time.
+    """
     if not composition.segments:
+        _log_gain(composition, path)
         write_audio(path, audio_chunks(composition), composition.audio_rate, composition.audio_channels)
         return round(composition.duration * composition.audio_rate)
     if composition.rate is None:
@@ -46,15 +50,24 @@ def write_composition(composition: Composition, path: str | Path, *, fast: bool 
     if count is None:
         count = write_video(path, composition.iter_frames(), rate=composition.rate, size=composition.size, **encode_options)
     if composition.soundtrack:
+        _log_gain(composition, path)
         mux_audio(path, audio_chunks(composition), composition.audio_rate, composition.audio_channels)
     return count
 
 
+def _log_gain(composition: Composition, path: str | Path) -> None:
+    gain = mix_gain(composition)
+    if gain < 1:
+        log.info("%s: soundtrack scaled by %.2f dB to peak at %g dBFS", path, 20 * log10(gain), composition.peak_dbfs)
+
+
 def audio_chunks(composition: Composition):
-    """The whole soundtrack, a few seconds at a time (never all of it in memory at once)."""
+    """The whole soundtrack, ``mmhay.soundtrack.CHUNK`` seconds at a time (never all of it in
+    memory at once): the same windows the whole is rendered in, so the file holds what
+    ``composition.audio()`` gives."""
     start = Fraction(0)
     while start < composition.duration:
-        end = min(composition.duration, start + AUDIO_CHUNK)
+        end = min(composition.duration, start + CHUNK)
         yield composition.audio(start, end)
         start = end
 

@@ -45,7 +45,9 @@ __all__ = [
     "Rendered",
 ]
 
-COMPOSITION_SCHEMA = "Composition.1"
+COMPOSITION_SCHEMA = "Composition.2"
+# Composition.1 had no peak margin: it loads with none, its soundtrack rendered as the mix is
+_OLD_COMPOSITION_SCHEMAS = ("Composition.1",)
 _RENDER_CHUNK = 32
 
 
@@ -240,6 +242,10 @@ class Composition:
     With a ``rate``, the composition is a constant-rate video: frame ``k`` is shown from ``k / rate``
     and every time is first mapped to its frame. Without one (a composition of one file read back),
     times go straight to the source, which keeps variable-frame-rate files exact.
+
+    With ``peak_dbfs``, the whole soundtrack (bed and sounds together, so every SNR holds) is
+    scaled down where its peak would pass that level (``mmhay.soundtrack.mix_gain``); without
+    it the mix is rendered as it is (a file read back, a composition made by hand).
     """
 
     segments: tuple[Segment, ...]
@@ -250,6 +256,7 @@ class Composition:
     sounds: tuple[Sound, ...] = ()
     audio_rate: int = 16000
     audio_channels: int = 1
+    peak_dbfs: float | None = None  # the soundtrack's peak margin (dBFS), or None: the mix as it is
 
     def __post_init__(self) -> None:
         for name in ("segments", "overlays", "soundtrack", "sounds"):
@@ -257,6 +264,8 @@ class Composition:
         object.__setattr__(self, "size", (int(self.size[0]), int(self.size[1])))
         if self.rate is not None:
             object.__setattr__(self, "rate", Fraction(self.rate))
+        if self.peak_dbfs is not None:
+            object.__setattr__(self, "peak_dbfs", float(self.peak_dbfs))
         if not self.segments and not self.soundtrack:
             raise ValueError("a composition needs at least one segment or soundtrack clip")
 
@@ -284,8 +293,9 @@ class Composition:
 
     def audio(self, start: Fraction = Fraction(0), end: Fraction | None = None) -> np.ndarray:
         """The soundtrack from ``start`` to ``end`` seconds (all of it by default), float32
-        ``[audio_channels, samples]`` at ``audio_rate``; only that window and the sounds in it
-        are computed."""
+        ``[audio_channels, samples]`` at ``audio_rate``, at the composition's gain; only that
+        window and the sounds in it are computed, except that the first window of a composition
+        with a peak margin pays one pass over the whole soundtrack for its gain (remembered)."""
         return self.render_audio(start, end)[0]
 
     def render_audio(self, start: Fraction = Fraction(0), end: Fraction | None = None) -> tuple[np.ndarray, DecodeStats]:
@@ -398,13 +408,14 @@ class Composition:
             "sounds": [sound.to_json() for sound in self.sounds],
             "audio_rate": self.audio_rate,
             "audio_channels": self.audio_channels,
+            "peak_dbfs": self.peak_dbfs,
         }
 
     @classmethod
     def from_json(cls, data: Mapping | str) -> "Composition":
         if isinstance(data, str):
             data = json.loads(data)
-        if data.get("schema") != COMPOSITION_SCHEMA:
+        if data.get("schema") != COMPOSITION_SCHEMA and data.get("schema") not in _OLD_COMPOSITION_SCHEMAS:
             raise ValueError(f"not a {COMPOSITION_SCHEMA}: {data.get('schema')!r}")
         rate = data.get("rate")
         segments = tuple(_segment_from_json(s) for s in data["segments"])
@@ -430,6 +441,7 @@ class Composition:
             sounds,
             data.get("audio_rate", 16000),
             data.get("audio_channels", 1),
+            data.get("peak_dbfs"),
         )
 
 

@@ -71,6 +71,18 @@ def test_the_key_ignores_name_seed_and_count_but_not_content():
     assert parse_suite({**base, "grid": {"depth": [0.1]}}).key() != key
 
 
+def test_a_setting_added_later_changes_no_key_until_it_is_set():
+    import hashlib
+    import json
+
+    suite = parse_suite({"name": "a"})
+    before = suite.model_dump(mode="json", exclude={"name", "description", "samples", "seed"})
+    del before["audio"]["peak_dbfs"]  # the config as it was keyed before audio.peak_dbfs existed
+    assert suite.key() == hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()
+    assert parse_suite({"name": "a", "audio": {"peak_dbfs": -1.0}}).key() == suite.key()
+    assert parse_suite({"name": "a", "audio": {"peak_dbfs": -3.0}}).key() != suite.key()
+
+
 def test_the_shipped_configs_are_valid():
     from pathlib import Path
 

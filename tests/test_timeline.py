@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 from fractions import Fraction
 
 import numpy as np
@@ -30,6 +31,15 @@ def test_json_round_trip_is_equal(counter_video):
     text = json.dumps(composition.to_json())
     assert Composition.from_json(text) == composition
     assert Composition.from_json(json.loads(text)).to_json() == composition.to_json()
+
+
+def test_json_of_the_first_schema_loads_with_no_peak_margin(counter_video):
+    noise = Clip(GeneratorRef("noise", {"seed": 1}), TimeRange(Fraction(0), Fraction(5)))
+    composition = replace(_mixed(counter_video), soundtrack=(noise,), peak_dbfs=-1.0)
+    data = json.loads(json.dumps(composition.to_json()))
+    assert data["schema"] == "Composition.2" and Composition.from_json(data) == composition
+    first = {**{key: value for key, value in data.items() if key != "peak_dbfs"}, "schema": "Composition.1"}
+    assert Composition.from_json(first) == replace(composition, peak_dbfs=None), "Composition.1 rendered its mix as it was"
 
 
 def test_render_shows_each_segment_at_its_times(counter_video):

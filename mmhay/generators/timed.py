@@ -27,13 +27,15 @@ from mmhay.generators.tasks import Question, Scene, Settings
 from mmhay.generators.tasks.counting import MAX_DEFAULT_COUNT
 from mmhay.media.timing import seconds
 from mmhay.schema import Sample
-from mmhay.timeline import FileRef
+from mmhay.soundtrack import SILENCE_FLOOR_DBFS, quiet_sounds
+from mmhay.timeline import Composition, FileRef
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TimedGenerator", "Cell", "video_generator", "audio_generator", "AUDIO_TICKS"]
+__all__ = ["TimedGenerator", "Cell", "video_generator", "audio_generator", "AUDIO_TICKS", "DRAWS"]
 
 AUDIO_TICKS = 100  # positions in a recording count in hundredths of a second
+DRAWS = 20  # draws of a scene before a cell whose sounds keep falling on silence is refused
 
 
 @GENERATORS.register("video", modality="video")
@@ -188,6 +190,81 @@ class TimedGenerator:
         twin = index % group
         rng = sample_rng(self.config_key, suite.seed, index - twin, Stream.SAMPLE)
         pool = self.pools[cell.kind]
+        # a sound over silence would have no SNR: draw the scene again, from where the rng is (the
+        # first draw is as it always was; twins share the rng, so they redraw alike)
+        for attempt in range(DRAWS):
+            media, placed, plan = self._draw(cell, task, pool, rng)
+            if not quiet_sounds(media):
+                break
+            log.info("%s: sample %d: a sound fell where the bed is silent; drawn again (%d)", suite.origin, index, attempt + 1)
+        else:
+            key, value = ("haystack.source", suite.haystack.source) if self.recordings else ("haystack.bed", suite.haystack.bed)
+            raise ConfigError(
+                suite.origin,
+                key,
+                f"grid cell {cell.facets}: in {DRAWS} draws a sound always fell where the bed is under the "
+                f"{SILENCE_FLOOR_DBFS:g} dBFS silence floor, and an SNR over silence means nothing; give the sounds "
+                "a bed that is heard where they go (noise, hum, music), or other depths",
+                value,
+            )
+        block = index // group
+        scene = Scene(
+            placed=tuple(sorted(placed, key=lambda p: p.start)),
+            plan=plan,
+            pool=pool,
+            kind=cell.kind,
+            form=cell.form,
+            options=suite.question.options,
+            twin=twin,
+            duration=media.duration,
+            rng=sample_rng(self.config_key, suite.seed, index, Stream.QUESTION),
+            position=lambda k: balanced_position(self.config_key, suite.seed, block, k),
+            medium=self.medium,
+            sounds=self.pools.get("sound", ()),
+        )
+        question: Question = task.obj(scene)
+        entries = {role: [self._entry(p, size) for p in scene.placed if p.role == role] for role in ("needle", "distractor", "sound")}
+        truth: dict[str, Any] = {
+            "insertion": cell.insertion,
+            "kind": cell.kind,
+            "haystack_seconds": float(Fraction(cell.length) / rate),
+            "needles": entries["needle"],
+            "distractors": entries["distractor"],
+            "needs_audio": self.medium == "audio" or cell.kind == "sound" or bool(task.meta.get("companions")),
+        }
+        if entries["sound"]:
+            truth["sounds"] = entries["sound"]
+        if media.sounds:
+            truth["snr_db"] = media.sounds[0].snr_db
+        if media.soundtrack:
+            truth["peak_dbfs"] = media.peak_dbfs
+        if question.asked is not None:
+            asked = question.asked
+            truth["asked"] = {
+                "label": asked.label,
+                "description": asked.description,
+                "present": question.present,
+                "source": asked.ref.to_json() if asked.ref is not None else {"text": asked.text},
+            }
+        return Sample(
+            id=f"{suite.name}-{index:06d}",
+            suite=suite.name,
+            task=cell.task,
+            modality=self.modality,
+            question=question.text,
+            options=question.options,
+            answer=question.answer,
+            answer_type=question.answer_type,
+            media=media,
+            truth=truth,
+            facets=cell.facets,
+            seed=suite.seed,
+            index=index,
+        )
+
+    def _draw(self, cell: Cell, task, pool: tuple[Needle, ...], rng) -> tuple[Composition, list[Placed], Any]:
+        """One draw of a scene from ``rng``: the composition, where each item shows, and the task's plan."""
+        suite, rate, size = self.suite, self.rate, self.suite.video.size
         haystack = draw_haystack(self.haystack, Fraction(cell.length) / rate, rate, rng) if self.medium == "video" else []
         plan = task.meta["plan"](pool, rng, cell.needles)
         distractors = pick_distractors(pool, plan, cell.distractors, suite.distractors.similarity, rng)
@@ -230,58 +307,9 @@ class TimedGenerator:
         media, placed = assemble(haystack, items, cell.insertion, size, rate, self._soundtrack(cell, items, rng))
         if self.medium == "video" and suite.haystack.bed == "source":
             media = replace(media, soundtrack=source_soundtrack(media))
-        block = index // group
-        scene = Scene(
-            placed=tuple(sorted(placed, key=lambda p: p.start)),
-            plan=plan,
-            pool=pool,
-            kind=cell.kind,
-            form=cell.form,
-            options=suite.question.options,
-            twin=twin,
-            duration=media.duration,
-            rng=sample_rng(self.config_key, suite.seed, index, Stream.QUESTION),
-            position=lambda k: balanced_position(self.config_key, suite.seed, block, k),
-            medium=self.medium,
-            sounds=self.pools.get("sound", ()),
-        )
-        question: Question = task.obj(scene)
-        entries = {role: [self._entry(p, size) for p in scene.placed if p.role == role] for role in ("needle", "distractor", "sound")}
-        truth: dict[str, Any] = {
-            "insertion": cell.insertion,
-            "kind": cell.kind,
-            "haystack_seconds": float(Fraction(cell.length) / rate),
-            "needles": entries["needle"],
-            "distractors": entries["distractor"],
-            "needs_audio": self.medium == "audio" or cell.kind == "sound" or bool(task.meta.get("companions")),
-        }
-        if entries["sound"]:
-            truth["sounds"] = entries["sound"]
-        if media.sounds:
-            truth["snr_db"] = media.sounds[0].snr_db
-        if question.asked is not None:
-            asked = question.asked
-            truth["asked"] = {
-                "label": asked.label,
-                "description": asked.description,
-                "present": question.present,
-                "source": asked.ref.to_json() if asked.ref is not None else {"text": asked.text},
-            }
-        return Sample(
-            id=f"{suite.name}-{index:06d}",
-            suite=suite.name,
-            task=cell.task,
-            modality=self.modality,
-            question=question.text,
-            options=question.options,
-            answer=question.answer,
-            answer_type=question.answer_type,
-            media=media,
-            truth=truth,
-            facets=cell.facets,
-            seed=suite.seed,
-            index=index,
-        )
+        if media.soundtrack:
+            media = replace(media, peak_dbfs=suite.audio.peak_dbfs)  # the whole recording fits under it
+        return media, placed, plan
 
     def _entry(self, placed: Placed, size: tuple[int, int]) -> dict:
         """A truth entry: video positions in frames; recording positions in samples, not ticks."""
@@ -333,6 +361,8 @@ class TimedGenerator:
                     f"{distinct} needle(s) and {cell.distractors} distractor(s) needs at least {wanted}",
                     suite.needle.source,
                 )
+            if self.medium == "video" and suite.haystack.bed == "source" and (cell.kind == "sound" or task.meta.get("companions")):
+                self._check_source_sound(cell, task)
             width = 0 if cell.insertion == "insert" else cell.duration
             if not fits(cell.length, [width] * (count + cell.distractors), self._gap):
                 raise ConfigError(
@@ -342,6 +372,26 @@ class TimedGenerator:
                     f"needles of {float(Fraction(cell.duration) / self.rate):g} s kept half a second apart; "
                     "lengthen the haystack or show fewer or shorter needles",
                 )
+
+    def _check_source_sound(self, cell: Cell, task) -> None:
+        """Refuse sounds that could only play over silence in a video's own soundtrack."""
+        suite = self.suite
+        if not any(video.audio is not None for video in self.haystack.videos):
+            raise ConfigError(
+                suite.origin,
+                "haystack.bed",
+                "the haystack videos have no sound of their own (procedural footage has none), so the sounds "
+                "would play over silence, where an SNR means nothing; use a bed of noise, hum or music",
+                suite.haystack.bed,
+            )
+        if task.meta.get("companions") and cell.insertion != "overlay":
+            raise ConfigError(
+                suite.origin,
+                "haystack.bed",
+                f"{cell.task} plays each sound while its picture shows, and a picture put in by {cell.insertion} "
+                "has none of the video's sound under it; use insertion overlay, or a bed of noise, hum or music",
+                suite.haystack.bed,
+            )
 
     def sources(self) -> dict:
         """What the samples are drawn from, for the build manifest."""

@@ -11,6 +11,7 @@ import numpy as np
 
 from mmhay.atomic import temporary_path
 from mmhay.errors import MediaError
+from mmhay.media.audio import over_full_scale, warn_clipped
 
 __all__ = ["write_video", "x264_options", "mux_audio"]
 
@@ -78,7 +79,8 @@ def write_video(
 
 def mux_audio(path: str | Path, chunks: Iterable[np.ndarray], rate: int, channels: int, *, bitrate: int = 128_000) -> None:
     """Add a soundtrack to the video file ``path`` (AAC, from float32 ``[channels, n]`` chunks),
-    copying its video stream as it is; the file is replaced only once complete."""
+    copying its video stream as it is; the file is replaced only once complete. Samples over
+    full scale are clipped, with a warning naming the file and how many (``warn_clipped``)."""
     import av
 
     path = Path(path)
@@ -95,8 +97,10 @@ def mux_audio(path: str | Path, chunks: Iterable[np.ndarray], rate: int, channel
                     continue
                 packet.stream = video_out
                 container.mux(packet)
-            position = 0
+            position, clipped, total, peak = 0, 0, 0, 0.0
             for chunk in chunks:
+                over, top = over_full_scale(chunk)
+                clipped, total, peak = clipped + over, total + chunk.size, max(peak, top)
                 frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(np.clip(chunk, -1, 1).astype(np.float32)), format="fltp", layout=layout)
                 frame.sample_rate, frame.pts = rate, position
                 position += chunk.shape[1]
@@ -108,3 +112,5 @@ def mux_audio(path: str | Path, chunks: Iterable[np.ndarray], rate: int, channel
         if isinstance(error, Exception) and not isinstance(error, MediaError):
             raise MediaError(path, f"adding the soundtrack failed ({type(error).__name__}: {error})") from None
         raise
+    if clipped:
+        warn_clipped(path, clipped, total, peak)

@@ -7,6 +7,7 @@ import pytest
 from mmhay.config import parse_suite
 from mmhay.generators import create_generator
 from mmhay.media.audio import read_audio
+from mmhay.soundtrack import mix_gain
 from mmhay.timeline import Composition
 from mmhay.verify import normalised_xcorr, sound_template
 
@@ -58,27 +59,31 @@ def test_cross_correlation_finds_each_sound_at_its_time_and_nowhere_else(inserti
 @pytest.mark.parametrize("snr", [-6.0, 0.0, 6.0])
 def test_the_mix_has_the_configured_snr(snr, tmp_path):
     sample = create_generator(_suite(needle={"snr_db": snr})).sample(1)
-    bed = replace(sample.media, sounds=())
+    bed = replace(sample.media, sounds=(), peak_dbfs=None)  # the bed alone, at the mix's gain below
     path = tmp_path / "mix.flac"
     sample.media.write(path)
     for entry in sample.truth["needles"] + sample.truth["distractors"]:
         start, end = (Fraction(entry[k]).limit_denominator(1000) for k in ("start", "end"))
         mixed = read_audio(path, start, end, RATE, 1)
-        under = bed.audio(start, end)
+        under = bed.audio(start, end) * mix_gain(sample.media)
         measured = 10 * np.log10(np.mean((mixed - under) ** 2) / np.mean(under**2))
         assert abs(measured - snr) < 0.5, (entry["label"], measured)
     assert sample.truth["snr_db"] == snr
 
 
-def test_a_window_of_a_thirty_minute_recording_costs_the_window_and_the_needles():
-    generator = create_generator(_suite(grid={"length": [1800], "depth": [0.5], "distractors": [0]}))
+def test_a_window_of_a_long_recording_costs_the_window_and_the_needles_once_its_gain_is_known():
+    generator = create_generator(_suite(grid={"length": [300], "depth": [0.5], "distractors": [0]}))
     sample = generator.sample(0)
-    assert sample.media.duration == 1800
+    assert sample.media.duration == 300
     needle = sample.truth["needles"][0]
     start = Fraction(needle["start"]).limit_denominator(100) - 10
+    window, needle_span, whole = 30 * RATE, round((needle["end"] - needle["start"]) * RATE), 300 * RATE
     audio, stats = sample.media.render_audio(start, start + 30)
-    assert audio.shape == (1, 30 * RATE)
-    window, needle_span = 30 * RATE, round((needle["end"] - needle["start"]) * RATE)
+    assert audio.shape == (1, window)
+    # the first window of a recording finds its gain: one pass over the whole, remembered
+    assert whole <= stats.audio_samples <= whole + window + 3 * needle_span
+    again, stats = sample.media.render_audio(start, start + 30)
+    assert np.array_equal(again, audio)
     assert stats.audio_samples <= window + needle_span
     far, far_stats = sample.media.render_audio(Fraction(0), Fraction(30))
     assert far_stats.audio_samples == 30 * RATE, "a window away from the needles costs the window alone"

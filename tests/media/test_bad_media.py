@@ -461,8 +461,9 @@ def audio_8khz_and_96khz(tmp_path):
         assert 0.3 < np.sqrt(np.mean(samples.astype(np.float64) ** 2)) < 0.4  # 0.5 / sqrt(2), nothing lost
 
 
-def audio_truncated(tmp_path):
-    """A WAV cut short reads up to its cut (its length from the data); a cut FLAC is refused, named."""
+def audio_truncated(tmp_path, caplog):
+    """A WAV cut short reads up to its cut (its length from the data); a FLAC cut short (its header
+    counts every sample) too, with a warning; a FLAC cut before its first frame is refused, named."""
     whole = _write_sound(tmp_path / "whole.wav", _tone(1000, 8000)[None], 8000, "mono").read_bytes()
     cut = tmp_path / "cut.wav"
     cut.write_bytes(whole[: len(whole) // 2])
@@ -470,10 +471,27 @@ def audio_truncated(tmp_path):
     assert Fraction(2, 5) < info.duration < Fraction(1, 2) + Fraction(1, 100)
     samples = read_audio(cut, Fraction(0), Fraction(1), 8000, 1)[0]
     assert np.abs(samples[: 3000]).max() > 0.4 and np.abs(samples[4100:]).max() == 0
-    flac = _write_sound(tmp_path / "whole.flac", np.tile(_tone(1000, 16000), (2, 1)), 16000, "stereo", codec="flac").read_bytes()
-    (tmp_path / "cut.flac").write_bytes(flac[: len(flac) // 2])
-    with pytest.raises(MediaError, match=r"cut\.flac: not readable audio"):
-        probe_audio(tmp_path / "cut.flac")
+    flac = _write_sound(tmp_path / "whole.flac", np.tile(_tone(1000, 16000, 4.0), (2, 1)), 16000, "stereo", codec="flac").read_bytes()
+    (tmp_path / "partial.flac").write_bytes(flac[: len(flac) // 2])
+    with caplog.at_level(logging.WARNING, logger="mmhay"):
+        info = probe_audio(tmp_path / "partial.flac")
+    assert 1 < info.duration < 3, "the header's 4 s must not be believed"
+    assert any("partial.flac" in r.getMessage() and "cut short" in r.getMessage() for r in caplog.records)
+    samples = read_audio(tmp_path / "partial.flac", Fraction(0), Fraction(4), 16000, 1)[0]
+    stop = round(info.duration * 16000)
+    assert np.sqrt(np.mean(samples[: stop - 100] ** 2)) > 0.3
+    assert np.abs(samples[stop:]).max() == 0, "silence where the file stops"
+    window = read_audio(tmp_path / "partial.flac", info.duration - Fraction(1, 2), info.duration + Fraction(1, 2), 16000, 1)[0]
+    assert np.sqrt(np.mean(window[:7000] ** 2)) > 0.3 and np.abs(window[8000:]).max() == 0
+    from mmhay.generators.needles import folder_needles
+
+    (tmp_path / "needles").mkdir()
+    (tmp_path / "partial.flac").rename(tmp_path / "needles" / "door_bell.flac")
+    [needle] = folder_needles(tmp_path / "needles", "sound", strict=True)
+    assert needle.label == "door bell" and needle.duration == info.duration, "a sound needle plays what there is"
+    (tmp_path / "header.flac").write_bytes(flac[:4000])  # its metadata, not one frame
+    with pytest.raises(MediaError, match=r"header\.flac: not readable audio"):
+        probe_audio(tmp_path / "header.flac")
     (tmp_path / "header.wav").write_bytes(whole[:30])
     with pytest.raises(MediaError, match=r"header\.wav: not readable audio"):
         probe_audio(tmp_path / "header.wav")

@@ -51,3 +51,17 @@ def test_a_wrong_frame_shape_is_refused_and_leaves_no_file(tmp_path):
     with pytest.raises(MediaError, match="frame 1"):
         write_video(tmp_path / "x.mp4", [counter_frame(0), np.zeros((10, 10, 3), np.uint8)], rate=Fraction(10), size=(160, 96))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_soundtrack_over_full_scale_is_clipped_with_a_warning_naming_the_file(tmp_path, caplog):
+    import logging
+
+    from mmhay.media.encode import mux_audio
+
+    path = tmp_path / "loud.mp4"
+    write_video(path, [counter_frame(k, 64, 48) for k in range(8)], rate=Fraction(8), size=(64, 48))
+    tone = (2 * np.sin(2 * np.pi * 440 * np.arange(16000) / 16000)).astype(np.float32)[None]
+    with caplog.at_level(logging.WARNING, logger="mmhay"):
+        mux_audio(path, [tone], 16000, 1)
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "loud.mp4" in warning and "over full scale, up to +6.0 dBFS, and are clipped" in warning
