@@ -205,7 +205,7 @@ def evaluate(
         done = read_records(out)
     pending = [sample for sample in samples if sample.id not in done]
     batch_size = settings.batch_size or getattr(adapter, "batch_size", 1)
-    mine = _batches(pending, adapter, batch_size, ranks)
+    mine = _batches(samples, done, adapter, batch_size, ranks)
     finished = len(samples) - len(pending)
     total = finished + sum(len(batch) for batch in mine)  # under data parallelism: this rank's share
     counts = {"asked": 0, "cached": 0}
@@ -285,15 +285,23 @@ def _check_unique(samples: list[Sample]) -> None:
         seen.add(sample.id)
 
 
-def _batches(pending: list[Sample], adapter: Adapter, batch_size: int, ranks: Ranks) -> list[list[Sample]]:
-    """This rank's batches: requests of one media kind, sorted by size so that a batch pads
-    little, rotations of one question side by side so their frames are rendered once."""
+def _batches(samples: list[Sample], done: dict, adapter: Adapter, batch_size: int, ranks: Ranks) -> list[list[Sample]]:
+    """This rank's batches of the samples not ``done``: requests of one media kind, sorted by size
+    so that a batch pads little, rotations of one question side by side so their frames are
+    rendered once.
+
+    The batches are cut from all the samples before the done ones are left out, so that a resumed
+    run asks the rest in the batches the uninterrupted run asked them in (a batch's answers differ
+    from its requests' alone in the last bits, which greedy decoding can turn into other words). A
+    batch is left part done only where some of its requests failed, or where a kill cut its lines
+    short, and then the cache holds the rest.
+    """
 
     def shape(sample: Sample) -> tuple:
         kind, count = _media_shape(sample, adapter)
         return (kind, count, len(prompt_for(sample)), sample.group or sample.id, sample.rotation)
 
-    ordered = sorted(pending, key=shape)
+    ordered = sorted(samples, key=shape)
     mine = ordered[ranks.rank :: ranks.world]
     batches: list[list[Sample]] = []
     for sample in mine:
@@ -302,7 +310,7 @@ def _batches(pending: list[Sample], adapter: Adapter, batch_size: int, ranks: Ra
             batches[-1].append(sample)
         else:
             batches.append([sample])
-    return batches
+    return [left for left in ([sample for sample in batch if sample.id not in done] for batch in batches) if left]
 
 
 def _media_shape(sample: Sample, adapter: Adapter) -> tuple[str, int]:

@@ -1,10 +1,11 @@
 import json
+from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
 
-from mmhay.adapters import create_adapter
-from mmhay.errors import DatasetError
+from mmhay.adapters import Answer, create_adapter
+from mmhay.errors import DatasetError, ModelError
 from mmhay.evaluate import EvalSettings, evaluate, open_data
 from mmhay.software import software
 
@@ -27,6 +28,45 @@ def test_a_run_cut_short_mid_line_resumes_asking_only_the_rest(built_small, tmp_
     again = evaluate(open_data(built_small), create_adapter("random"), run, EvalSettings(batch_size=3))
     assert (again.asked, again.cached, again.reused) == (5, 0, 7), "with no cache, only the 5 unanswered are asked"
     assert (run / "samples.jsonl").read_bytes() == records, "each sample once, in the data's order, whatever the batch size"
+
+
+@dataclass
+class _Recording:
+    """A model that answers "A" and records the batches it is asked, failing from batch ``fail_from`` on."""
+
+    name: str = "recording"
+    needs_frames: bool = False
+    takes_audio: bool = False
+    batch_size: int = 2
+    fail_from: int | None = None
+    asked: list = field(default_factory=list)
+
+    def identity(self):
+        return {"adapter": "recording"}
+
+    def generate(self, requests):
+        self.asked.append([request.key for request in requests])
+        failing = self.fail_from is not None and len(self.asked) > self.fail_from
+        return [Answer("", error="down") if failing else Answer("A") for _ in requests]
+
+
+def test_a_resumed_run_asks_the_rest_in_the_batches_of_the_uninterrupted_run(built_small, tmp_path):
+    """A batch's answers differ from its requests' alone in the last bits, so resuming must not
+    pair the requests anew: killed while writing the last line of a batch, the run answers that
+    line from the cache and asks the rest as the uninterrupted run did."""
+    whole = _Recording()
+    evaluate(open_data(built_small), whole, tmp_path / "whole")
+    run = tmp_path / "run"
+    with pytest.raises(ModelError):  # 4 batches answered, cached and written, then the model fails
+        evaluate(open_data(built_small), _Recording(fail_from=4), run)
+    lines = (run / "samples.jsonl").read_text().splitlines(keepends=True)
+    assert len(lines) == 8
+    (run / "samples.jsonl").write_text("".join(lines[:7]) + lines[7][:25])  # the last line cut short
+    resumed = _Recording()
+    result = evaluate(open_data(built_small), resumed, run)
+    assert (result.asked, result.cached) == (4, 1)
+    assert resumed.asked == whole.asked[4:]
+    assert (run / "samples.jsonl").read_bytes() == (tmp_path / "whole" / "samples.jsonl").read_bytes()
 
 
 def test_a_run_folder_of_another_setup_is_refused(built_small, tmp_path):

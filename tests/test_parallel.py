@@ -1,9 +1,16 @@
 """Data-parallel evaluation under torchrun (two processes on the CPU, over gloo): one run folder,
-each sample once, the same answers as one process gives."""
+each sample once, the same answers as one process gives.
+
+The answers are compared exactly, which holds on any processor only because both runs compute
+each answer the same way on it: one request a batch (the same shapes) and one thread (torchrun
+gives each rank one; how many threads split a reduction can change its last bits)."""
 
 import json
+import os
 import subprocess
 import sys
+
+import torch
 
 from mmhay.cli import main
 
@@ -14,9 +21,15 @@ def _command(model, data, out):
 
 def test_two_ranks_give_one_run_with_the_answers_of_one_process(tiny_qwen2_vl, built_small, tmp_path):
     single, parallel = tmp_path / "single", tmp_path / "parallel"
-    assert main(_command(tiny_qwen2_vl, built_small, single)) == 0
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert main(_command(tiny_qwen2_vl, built_small, single)) == 0
+    finally:
+        torch.set_num_threads(threads)
     launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "mmhay"]
-    done = subprocess.run(launch + _command(tiny_qwen2_vl, built_small, parallel), capture_output=True, text=True, timeout=300)
+    one_thread = {**os.environ, "OMP_NUM_THREADS": "1"}  # torchrun's default, made explicit
+    done = subprocess.run(launch + _command(tiny_qwen2_vl, built_small, parallel), capture_output=True, text=True, timeout=300, env=one_thread)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "asked 12, reused 0" in done.stdout, "rank 0 reports the answers of both ranks"
     assert sorted(path.name for path in parallel.glob("samples*.jsonl")) == ["samples.jsonl"], "the ranks' files are merged"

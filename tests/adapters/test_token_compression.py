@@ -1,12 +1,15 @@
 """`--compress` after the vision tower, with tiny Qwen2-VL and LLaVA-OneVision checkpoints: a
 compressor that keeps every token answers as no compression does (the features really are the
 ones the model reads), a real one shrinks the visual tokens to its count, batches answer as
-their requests do alone, and what cannot apply is refused before anything runs."""
+their requests do alone (up to rounding: ``greedy.assert_batch_answers_as_alone``), and what cannot
+apply is refused before anything runs."""
 
 import json
 
 import numpy as np
 import pytest
+import torch
+from greedy import answers_and_logits, assert_batch_answers_as_alone
 
 from mmhay.adapters import Request, create_adapter
 from mmhay.adapters.tiny import make_tiny_checkpoint
@@ -36,8 +39,11 @@ def _requests(compress=""):
 def test_keeping_every_token_answers_as_no_compression(model):
     family, adapter = model
     keep_all = "spatial_pool:k=1" if family == "qwen2-vl" else "evs_prune:q=0"
-    plain = adapter.generate(_requests())
-    kept = adapter.generate(_requests(keep_all))
+    plain, plain_logits = answers_and_logits(adapter, _requests())
+    kept, kept_logits = answers_and_logits(adapter, _requests(keep_all))
+    # exact, not close: both runs encode the same batch in the same shapes, and k=1 pooling (a mean
+    # over one cell) and q=0 pruning (every token, in order) copy the features bit for bit
+    assert torch.equal(kept_logits, plain_logits)
     assert [a.text for a in kept] == [a.text for a in plain]
     assert [a.usage["visual_tokens"] for a in kept] == [a.usage["visual_tokens"] for a in plain]
 
@@ -59,9 +65,7 @@ def test_a_compressor_cuts_the_visual_tokens_to_its_count(model):
 def test_a_compressed_batch_answers_as_its_requests_alone(model):
     family, adapter = model
     spec = "temporal_pool:k=2" if family == "qwen2-vl" else "spatial_pool:k=2"
-    together = [a.text for a in adapter.generate(_requests(spec))]
-    alone = [adapter.generate([request])[0].text for request in _requests(spec)]
-    assert together == alone
+    assert_batch_answers_as_alone(adapter, _requests(spec))
 
 
 def test_a_run_with_compression_records_it_and_its_token_count(model, built_small, tmp_path):
