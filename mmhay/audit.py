@@ -27,13 +27,22 @@ class Finding:
     ok: bool
     detail: str
     figures: dict = field(default_factory=dict)
+    warning: bool = False  # passes, but says something a user should know before measuring
 
     def to_json(self) -> dict:
-        return {"check": self.check, "ok": self.ok, "detail": self.detail, "figures": self.figures}
+        return {"check": self.check, "ok": self.ok, "warning": self.warning, "detail": self.detail, "figures": self.figures}
 
 
-def audit(samples: Iterable[Sample], *, recheck: int | None = None, progress: Callable[[int], None] | None = None) -> list[Finding]:
-    """Audit ``samples``; ``recheck`` limits the truth check to the first so many (all by default)."""
+def audit(
+    samples: Iterable[Sample],
+    *,
+    recheck: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    sampler: str = "uniform",
+    frames: int = 16,
+) -> list[Finding]:
+    """Audit ``samples``; ``recheck`` limits the truth check to the first so many (all by
+    default); ``sampler`` and ``frames`` are the sampling whose shown rate is reported."""
     from mmhay.verify import check_sample
 
     seen: list[Sample] = []
@@ -51,6 +60,7 @@ def audit(samples: Iterable[Sample], *, recheck: int | None = None, progress: Ca
         _coverage(seen),
         _duplicates(seen),
         _blind(seen),
+        _shown(seen, sampler, frames),
         Finding(
             "truth",
             not problems,
@@ -58,6 +68,32 @@ def audit(samples: Iterable[Sample], *, recheck: int | None = None, progress: Ca
             {"checked": checked, "problems": problems[:20]},
         ),
     ]
+
+
+SHOWN_WARNING = 0.5  # a cell shown less often than this measures the sampler more than the model
+
+
+def _shown(samples: list[Sample], sampler: str, frames: int) -> Finding:
+    """The shown rate at ``sampler`` and ``frames`` (``mmhay.exposure``), with a warning for the
+    grid cells whose needles would be shown less than half the time."""
+    from mmhay.exposure import exposure, given_by_plan
+    from mmhay.scoring.metrics import exposure_summary
+
+    records = [
+        {"task": s.task, "facets": dict(s.facets), "correct": False, "chance": None, "exposure": exposure(s, given_by_plan(s, sampler, frames))} for s in samples
+    ]
+    summary = exposure_summary(records)
+    overall = summary["overall"] if summary else None
+    if not overall or overall["shown_rate"] is None:
+        return Finding("shown", True, "no sample whose answer depends on a needle")
+    cells = (summary.get("grid") or {}).get("cells") or {f"task {k}": v for k, v in summary["by_task"].items()}
+    low = {key: cell["shown_rate"] for key, cell in cells.items() if cell["shown_rate"] is not None and cell["shown_rate"] < SHOWN_WARNING}
+    detail = f"{100 * overall['shown_rate']:.1f}% of the needles are shown at {frames} frames ({sampler})"
+    if low:
+        named = ", ".join(f"{key.replace('|', ' x ')} ({100 * rate:.0f}%)" for key, rate in list(low.items())[:6])
+        detail += f"; warning: {len(low)} of {len(cells)} cells are shown less than half the time, where accuracy measures the sampler: {named}"
+    figures = {"sampler": sampler, "frames": frames, "shown_rate": overall["shown_rate"], "cells_below_half": sorted(low)}
+    return Finding("shown", True, detail, figures, warning=bool(low))
 
 
 def _letters(samples: list[Sample]) -> Finding:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -11,118 +10,10 @@ import sys
 import threading
 from pathlib import Path
 
-from mmhay import __version__
+from mmhay.cli_parser import EXIT_BAD_INPUT, parser as _parser
 from mmhay.errors import MmhayError
 
 __all__ = ["main"]
-
-EXIT_BAD_INPUT = 2
-
-
-def _int_at_least(minimum: int):
-    """An argparse type: an integer no smaller than ``minimum``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{text} must be at least {minimum}")
-        return value
-
-    return parse
-
-
-_positive = _int_at_least(1)
-_non_negative = _int_at_least(0)
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, with a bad argument reported as one line (as every other error) instead of the
-    usage block followed by the error."""
-
-    def error(self, message: str):
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="mmhay",
-        description="Multimodal needle-in-a-haystack data and video-LLM evaluation.",
-        epilog="Start with: mmhay build configs/quickstart.yaml --out data/quickstart",
-    )
-    parser.add_argument("--version", action="version", version=f"mmhay {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    build = commands.add_parser("build", help="render a suite config into a Hugging Face dataset on disk")
-    build.add_argument("config", type=Path, help="suite config (YAML), e.g. configs/quickstart.yaml")
-    build.add_argument("--out", type=Path, required=True, help="folder to write (resumed if it holds this build)")
-    build.add_argument("--seed", type=_non_negative, help="override the config's seed")
-    build.add_argument("--limit", type=_positive, help="build only the first N samples")
-    build.add_argument("--num-proc", type=_positive, default=1, help="render with N processes (default 1)")
-    build.add_argument(
-        "--ray", nargs="?", const="", metavar="ADDRESS", help="render on a Ray cluster (ADDRESS, e.g. auto; none: a local one); --out must be on storage every node sees"
-    )
-    build.add_argument("--strict", action="store_true", help="fail on unreadable media instead of skipping it")
-    build.add_argument("--circular", action="store_true", help="also write every rotation of each multiple-choice question")
-
-    evaluate = commands.add_parser("eval", help="evaluate a model on a built suite (or a config, generated on the fly)")
-    evaluate.add_argument("--model", required=True, help="random | hf:PATH_OR_ID | NAME with --model-args")
-    evaluate.add_argument("--model-args", default="", help="key=value,... e.g. pretrained=PATH,dtype=bfloat16")
-    evaluate.add_argument("--data", type=Path, required=True, help="built suite folder, or a suite config (YAML)")
-    evaluate.add_argument("--out", type=Path, required=True, help="run folder to write (resumed if it holds this run)")
-    evaluate.add_argument("--frames", type=_positive, default=16, help="frames shown per sample (default 16)")
-    evaluate.add_argument(
-        "--compress", default="", help="visual-token compressor after the vision tower, NAME or NAME:key=value,... (e.g. spatial_pool:k=2; see `mmhay list compressors`)"
-    )
-    evaluate.add_argument(
-        "--sampler", default="uniform", help="frame sampler, NAME or NAME:key=value,... (default uniform; e.g. fps:rate=1, scene, keyclip:scorer=clip:PATH; see `mmhay list samplers`)"
-    )
-    evaluate.add_argument("--tasks", default="", help="only these tasks, comma-separated, e.g. retrieval,counting (default all)")
-    evaluate.add_argument("--limit", type=_positive, help="evaluate only the first N samples (of the --tasks chosen)")
-    evaluate.add_argument("--batch-size", type=_positive, help="requests per model call (default: the model's own, 1 for hf)")
-    evaluate.add_argument("--seed", type=_non_negative, default=0, help="seed for what the model draws (sampling, the random baseline; default 0)")
-    evaluate.add_argument("--log-samples", action="store_true", help="also record in samples.jsonl the exact text the model was given")
-    evaluate.add_argument("--cache", type=Path, help="response cache file to share between runs (default OUT/responses.sqlite)")
-    evaluate.add_argument("--strict", action="store_true", help="fail on unreadable media instead of skipping it")
-    evaluate.add_argument("--circular", action="store_true", help="ask each multiple-choice question once per rotation of its options")
-
-    preview = commands.add_parser("preview", help="write one sample's video and a contact sheet of it, to look at")
-    preview.add_argument("config", type=Path, help="suite config (YAML), or a built suite folder")
-    preview.add_argument("--index", type=_non_negative, default=0, help="which sample (default 0)")
-    preview.add_argument("--out", type=Path, required=True, help="folder to write the mp4, PNG and JSON into")
-    preview.add_argument("--frames", type=_positive, default=12, help="evenly spaced frames on the sheet (default 12)")
-    preview.add_argument("--strict", action="store_true", help="fail on unreadable media instead of skipping it")
-
-    audit = commands.add_parser("audit", help="check a suite: balance, coverage, duplicates, a blind baseline, truth against media")
-    audit.add_argument("data", type=Path, help="built suite folder, or a suite config (YAML)")
-    audit.add_argument("--recheck", type=_non_negative, help="re-check the truth of only the first N samples (default all)")
-    audit.add_argument("--out", type=Path, help="also write the findings as JSON to this file")
-    audit.add_argument("--strict", action="store_true", help="fail on unreadable media instead of skipping it")
-
-    report = commands.add_parser("report", help="the results of one or more runs side by side: a table, and an HTML page")
-    report.add_argument("runs", type=Path, nargs="+", help="run folders written by `mmhay eval`")
-    report.add_argument("--out", type=Path, help="folder to write report.html (tables, heatmaps, curves, failures) into")
-    report.add_argument("--no-pictures", action="store_true", help="leave the frames out of the failures: a far smaller page for many runs")
-
-    export = commands.add_parser("export", help="write a built suite as a task of another evaluation tool (lmms-eval)")
-    export.add_argument("format", choices=["lmms-eval"], help="the tool: lmms-eval")
-    export.add_argument("data", type=Path, help="built suite folder")
-    export.add_argument("--out", type=Path, required=True, help="folder for the task (give it to lmms-eval as --include_path)")
-    export.add_argument("--task", help="task name (default mmhay_SUITE)")
-    export.add_argument("--max-new-tokens", type=_positive, default=32, help="generation length (default 32, as mmhay eval's hf models)")
-
-    listing = commands.add_parser("list", help="list registered generators, tasks, samplers, adapters, ...")
-    listing.add_argument("kind", nargs="?", help="one kind (plural accepted), e.g. samplers")
-
-    tiny = commands.add_parser("tiny-model", help="write a tiny random-weight checkpoint (offline smoke tests)")
-    from mmhay.adapters.tiny import TINY_FAMILIES, TINY_SCORERS
-
-    tiny.add_argument("family", metavar="FAMILY", help=f"model family: {', '.join(TINY_FAMILIES + TINY_SCORERS)}")
-    tiny.add_argument("--out", type=Path, required=True, help="folder to write the checkpoint into")
-    tiny.add_argument("--seed", type=_non_negative, default=0, help="weight seed (default 0)")
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -135,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     previous = _stop_on_sigterm()
     try:
-        handlers = {"build": _build, "eval": _eval, "preview": _preview, "audit": _audit, "report": _report, "export": _export, "list": _list, "tiny-model": _tiny}
+        handlers = {"build": _build, "eval": _eval, "exposure": _exposure, "preview": _preview, "audit": _audit, "report": _report, "export": _export, "list": _list, "tiny-model": _tiny}
         handler = handlers[args.command]
         return handler(args)
     except MmhayError as error:
@@ -242,7 +133,16 @@ def _eval(args) -> int:
     tasks = [task.strip() for task in args.tasks.split(",") if task.strip()]
     data = open_data(args.data, limit=args.limit, strict=args.strict, circular=args.circular, tasks=tasks)
     adapter = create_adapter(args.model, parse_model_args(args.model_args), seed=args.seed)
-    settings = EvalSettings(frames=args.frames, sampler=args.sampler, batch_size=args.batch_size, log_samples=args.log_samples, compress=args.compress)
+    from mmhay.exposure import parse_minimums
+
+    settings = EvalSettings(
+        frames=args.frames,
+        sampler=args.sampler,
+        batch_size=args.batch_size,
+        log_samples=args.log_samples,
+        compress=args.compress,
+        min_shown=parse_minimums(args.min_shown),
+    )
     with _progress_bar(f"eval {adapter.name}", rate="samples/s", show=ranks.main) as bar:
         task = bar.add_task("samples", total=data.count, rate="")
         started: list[float] = []
@@ -270,6 +170,50 @@ def _eval(args) -> int:
     cached = f", {result.cached} from the response cache" if result.cached else ""
     print(f"asked {result.asked}, reused {result.reused} earlier answers{cached}{skipped}")
     print(f"wrote {result.out}/samples.jsonl, {result.out}/metrics.json, {result.out}/results.md, {result.out}/report.html")
+    return 0
+
+
+def _exposure(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from mmhay.adapters import create_adapter, parse_model_args
+    from mmhay.errors import ConfigError
+    from mmhay.evaluate import EvalSettings, open_data
+    from mmhay.exposure import parse_minimums
+    from mmhay.exposure_survey import survey_exposure
+    from mmhay.sampling import check_sampler
+
+    check_sampler(args.sampler)
+    settings = EvalSettings(frames=args.frames, sampler=args.sampler, compress=args.compress, min_shown=parse_minimums(args.min_shown))
+    adapter = create_adapter(args.model, parse_model_args(args.model_args)) if args.model else None
+    if args.compress:
+        check = getattr(adapter, "check_compression", None)
+        if check is None:
+            raise ConfigError("--compress", "", "needs an hf video --model whose tokens it compresses", args.compress)
+        check(args.compress)
+    data = open_data(args.data, limit=args.limit, strict=args.strict)
+    with _progress_bar("exposure") as bar:
+        task = bar.add_task("samples", total=data.count)
+        result = survey_exposure(data, settings, adapter=adapter, progress=lambda done: bar.update(task, completed=done))
+    summary = result.summary
+    where = f"at the input of {adapter.name}" if adapter is not None and adapter.needs_frames else "as the sampler renders them"
+    print(f"{data.identity.get('suite')}: {args.frames} frames, {args.sampler} sampler{', ' + args.compress if args.compress else ''}; needles measured {where}")
+    table = Table(title="shown rate", title_justify="left")
+    for column in ["", "samples", "judged", "shown %", "95% CI"]:
+        table.add_column(column, justify="left" if not column else "right", no_wrap=True)
+    cells = {"overall": summary.get("overall"), **{f"task {k}": v for k, v in summary.get("by_task", {}).items()}} if summary else {}
+    for facet, values in (summary or {}).get("by_facet", {}).items():
+        cells.update({f"{facet} {value}": cell for value, cell in values.items()})
+    for name, cell in cells.items():
+        rate = cell["shown_rate"]
+        interval = "—" if rate is None else f"{100 * cell['shown_rate_low']:.1f}–{100 * cell['shown_rate_high']:.1f}"
+        table.add_row(name, str(cell["n"]), str(cell["judged"]), "—" if rate is None else f"{100 * rate:.1f}", interval)
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
+    if result.uniform_expectation is not None and not args.sampler.startswith("every"):
+        print(f"uniform sampling would show a single needle at a random place {100 * result.uniform_expectation:.1f}% of the time (analytic, docs/metrics.md)")
+    if result.skipped:
+        print(f"skipped {result.skipped} samples the model cannot be asked (the answer is in what it cannot take)")
     return 0
 
 
@@ -306,9 +250,9 @@ def _audit(args) -> int:
     data = open_data(args.data, strict=args.strict)
     with _progress_bar("audit") as bar:
         task = bar.add_task("samples", total=data.count)
-        findings = audit(data.samples(), recheck=args.recheck, progress=lambda done: bar.update(task, completed=done))
+        findings = audit(data.samples(), recheck=args.recheck, progress=lambda done: bar.update(task, completed=done), sampler=args.sampler, frames=args.frames)
     for finding in findings:
-        print(f"{'ok  ' if finding.ok else 'FAIL'}  {finding.check:<15} {finding.detail}")
+        print(f"{'FAIL' if not finding.ok else 'warn' if finding.warning else 'ok  '}  {finding.check:<15} {finding.detail}")
     if args.out:
         write_text_atomic(args.out, json.dumps([f.to_json() for f in findings], indent=2) + "\n")
         print(f"wrote {args.out}")

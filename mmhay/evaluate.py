@@ -33,6 +33,7 @@ from mmhay.adapters import Adapter, Answer, Request
 from mmhay.adapters.cache import ResponseCache, request_key
 from mmhay.atomic import remove_temporary_files, reporting_full_disk, write_text_atomic
 from mmhay.errors import ConfigError, DatasetError, ModelError
+from mmhay.exposure import COUNTING_TASKS, Minimums, exposure, frame_given, given_by_plan
 from mmhay.gallery import Gallery
 from mmhay.parallel import Ranks, sum_over_ranks, wait_for_all
 from mmhay.prefetch import Prefetcher
@@ -47,7 +48,7 @@ from mmhay.scoring.score import chance, is_correct
 from mmhay.software import software
 from mmhay.soundtrack import mix_gain
 
-__all__ = ["EvalSettings", "RunResult", "DataSource", "open_data", "evaluate"]
+__all__ = ["EvalSettings", "RunResult", "DataSource", "open_data", "evaluate", "shown_media", "skip_reason"]
 
 CACHE = "responses.sqlite"
 
@@ -63,11 +64,14 @@ class EvalSettings:
     log_samples: bool = False  # also record the exact text the model was given
     render_workers: int | None = None  # threads rendering the next batch (None: the cores, at most 8; 0: none)
     compress: str = ""  # visual-token compressor applied after the vision tower (mmhay.compression spec)
+    min_shown: Minimums = Minimums()  # how much of a needle counts as shown (mmhay.exposure)
 
     def identity(self) -> dict:
         identity = {"frames": self.frames, "sampler": self.sampler}
         if self.compress:
             identity["compress"] = self.compress
+        if self.min_shown != Minimums():
+            identity["min_shown"] = self.min_shown.to_json()
         return identity
 
 
@@ -213,7 +217,7 @@ def evaluate(
         progress(finished, total)
     records_path = out / (RECORDS if ranks.world == 1 else f"samples.rank{ranks.rank}.jsonl")
     prefetched = Prefetcher(
-        mine, lambda sample: _render(sample, adapter, settings), lambda sample: _media_key(sample, adapter), workers=settings.render_workers
+        mine, lambda sample: shown_media(sample, adapter, settings), lambda sample: _media_key(sample, adapter), workers=settings.render_workers
     )
     with (
         ResponseCache(Path(cache) if cache else out / CACHE) as responses,
@@ -259,12 +263,13 @@ def _finish(out: Path, run: dict, samples: list[Sample]) -> None:
 
 
 def _plan_first_video(samples: list[Sample], settings: EvalSettings) -> None:
-    """Plan the first video sample's frames before anything is written: a sampler option out of
-    its range (``fps:rate=-1``) is found with the real footage and fails with nothing written."""
-    for sample in samples:
-        if not isinstance(sample.media, Gallery) and sample.media.segments:
-            plan_frames(settings.sampler, footage_for(sample), settings.frames)
-            return
+    """Plan the longest video sample's frames before anything is written: a sampler option out
+    of its range (``fps:rate=-1``), or a budget too small for ``every`` frame of the longest
+    video, is found with the real footage and fails with nothing written."""
+    videos = [sample for sample in samples if not isinstance(sample.media, Gallery) and sample.media.segments]
+    if videos:
+        longest = max(videos, key=lambda sample: sample.media.duration)
+        plan_frames(settings.sampler, footage_for(longest), settings.frames)
 
 
 def _check_cache_file(path: Path) -> None:
@@ -316,8 +321,8 @@ def _batches(samples: list[Sample], done: dict, adapter: Adapter, batch_size: in
 def _media_shape(sample: Sample, adapter: Adapter) -> tuple[str, int]:
     """What the request for ``sample`` will carry, known without rendering: its kind
     (skip, none, images, video, audio, audio+video) and how many pictures."""
-    if _skip_reason(sample, adapter) or not adapter.needs_frames:
-        return ("skip" if _skip_reason(sample, adapter) else "none", 0)
+    if skip_reason(sample, adapter) or not adapter.needs_frames:
+        return ("skip" if skip_reason(sample, adapter) else "none", 0)
     media = sample.media
     if isinstance(media, Gallery):
         return ("images", len(media.images))
@@ -327,7 +332,7 @@ def _media_shape(sample: Sample, adapter: Adapter) -> tuple[str, int]:
     return (kind, 0)
 
 
-def _skip_reason(sample: Sample, adapter: Adapter) -> str | None:
+def skip_reason(sample: Sample, adapter: Adapter) -> str | None:
     """Why the model cannot be asked ``sample`` (its answer is in what the model cannot take)."""
     if not adapter.needs_frames:
         return None
@@ -346,12 +351,12 @@ def _skip_reason(sample: Sample, adapter: Adapter) -> str | None:
 def _media_key(sample: Sample, adapter: Adapter) -> str | None:
     """What names the frames ``sample`` is shown, or None where the model is not asked it. The
     rotations of a question share them: samplers see the same media, question and options."""
-    if _skip_reason(sample, adapter) or sample.answer_type.value not in PARSED_TYPES:
+    if skip_reason(sample, adapter) or sample.answer_type.value not in PARSED_TYPES:
         return None
     return json.dumps({"media": sample.media.to_json(), "question": sample.group or sample.id}, sort_keys=True)
 
 
-def _render(sample: Sample, adapter: Adapter, settings: EvalSettings) -> dict:
+def shown_media(sample: Sample, adapter: Adapter, settings: EvalSettings) -> dict:
     """The media of ``sample`` as the request carries it: only what the model can take."""
     media = sample.media
     shown: dict = {}
@@ -386,7 +391,7 @@ def _answer_batch(
     for sample, media in zip(batch, shown):
         if sample.answer_type.value not in PARSED_TYPES:
             raise ConfigError(sample.id, "answer_type", "is not scored yet", sample.answer_type.value)
-        reason = _skip_reason(sample, adapter)
+        reason = skip_reason(sample, adapter)
         if reason:
             records[sample.id] = _skipped(sample, prompt_for(sample), reason)
             continue
@@ -419,13 +424,18 @@ def _answer_batch(
             counts["cached"] += 1
     for sample in batch:
         if sample.id in answers:
-            records[sample.id] = _scored(sample, requests[sample.id], answers[sample.id], settings)
+            records[sample.id] = _scored(sample, requests[sample.id], answers[sample.id], settings, adapter.needs_frames)
     return [records[sample.id] for sample in batch if sample.id in records], failures
 
 
-def _scored(sample: Sample, request: Request, answer: Answer, settings: EvalSettings) -> dict:
+def _scored(sample: Sample, request: Request, answer: Answer, settings: EvalSettings, looks: bool = True) -> dict:
     kind = sample.answer_type.value
     parsed = parse_answer(kind, answer.text, sample.options)
+    if looks:
+        given = frame_given(request.frames, request.frame_times, answer.received, request.audio, request.audio_rate, request.images)
+    else:  # a baseline is credited with what the sampler would have shown
+        given = given_by_plan(sample, settings.sampler, settings.frames)
+    shown = exposure(sample, given, settings.min_shown)
     record = {
         **_record(sample, request.prompt),
         "frame_times": [round(t, 6) for t in request.frame_times],
@@ -434,7 +444,10 @@ def _scored(sample: Sample, request: Request, answer: Answer, settings: EvalSett
         "parsed": parsed,
         "correct": is_correct(kind, parsed, sample.answer),
         "chance": chance(kind, len(sample.options)),
+        "exposure": shown,
     }
+    if sample.task in COUNTING_TASKS:
+        record["correct_vs_shown_count"] = _counts_shown(sample, parsed, shown["shown_count"])
     if request.audio is not None and getattr(sample.media, "peak_dbfs", None) is not None:
         # the gain the whole recording was heard at (found when it was rendered, remembered)
         record["audio_gain_db"] = round(20 * log10(mix_gain(sample.media)), 3)
@@ -443,6 +456,14 @@ def _scored(sample: Sample, request: Request, answer: Answer, settings: EvalSett
     if settings.log_samples and answer.prompt is not None:
         record["input"] = answer.prompt
     return record
+
+
+def _counts_shown(sample: Sample, parsed, count: int) -> bool:
+    """Whether the answer is the count of appearances the model was given (not the true count)."""
+    if sample.answer_type.value != "choice":
+        return is_correct(sample.answer_type.value, parsed, str(count))
+    letters = [chr(ord("A") + i) for i, option in enumerate(sample.options) if option == str(count)]
+    return bool(letters) and is_correct("choice", parsed, letters[0])
 
 
 def _record(sample: Sample, prompt: str) -> dict:

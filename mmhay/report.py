@@ -19,7 +19,7 @@ import numpy as np
 from mmhay.atomic import output_folder, write_bytes_atomic, write_text_atomic
 from mmhay.errors import DatasetError
 from mmhay.scoring.html import data_uri, page
-from mmhay.scoring.plots import budget_curve_png, heatmap_png, length_curve_png
+from mmhay.scoring.plots import budget_curve_png, exposure_heatmaps_png, heatmap_png, length_curve_png
 from mmhay.scoring.report import run_labels
 
 __all__ = ["load_run", "write_report", "FAILURES_SHOWN"]
@@ -58,13 +58,26 @@ def write_report(runs: Sequence[Path], out: Path, *, pictures: bool = True, samp
             heatmaps.append((title, png))
             name = "".join(c if c.isalnum() else "-" for c in title).strip("-").lower()
             write_bytes_atomic(out / f"heatmap-{name}.png", png)
+    exposure: list[tuple[str, bytes]] = []
+    for label, (metrics, _) in zip(labels, loaded):
+        shown = metrics.get("exposure", {}).get("grid")
+        if shown and "grid" in metrics:  # runs made before mmhay recorded exposure have none
+            png = exposure_heatmaps_png(shown, metrics["grid"], f"{label} · what the model was shown")
+            exposure.append((f"{label} · shown rate, accuracy, accuracy given shown", png))
+            name = "".join(c if c.isalnum() else "-" for c in label).strip("-").lower()
+            write_bytes_atomic(out / f"exposure-{name}.png", png)
     labelled = [(label, m) for label, (m, _) in zip(labels, loaded)]
     curves = [("accuracy by haystack length", png) for png in [length_curve_png(labelled)] if png]
     budget = [("accuracy by frames shown", png) for png in [budget_curve_png(labelled)] if png]
     failures = {label: _failures(m, records, pictures, samples) for label, (m, records) in zip(labels, loaded)}
     html = page(
         [m for m, _ in loaded],
-        {"Where the needle is lost (depth x length)": heatmaps, "Haystack length": curves, "Frame budget": budget},
+        {
+            "Where the needle is lost (depth x length)": heatmaps,
+            "Shown, or missed? Shown rate, accuracy and accuracy given shown (depth x length)": exposure,
+            "Haystack length": curves,
+            "Frame budget": budget,
+        },
         failures,
     )
     path = out / "report.html"
@@ -105,10 +118,19 @@ def _failures(metrics: Mapping, records: Sequence[Mapping], pictures: bool, know
                 "answer": record["answer"],
                 "parsed": record.get("parsed"),
                 "output": record.get("output", ""),
+                "exposure": _exposure_label(record),
                 "pictures": _pictures(sample, record) if sample else [],
             }
         )
     return items
+
+
+def _exposure_label(record: Mapping) -> str | None:
+    """Whose miss a failure is: "never shown" (the needle was not given), "shown, missed"."""
+    if "exposure" not in record:
+        return None  # a run made before mmhay recorded exposure
+    verdict = record["exposure"].get("shown")
+    return {True: "shown, missed", False: "never shown", None: "nothing to show (the asked needle is absent)"}[verdict]
 
 
 def _find_samples(metrics: Mapping, ids: set[str]) -> dict:

@@ -6,7 +6,7 @@ in full-resolution frames (``--frames``), the options come from the spec ``name:
 ``scales`` says how much each frame is shrunk per side (1: full resolution, 2: half the width and
 height, a quarter of the pixels), so a sampler that shows more frames at lower resolution keeps
 the pixel and token budget. Samplers that look at the video (``scene``, ``keyclip``) render small
-proxies through ``footage.look``; the others need only its duration.
+proxies through ``footage.look``; ``every`` needs its frame rate; the others need only its duration.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from math import ceil, floor, sqrt
 import numpy as np
 
 from mmhay.errors import ConfigError
+from mmhay.media.timing import FrameGrid
 from mmhay.registry import registry
 from mmhay.specs import bind_options, parse_spec
 
@@ -170,6 +171,21 @@ def fps(footage: Footage, n: int, rate: float = 2.0, min_frames: int = 4, max_fr
     count = min(max(wanted, _ceil_to(min_frames, multiple_of)), _floor_to(top, multiple_of))
     count = max(_floor_to(int(count), multiple_of), min(multiple_of, top))
     return _plan(uniform_times(footage.duration, count), scale)
+
+
+@SAMPLERS.register("every")
+def every(footage: Footage, n: int, scale: float = 1.0) -> FramePlan:
+    """Every frame of the video, at k / rate (V-NIAH's protocol: the needle is always shown); refuses a video of more frames than the budget."""
+    if footage.rate is None:
+        raise ConfigError("--sampler", "every", "needs the video's frame rate, and this video has none (it is shown by its own timestamps); use uniform or fps")
+    grid = FrameGrid(footage.rate, ceil(footage.duration * footage.rate))
+    budget = _frames_at(scale, n)
+    if len(grid) > budget:
+        # dropping frames would make this another sampler, and the needle might be among them
+        needed = ceil(len(grid) / (scale * scale) - 1e-9)
+        at = f" at scale={scale:g}" if scale != 1 else ""
+        raise ConfigError("--sampler", "every", f"the video has {len(grid)} frames, more than --frames {n} holds{at}; give --frames {needed} or more")
+    return _plan(grid[:], scale)
 
 
 @SAMPLERS.register("random")

@@ -44,7 +44,7 @@ def test_duplicates_imbalance_and_wrong_truth_are_found():
     assert not findings["presence"].ok and findings["presence"].figures == {"present": 4, "absent": 1, "largest_difference": 3}
     assert not findings["truth"].ok and "does not show" in findings["truth"].figures["problems"][0]
     assert {f.check: f.ok for f in audit(samples)} == {
-        "letters": True, "presence": True, "coverage": True, "duplicates": True, "blind baseline": True, "truth": True,
+        "letters": True, "presence": True, "coverage": True, "duplicates": True, "blind baseline": True, "shown": True, "truth": True,
     }  # fmt: skip
 
 
@@ -53,5 +53,5 @@ def test_audit_writes_its_findings_as_json(tmp_path):
 
     assert main(["audit", str(QUICKSTART), "--recheck", "2", "--out", str(tmp_path / "audit.json")]) == 0
     findings = json.loads((tmp_path / "audit.json").read_text())
-    assert [f["check"] for f in findings] == ["letters", "presence", "coverage", "duplicates", "blind baseline", "truth"]
+    assert [f["check"] for f in findings] == ["letters", "presence", "coverage", "duplicates", "blind baseline", "shown", "truth"]
     assert all(f["ok"] for f in findings)

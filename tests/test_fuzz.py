@@ -95,7 +95,7 @@ def _shown(composition: Composition, k: int):
     return j, segment.ref, segment.range.start + offset
 
 
-@settings(FUZZ, max_examples=80)  # each example checks every frame of the video: the slow one
+@settings(FUZZ, max_examples=50)  # each example checks every frame of the video: the slow one
 @given(timelines())
 def test_assembled_time_stays_exact_under_any_inserts_replacements_and_overlays(timeline):
     rate, length, haystack, items, insertion = timeline

@@ -90,4 +90,6 @@ def test_eval_of_a_config_probes_each_source_file_once(tiny_qwen2_vl, counter_vi
     assert re.findall(r"data:image/png;base64,[^'\"]+", (tmp_path / "again" / "report.html").read_text()) == pictures
     assert main(["report", str(run), "--out", str(tmp_path / "small"), "--no-pictures"]) == 0
     html = (tmp_path / "small" / "report.html").read_text()
-    assert "Failures" in html and html.count("data:image/png;base64,") == len(list((tmp_path / "small").glob("heatmap-*.png"))) == 1
+    plots = [path.name.split("-")[0] for path in (tmp_path / "small").glob("*.png")]
+    assert sorted(plots) == ["exposure", "heatmap"], "the heatmap, and the three-panel exposure heatmaps"
+    assert "Failures" in html and html.count("data:image/png;base64,") == len(plots)

@@ -52,12 +52,18 @@ class Request:
 class Answer:
     """A model's reply to one request: its text, what it was given as text (the chat template
     applied, media as placeholders, when the adapter knows it), the tokens it cost, or the error
-    that kept it from answering (the evaluator keeps the other answers and asks again next run)."""
+    that kept it from answering (the evaluator keeps the other answers and asks again next run).
+
+    ``received`` says what the model's input was, where the adapter changed what it was sent
+    (``mmhay.exposure.Given``): ``frame_sizes`` and ``image_sizes`` ([w, h] each, after the
+    processor's or the API's resize), ``tokens`` (the compressor's grid and kept provenance),
+    ``audio_seconds`` (the sound the feature extractor took). Absent keys: as sent."""
 
     text: str
     prompt: str | None = None
     usage: Mapping[str, int] = field(default_factory=dict)
     error: str | None = None
+    received: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Adapter(Protocol):

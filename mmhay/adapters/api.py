@@ -160,7 +160,7 @@ class APIModel:
             if isinstance(text, list):  # some servers return content parts
                 text = "".join(part.get("text", "") for part in text if isinstance(part, dict))
             usage = {k: int(v) for k, v in (reply.get("usage") or {}).items() if k in ("prompt_tokens", "completion_tokens", "total_tokens") and isinstance(v, int)}
-            return Answer(_redact(text.strip(), key), prompt=shown, usage=usage)
+            return Answer(_redact(text.strip(), key), prompt=shown, usage=usage, received=self._received(request))
         return Answer("", prompt=shown, error=f"{error} (gave up after {self.settings.max_retries + 1} attempts)")
 
     def _delay(self, key: str, attempt: int, error: str) -> float:
@@ -230,14 +230,28 @@ class APIModel:
             body["seed"] = s.seed
         return body
 
+    def _sent_size(self, width: int, height: int) -> tuple[int, int]:
+        """The size a picture of ``width`` x ``height`` is sent at (``image_max_side``)."""
+        side = self.settings.image_max_side
+        if side and max(width, height) > side:
+            scale = side / max(width, height)
+            return max(1, round(width * scale)), max(1, round(height * scale))
+        return width, height
+
+    def _received(self, request: Request) -> dict:
+        """The sizes the pictures were sent at (``Answer.received``)."""
+        if request.images:
+            return {"image_sizes": [list(self._sent_size(i.shape[1], i.shape[0])) for i in request.images]}
+        if request.frames is not None and len(request.frames):
+            return {"frame_sizes": [list(self._sent_size(f.shape[1], f.shape[0])) for f in request.frames]}
+        return {}
+
     def _image(self, pixels: np.ndarray) -> dict:
         from PIL import Image
 
         image = Image.fromarray(np.asarray(pixels, dtype=np.uint8))
-        side = self.settings.image_max_side
-        if side and max(image.size) > side:
-            scale = side / max(image.size)
-            image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.Resampling.BICUBIC)
+        if self._sent_size(*image.size) != image.size:
+            image = image.resize(self._sent_size(*image.size), Image.Resampling.BICUBIC)
         buffer = io.BytesIO()
         image.save(buffer, format=self.settings.image_format.upper(), **({"quality": 90} if self.settings.image_format == "jpeg" else {}))
         data = base64.b64encode(buffer.getvalue()).decode()

@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS responses (
     text TEXT NOT NULL,
     prompt TEXT,
     usage TEXT NOT NULL,
-    model TEXT NOT NULL
+    model TEXT NOT NULL,
+    received TEXT
 );
 CREATE TABLE IF NOT EXISTS calls (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -106,6 +107,13 @@ def _open(path: Path, wait: float) -> sqlite3.Connection:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             db.executescript(_SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(responses)")}
+            if "received" not in columns:  # a cache written before answers said what the model received
+                try:
+                    db.execute("ALTER TABLE responses ADD COLUMN received TEXT")
+                except sqlite3.OperationalError as error:  # another rank added it first
+                    if "duplicate column" not in str(error):
+                        raise
             return db
         except sqlite3.OperationalError as error:
             db.close()
@@ -137,17 +145,20 @@ class ResponseCache:
         for start in range(0, len(keys), 500):  # SQLite limits the number of bound parameters
             chunk = list(keys[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(f"SELECT key, text, prompt, usage FROM responses WHERE key IN ({marks})", chunk)
-            for key, text, prompt, usage in rows:
-                found[key] = Answer(text, prompt, json.loads(usage))
+            rows = self._db.execute(f"SELECT key, text, prompt, usage, received FROM responses WHERE key IN ({marks})", chunk)
+            for key, text, prompt, usage, received in rows:
+                found[key] = Answer(text, prompt, json.loads(usage), received=json.loads(received) if received else {})
         return found
 
     def put(self, answers: Mapping[str, Answer], model: str) -> None:
         """Store fresh answers from the model (one transaction, synced) and log the calls."""
-        rows = [(key, a.text, a.prompt, json.dumps(dict(a.usage), sort_keys=True), model) for key, a in answers.items()]
+        rows = [
+            (key, a.text, a.prompt, json.dumps(dict(a.usage), sort_keys=True), model, json.dumps(dict(a.received), sort_keys=True) if a.received else None)
+            for key, a in answers.items()
+        ]
         try:
             with reporting_full_disk(self.path), self._transaction():
-                self._db.executemany("INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?)", rows)
+                self._db.executemany("INSERT OR REPLACE INTO responses (key, text, prompt, usage, model, received) VALUES (?, ?, ?, ?, ?, ?)", rows)
                 self._db.executemany("INSERT INTO calls (key) VALUES (?)", [(key,) for key in answers])
         except sqlite3.Error as error:  # a write error (over a file-size limit: SQLite says "disk I/O error")
             raise DatasetError(self.path, f"cannot store the answers ({error}); run the same command again to resume") from None

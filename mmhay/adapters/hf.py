@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mmhay.adapters import ADAPTERS, Answer, Request
+from mmhay.adapters.received import received_inputs
 from mmhay.errors import ConfigError, ModelError
 
 __all__ = ["HFModel", "HFSettings", "hf_model", "load_hf_model", "quiet_progress_bars"]
@@ -247,13 +248,7 @@ class HFModel:
     def _generate(self, requests: Sequence[Request]) -> list[Answer]:
         import torch
 
-        texts = [self._chat(request) for request in requests]
-        inputs = self._inputs(requests, texts).to(self.model.device)
-        counts = None
-        if requests[0].compress and self._kind(requests[0]) == "video":
-            from mmhay.adapters.token_compression import compressed_generation_inputs
-
-            inputs, counts = compressed_generation_inputs(self.model, dict(inputs), requests[0].compress, [r.frame_times for r in requests])
+        texts, inputs, counts, received = self._prepared(requests)
         options: dict[str, Any] = {"max_new_tokens": self.settings.max_new_tokens, "do_sample": self.settings.do_sample}
         if self.settings.do_sample:
             options.update(temperature=self.settings.temperature, top_p=self.settings.top_p)
@@ -274,8 +269,29 @@ class HFModel:
             generated = [t for t in tokens if t != pad]
             completion = next((k + 1 for k, t in enumerate(generated) if t in eos), len(generated))
             usage = {"prompt_tokens": int(prompt_tokens[row]), "completion_tokens": completion, "visual_tokens": int(visual_tokens[row])}
-            answers.append(Answer(reply.strip(), prompt=text, usage=usage))
+            answers.append(Answer(reply.strip(), prompt=text, usage=usage, received=received[row]))
         return answers
+
+    def receive(self, requests: Sequence[Request]) -> list[dict]:
+        """What each request's media becomes at the model's input (``Answer.received``), without
+        generating: the processor runs, and the vision tower and compressor where ``--compress``
+        asks for one (``mmhay exposure --model``). Requests of one kind of media."""
+        return self._prepared(requests)[3]
+
+    def _prepared(self, requests: Sequence[Request]):
+        """The prompts, the model's inputs, the visual tokens each row kept after compression
+        (None: not compressed) and what each request's media became (``Answer.received``)."""
+        texts = [self._chat(request) for request in requests]
+        inputs = self._inputs(requests, texts).to(self.model.device)
+        counts = None
+        received = received_inputs(self.processor, self.model.config, requests, inputs, self._kind(requests[0]))
+        if requests[0].compress and self._kind(requests[0]) == "video":
+            from mmhay.adapters.token_compression import compressed_generation_inputs
+
+            inputs, counts, kept = compressed_generation_inputs(self.model, dict(inputs), requests[0].compress, [r.frame_times for r in requests])
+            for row, tokens in zip(received, kept):
+                row["tokens"] = tokens
+        return texts, inputs, counts, received
 
     @cached_property
     def _media_token_ids(self) -> set[int]:

@@ -51,9 +51,11 @@ def check_family(model, spec: str) -> None:
         raise ConfigError("--compress", "", f"Qwen-VL positions need a frame grid: use {', '.join(_GRID_KEEPING)}", spec)
 
 
-def compressed_generation_inputs(model, inputs: dict, spec: str, frame_times: Sequence[Sequence[float]]) -> tuple[dict, list[int]]:
-    """``generate`` keyword arguments that start from compressed video features, and the visual
-    tokens each row kept. ``inputs`` is the processor's output for a batch of videos, one a row."""
+def compressed_generation_inputs(model, inputs: dict, spec: str, frame_times: Sequence[Sequence[float]]) -> tuple[dict, list[int], list[dict]]:
+    """``generate`` keyword arguments that start from compressed video features, the visual
+    tokens each row kept, and each row's provenance as ``mmhay.exposure.Given.tokens`` (the grid
+    compressed, frames per grid frame, each kept token's source frames and cells). ``inputs`` is
+    the processor's output for a batch of videos, one a row."""
     import torch
     from transformers.modeling_outputs import BaseModelOutputWithPooling
 
@@ -74,7 +76,11 @@ def compressed_generation_inputs(model, inputs: dict, spec: str, frame_times: Se
     else:
         pooled = torch.cat([torch.cat([k.tokens, v.extra]) for k, v in zip(kept, videos)])[None]
     kwargs["mm_encoder_outputs"] = {"video": BaseModelOutputWithPooling(pooler_output=pooled)}
-    return kwargs, counts
+    step = model.config.vision_config.temporal_patch_size if family.startswith("qwen") else 1
+    provenance = [
+        {"grid": list(v.grid.shape[:3]), "step": int(step), "kept": torch.cat([k.frames, k.boxes], 1).tolist()} for k, v in zip(kept, videos)
+    ]
+    return kwargs, counts, provenance
 
 
 def _qwen_videos(model, inputs: dict, frame_times) -> list[_Video]:

@@ -10,7 +10,7 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["render_caption", "render_title_card", "font"]
+__all__ = ["render_caption", "render_title_card", "font", "text_height"]
 
 
 @lru_cache(maxsize=32)
@@ -49,17 +49,36 @@ def render_caption(text: str, size: tuple[int, int]) -> tuple[np.ndarray, np.nda
     return np.ascontiguousarray(rgba[..., :3]), rgba[..., 3].astype(np.float32) / 255.0
 
 
+def _card_lines(text: str) -> list[str]:
+    """A title card's lines: the words wrapped onto up to three lines."""
+    words, lines = text.split(), []
+    per_line = max(1, -(-len(words) // 3)) if len(text) > 24 else len(words)
+    for start in range(0, len(words), per_line):
+        lines.append(" ".join(words[start : start + per_line]))
+    return lines
+
+
 def render_title_card(text: str, size: tuple[int, int]) -> np.ndarray:
     """A full frame of white text on a dark background, wrapped onto up to three lines."""
     from PIL import Image, ImageDraw
 
     width, height = size
     card = Image.new("RGB", (width, height), (24, 28, 36))
-    words, lines = text.split(), []
-    per_line = max(1, -(-len(words) // 3)) if len(text) > 24 else len(words)
-    for start in range(0, len(words), per_line):
-        lines.append(" ".join(words[start : start + per_line]))
+    lines = _card_lines(text)
     font = _fitted_font(max(lines, key=len), int(width * 0.86), int(height * 0.5), len(lines))
     draw = ImageDraw.Draw(card)
     draw.multiline_text((width / 2, height / 2), "\n".join(lines), font=font, fill=(245, 245, 245), anchor="mm", align="center", spacing=font.size // 3)
     return np.asarray(card).copy()
+
+
+def text_height(text: str, size: tuple[int, int], *, card: bool) -> int:
+    """The height in pixels of ``text``'s glyphs as drawn in a band of ``size`` (a caption) or on
+    a full frame of ``size`` (``card``): what a reader has to make out."""
+    width, height = size
+    if not card:
+        left, top, right, bottom = _fitted_font(text, int(width * 0.94), height).getbbox(text)
+        return int(bottom - top)
+    lines = _card_lines(text)
+    fitted = _fitted_font(max(lines, key=len), int(width * 0.86), int(height * 0.5), len(lines))
+    # one line's glyphs: capitals and descenders of the tallest line
+    return max(int(fitted.getbbox(line)[3] - fitted.getbbox(line)[1]) for line in lines)

@@ -82,6 +82,17 @@ def _task_tables(metrics: Mapping) -> str:
     return "".join(parts)
 
 
+def _exposure_table(exposure: Mapping) -> str:
+    """Shown rate and accuracy on each side of it, overall and by task."""
+
+    def accuracy(part) -> str:
+        return "—" if not part else f"{_pct(part['accuracy'])} (n={part['n']})"
+
+    cells = {"overall": exposure["overall"], **(exposure["by_task"] if len(exposure["by_task"]) > 1 else {})}
+    rows = [[name, str(c["judged"]), _pct(c["shown_rate"]), accuracy(c["given_shown"]), accuracy(c["given_not_shown"]), str(c["nothing_to_show"])] for name, c in cells.items()]
+    return _table(["what the model was shown", "judged", "shown %", "accuracy given shown %", "accuracy given not shown %", "nothing to show"], rows)
+
+
 def _failure(item: Mapping) -> str:
     pictures = "".join(f'<img alt="frame at {escape(str(label))}" title="{escape(str(label))}" src="{uri}">' for label, uri in item.get("pictures", []))
     options = "".join(f"<br>{chr(65 + k)}. {escape(o)}" for k, o in enumerate(item.get("options", [])))
@@ -89,7 +100,9 @@ def _failure(item: Mapping) -> str:
         f'<div class="failure"><b>{escape(item["id"])}</b> <span class="muted">{escape(item["task"])} · '
         f"{escape(str(item.get('facets', {})))}</span><div>{pictures}</div>"
         f"<div>{escape(item['question'])}{options}</div>"
-        f"<div>right answer: <b>{escape(item['answer'])}</b> · read as: <b>{escape(str(item.get('parsed')))}</b></div>"
+        f"<div>right answer: <b>{escape(item['answer'])}</b> · read as: <b>{escape(str(item.get('parsed')))}</b>"
+        + (f" · <b class='exposure'>{escape(item['exposure'])}</b>" if item.get("exposure") else "")
+        + "</div>"
         f"<pre>{escape(item.get('output', ''))}</pre></div>"
     )
 
@@ -114,6 +127,8 @@ def page(runs: Sequence[Mapping], plots: Mapping[str, Sequence[tuple[str, bytes]
     for label, m in zip(run_labels(runs), runs):
         parts.append(f"<h2>{escape(label)}</h2>")
         parts.append(_task_tables(m))
+        if m.get("exposure"):
+            parts.append(_exposure_table(m["exposure"]))
         if "mmneedle" in m:
             mm = m["mmneedle"]
             parts.append(

@@ -14,7 +14,7 @@ from math import sqrt
 from mmhay.scoring.bootstrap import bootstrap_interval, seed_for
 from mmhay.scoring.task_metrics import circular, family_metrics, mmneedle
 
-__all__ = ["Accuracy", "accuracy", "wilson_interval", "summarize", "usage_means"]
+__all__ = ["Accuracy", "accuracy", "wilson_interval", "summarize", "usage_means", "exposure_summary", "shown_cell"]
 
 
 @dataclass(frozen=True)
@@ -126,6 +126,65 @@ def summarize(records: Sequence[Mapping]) -> dict:
     tokens = usage_means(plain)
     if tokens:
         summary["usage"] = tokens
+    shown = exposure_summary(plain)
+    if shown:
+        summary["exposure"] = shown
+    return summary
+
+
+def shown_cell(records: Sequence[Mapping], label: object = "") -> dict:
+    """Exposure of a cell of records: how many were judged (their answer depends on a needle),
+    the shown rate among those (Wilson interval), and accuracy given shown and given not shown;
+    records whose answer depends on no needle are counted apart (``nothing_to_show``)."""
+    judged = [r for r in records if r.get("exposure", {}).get("shown") is not None]
+    shown = [r for r in judged if r["exposure"]["shown"]]
+    missed = [r for r in judged if not r["exposure"]["shown"]]
+    low, high = wilson_interval(len(shown), len(judged))
+    rate = len(shown) / len(judged) if judged else None
+    return {
+        "n": len(records),
+        "judged": len(judged),
+        "shown": len(shown),
+        "nothing_to_show": len(records) - len(judged),
+        "shown_rate": None if rate is None else round(rate, 6),
+        "shown_rate_low": round(low, 6) if judged else None,
+        "shown_rate_high": round(high, 6) if judged else None,
+        "given_shown": accuracy(shown, ("shown", label)).to_json() if shown else None,
+        "given_not_shown": accuracy(missed, ("not shown", label)).to_json() if missed else None,
+    }
+
+
+def exposure_summary(records: Sequence[Mapping]) -> dict | None:
+    """Shown rate and accuracy given shown / not shown, overall, by task, by each facet and over
+    the depth x length grid; counting scored against the shown count too (docs/metrics.md,
+    "Exposure"). None when no record has exposure (a run made before mmhay recorded it)."""
+    records = [r for r in records if "exposure" in r]
+    if not records:
+        return None
+    facet_names = sorted({name for r in records for name in r.get("facets", {})})
+    summary: dict = {
+        "minimums": records[0]["exposure"].get("minimums", {}),
+        "overall": shown_cell(records, "overall"),
+        "by_task": {task: shown_cell(rs, ("task", task)) for task, rs in _group(records, lambda r: r["task"]).items()},
+        "by_facet": {
+            name: {
+                value: shown_cell(rs, ("facet", name, value))
+                for value, rs in _group([r for r in records if name in r.get("facets", {})], lambda r, name=name: _label(r["facets"][name])).items()
+            }
+            for name in facet_names
+        },
+    }
+    both = [r for r in records if "depth" in r.get("facets", {}) and "length" in r.get("facets", {})]
+    if both:
+        cells = _group(both, lambda r: f"{_label(r['facets']['depth'])}|{_label(r['facets']['length'])}")
+        summary["grid"] = {"rows": "depth", "columns": "length", "cells": {key: shown_cell(rs, ("grid", key)) for key, rs in cells.items()}}
+    counted = [r for r in records if "correct_vs_shown_count" in r]
+    if counted:
+        summary["counting"] = {
+            "vs_true_count": accuracy(counted, ("count", "true")).to_json(),
+            "vs_shown_count": accuracy([{**r, "correct": r["correct_vs_shown_count"]} for r in counted], ("count", "shown")).to_json(),
+            "shown_count_below_true": sum(1 for r in counted if r["exposure"]["shown_count"] < r["exposure"]["true_count"]),
+        }
     return summary
 
 

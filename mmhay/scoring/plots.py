@@ -7,7 +7,7 @@ import io
 import textwrap
 from collections.abc import Mapping, Sequence
 
-__all__ = ["heatmap_png", "length_curve_png", "budget_curve_png"]
+__all__ = ["heatmap_png", "exposure_heatmaps_png", "length_curve_png", "budget_curve_png"]
 
 
 def _figure(width: float, height: float):
@@ -29,32 +29,59 @@ def _png(figure) -> bytes:
     return buffer.getvalue()
 
 
-def heatmap_png(grid: Mapping, title: str) -> bytes:
-    """Accuracy in each (depth, length) cell: colour fixed to 0..1, each cell labelled with its
-    accuracy and sample count; depth down, haystack length across."""
+def _grid_axes(cells: Mapping) -> tuple[list[str], list[str]]:
+    keys = [key.split("|") for key in cells]
+    return sorted({k[0] for k in keys}, key=float), sorted({k[1] for k in keys}, key=float)
+
+
+def _draw_heat(figure, axes, cells: Mapping, depths, lengths, value_of, title: str, label: str) -> None:
+    """One depth x length panel: ``value_of(cell)`` gives (value 0..1 or None, count)."""
     import numpy as np
 
-    keys = [key.split("|") for key in grid["cells"]]
-    depths = sorted({k[0] for k in keys}, key=float)
-    lengths = sorted({k[1] for k in keys}, key=float)
     values = np.full((len(depths), len(lengths)), np.nan)
-    figure, axes = _figure(1.4 + 0.9 * len(lengths), 1.2 + 0.45 * len(depths))
     for i, depth in enumerate(depths):
         for j, length in enumerate(lengths):
-            cell = grid["cells"].get(f"{depth}|{length}")
-            if cell is None:
+            cell = cells.get(f"{depth}|{length}")
+            value, count = value_of(cell) if cell is not None else (None, 0)
+            if value is None:
+                if cell is not None:
+                    axes.text(j, i, f"—\nn={count}", ha="center", va="center", fontsize=7, color="black")
                 continue
-            values[i, j] = cell["accuracy"]
-            shade = "white" if cell["accuracy"] < 0.6 else "black"
-            axes.text(j, i, f"{100 * cell['accuracy']:.0f}%\nn={cell['n']}", ha="center", va="center", fontsize=7, color=shade)
+            values[i, j] = value
+            shade = "white" if value < 0.6 else "black"
+            axes.text(j, i, f"{100 * value:.0f}%\nn={count}", ha="center", va="center", fontsize=7, color=shade)
     image = axes.imshow(values, vmin=0, vmax=1, cmap="viridis", aspect="auto")
     axes.set_xticks(range(len(lengths)), [f"{float(v):g}" for v in lengths])
     axes.set_yticks(range(len(depths)), [f"{float(v):g}" for v in depths])
     axes.set_xlabel("haystack length (s)")
     axes.set_ylabel("needle depth (0 = start, 1 = end)")
-    # about 13 characters an inch at 9 points: wrap a long title (settings in it) to the figure's width
-    axes.set_title(textwrap.fill(title, width=max(30, int(13 * figure.get_figwidth()))), fontsize=9)
-    figure.colorbar(image, ax=axes, label="accuracy")
+    # about 13 characters an inch at 9 points: wrap a long title (settings in it) to the panel's width
+    axes.set_title(textwrap.fill(title, width=max(30, int(13 * figure.get_figwidth() / len(figure.axes or [axes])))), fontsize=9)
+    figure.colorbar(image, ax=axes, label=label)
+
+
+def heatmap_png(grid: Mapping, title: str) -> bytes:
+    """Accuracy in each (depth, length) cell: colour fixed to 0..1, each cell labelled with its
+    accuracy and sample count; depth down, haystack length across."""
+    depths, lengths = _grid_axes(grid["cells"])
+    figure, axes = _figure(1.4 + 0.9 * len(lengths), 1.2 + 0.45 * len(depths))
+    _draw_heat(figure, axes, grid["cells"], depths, lengths, lambda c: (c["accuracy"], c["n"]), title, "accuracy")
+    return _png(figure)
+
+
+def exposure_heatmaps_png(shown: Mapping, accuracy: Mapping, title: str) -> bytes:
+    """Three depth x length panels side by side: the shown rate, accuracy, and accuracy given
+    shown, so that a cell lost by the sampler is told from one lost by the model."""
+    from matplotlib import pyplot
+
+    depths, lengths = _grid_axes(shown["cells"])
+    width = 1.4 + 0.9 * len(lengths)
+    figure, panels = pyplot.subplots(1, 3, figsize=(3 * width, 1.5 + 0.45 * len(depths)), dpi=110)
+    figure.suptitle(textwrap.fill(title, width=max(40, int(13 * 3 * width))), fontsize=10)
+    given = lambda c: (c["given_shown"]["accuracy"], c["given_shown"]["n"]) if c["given_shown"] else (None, 0)  # noqa: E731
+    _draw_heat(figure, panels[0], shown["cells"], depths, lengths, lambda c: (c["shown_rate"], c["judged"]), "shown rate", "shown rate")
+    _draw_heat(figure, panels[1], accuracy["cells"], depths, lengths, lambda c: (c["accuracy"], c["n"]), "accuracy", "accuracy")
+    _draw_heat(figure, panels[2], shown["cells"], depths, lengths, given, "accuracy given shown", "accuracy")
     return _png(figure)
 
 

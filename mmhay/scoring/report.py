@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-__all__ = ["run_markdown", "comparison_markdown", "summary_row", "data_label", "run_labels"]
+__all__ = ["run_markdown", "comparison_markdown", "summary_row", "data_label", "run_labels", "exposure_markdown"]
 
 
 def data_label(identity: Mapping) -> str:
@@ -88,7 +88,57 @@ def run_markdown(metrics: Mapping) -> str:
             cells = [grid["cells"].get(f"{row}|{col}") for col in cols]
             body.append([row] + [_pct(c["accuracy"]) + f" (n={c['n']})" if c else "" for c in cells])
         parts += ["", f"## Accuracy % by {rows_axis} (rows) and {cols_axis} (columns, seconds)", "", _table([f"{rows_axis} \\ {cols_axis}"] + cols, body)]
+    if metrics.get("exposure"):
+        parts += exposure_markdown(metrics["exposure"])
     return "\n".join(parts) + "\n"
+
+
+_SHOWN_HEADER = ["", "samples", "shown %", "95% CI", "accuracy given shown %", "accuracy given not shown %", "nothing to show"]
+
+
+def _shown_row(name: str, cell: Mapping) -> list[str]:
+    def acc(part):
+        return "—" if not part else f"{_pct(part['accuracy'])} (n={part['n']})"
+
+    interval = "—" if cell["shown_rate"] is None else f"{_pct(cell['shown_rate_low'])}–{_pct(cell['shown_rate_high'])}"
+    return [name, str(cell["n"]), _pct(cell["shown_rate"]), interval, acc(cell["given_shown"]), acc(cell["given_not_shown"]), str(cell["nothing_to_show"])]
+
+
+def exposure_markdown(exposure: Mapping) -> list[str]:
+    """The exposure section of results.md: what the model was shown, and accuracy on each side."""
+    m = exposure.get("minimums", {})
+    rows = [_shown_row("overall", exposure["overall"])]
+    if len(exposure["by_task"]) > 1:
+        rows += [_shown_row(task, cell) for task, cell in exposure["by_task"].items()]
+    parts = [
+        "",
+        "## What the model was shown",
+        "",
+        "A sample is *shown* when every needle its answer depends on was given: at least "
+        f"{m.get('frames', 1)} frame(s) inside its span, at least {m.get('height', 8):g} px high at the model's input, "
+        f"at least {_pct(m.get('tokens', 0.5))}% of its tokens kept after compression, at least {_pct(m.get('sound', 0.5))}% of its sound "
+        "inside the window heard (docs/metrics.md, \"Exposure\"). A wrong answer to a sample not shown is the sampler's miss, not the model's.",
+        "",
+        _table(_SHOWN_HEADER, rows),
+    ]
+    for facet, values in exposure["by_facet"].items():
+        parts += ["", f"### Shown by {facet}", "", _table([facet] + _SHOWN_HEADER[1:], [_shown_row(k, v) for k, v in values.items()])]
+    grid = exposure.get("grid")
+    if grid:
+        keys = [key.split("|") for key in grid["cells"]]
+        rows = sorted(dict.fromkeys(k[0] for k in keys), key=float)
+        cols = sorted(dict.fromkeys(k[1] for k in keys), key=float)
+        body = [[row] + [_pct(grid["cells"][f"{row}|{col}"]["shown_rate"]) if f"{row}|{col}" in grid["cells"] else "" for col in cols] for row in rows]
+        parts += ["", "### Shown rate % by depth (rows) and length (columns, seconds)", "", _table(["depth \\ length"] + cols, body)]
+    counting = exposure.get("counting")
+    if counting:
+        parts += [
+            "",
+            f"Counting: {_pct(counting['vs_true_count']['accuracy'])}% right against the true count, "
+            f"{_pct(counting['vs_shown_count']['accuracy'])}% against the count of appearances shown "
+            f"({counting['shown_count_below_true']} of {counting['vs_true_count']['n']} samples were shown fewer than there are).",
+        ]
+    return parts
 
 
 def comparison_markdown(runs: Sequence[Mapping]) -> str:

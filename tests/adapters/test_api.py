@@ -30,6 +30,7 @@ class ScriptedServer:
         self.most_in_flight = 0  # requests being answered at once (a hung one counts until its client gives up)
         self.answered: list[str] = []  # digest of each request answered
         self.authorizations: set[str] = set()
+        self.image_sizes: list[tuple[int, int]] = []  # (w, h) of every picture received
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -71,6 +72,8 @@ class ScriptedServer:
                     parts = body["messages"][0]["content"]
                     images = sum(part["type"] == "image_url" for part in parts)
                     with server.lock:
+                        server.image_sizes += [_picture_size(part["image_url"]["url"]) for part in parts if part["type"] == "image_url"]
+                    with server.lock:
                         server.answered.append(hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest())
                     reply = {
                         "choices": [{"message": {"role": "assistant", "content": "The answer is B."}}],
@@ -94,6 +97,15 @@ class ScriptedServer:
     def close(self):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def _picture_size(url: str) -> tuple[int, int]:
+    import base64
+    import io
+
+    from PIL import Image
+
+    return Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).size
 
 
 @pytest.fixture
@@ -166,3 +178,18 @@ def test_the_command_line_names_a_missing_key(built_small, tmp_path, capsys, mon
     code = main(["eval", "--model", "openai:gpt", "--model-args", "api_key_env=NO_SUCH_KEY_VAR", "--data", str(built_small), "--out", str(tmp_path / "r")])
     assert code == 2
     assert "NO_SUCH_KEY_VAR is not set" in capsys.readouterr().err
+
+
+def test_what_an_api_model_was_shown_is_measured_at_the_size_it_was_sent(built_small, key, tmp_path):
+    """``image_max_side`` shrinks 128 x 72 frames to 64 x 36: a full-frame needle is 36 px high
+    at the model's input, as the pictures the server decoded are."""
+    server = ScriptedServer()
+    try:
+        evaluate(open_data(built_small), _model(server, key, image_max_side=64), tmp_path / "run", EvalSettings(frames=6))
+    finally:
+        server.close()
+    assert set(server.image_sizes) == {(64, 36)}
+    records = [json.loads(line) for line in (tmp_path / "run" / "samples.jsonl").read_text().splitlines()]
+    heights = [h for r in records for needle in r["exposure"]["needles"] for h in needle["height_px"]]
+    assert heights and set(heights) == {36.0}
+    assert sum(r["exposure"]["shown"] is True for r in records) >= 1
