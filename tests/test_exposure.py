@@ -104,6 +104,13 @@ def test_an_overlay_shrunk_below_the_minimum_by_the_samplers_scale_is_not_shown(
     assert record["needles"][0]["frames"] == 1 and record["needles"][0]["height_px"] == [7.5]
     assert record["shown"] is False, "7.5 px is under the 8 px minimum"
     assert exposure(sample, frame_given(half, times, {}), Minimums(height=7))["shown"] is True
+    # what a baseline is credited with: the sampler's plan at the size it renders, unrendered
+    from mmhay.exposure import given_by_plan
+
+    planned = exposure(sample, given_by_plan(sample, "uniform", 16))
+    assert planned["shown"] is True and set(planned["needles"][0]["height_px"]) == {15.0}
+    planned = exposure(sample, given_by_plan(sample, "uniform:scale=2", 16))
+    assert planned["shown"] is False and set(planned["needles"][0]["height_px"]) == {7.5}
 
 
 @COMPRESSORS.register("drop_span_test")
