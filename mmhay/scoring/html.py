@@ -16,7 +16,7 @@ h1 { font-size: 22px; } h2 { font-size: 18px; margin-top: 28px; border-bottom: 1
 h3 { font-size: 15px; margin: 18px 0 6px; }
 table { border-collapse: collapse; margin: 6px 0 12px; } td, th { border: 1px solid #ddd; padding: 3px 8px; }
 th { background: #f4f4f4; text-align: left; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
-.plots img { margin: 4px 8px 8px 0; border: 1px solid #eee; }
+.plots img { margin: 4px 8px 8px 0; border: 1px solid #eee; max-width: 100%; height: auto; }
 .failure { border: 1px solid #ddd; padding: 8px 10px; margin: 10px 0; }
 .failure img { height: 72px; margin-right: 3px; }
 .failure pre { white-space: pre-wrap; background: #f7f7f7; padding: 6px; margin: 4px 0; }
