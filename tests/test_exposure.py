@@ -314,3 +314,32 @@ def test_the_audit_reports_the_shown_rate_and_warns_for_cells_shown_less_than_ha
     assert "less than half" in shown.detail and shown.figures["cells_below_half"]
     findings = {f.check: f for f in audit(open_data(config).samples(), recheck=0, sampler="fps:rate=2,max_frames=200", frames=200)}
     assert findings["shown"].figures["shown_rate"] == 1.0 and not findings["shown"].warning
+
+
+def test_a_sound_past_the_window_a_model_hears_is_not_shown(tmp_path):
+    """Qwen2-Audio's feature extractor keeps its window (30 s in the real model, 4 s in the tiny
+    one): a sound at the end of a 60 s recording was never heard, one at its start was."""
+    from mmhay.adapters import create_adapter
+    from mmhay.adapters.tiny import make_tiny_checkpoint
+
+    config = tmp_path / "audio.yaml"
+    suite = {
+        "name": "heard",
+        "seed": 1,
+        "samples": 2,
+        "generator": "audio",
+        "audio": {"rate": 16000},
+        "haystack": {"bed": "noise", "shot_seconds": [20, 60]},
+        "needle": {"kind": "sound", "duration": 1.0},
+        "grid": {"length": [60], "depth": [0.0, 1.0]},
+    }
+    config.write_text(json.dumps(suite))
+    checkpoint = make_tiny_checkpoint("qwen2-audio", tmp_path / "model")
+    adapter = create_adapter(f"hf:{checkpoint}", {"max_new_tokens": "3"})
+    evaluate(open_data(config), adapter, tmp_path / "run", EvalSettings())
+    records = {r["facets"]["depth"]: r for r in map(json.loads, (tmp_path / "run" / "samples.jsonl").read_text().splitlines())}
+    start, end = records[0.0]["exposure"]["needles"][0], records[1.0]["exposure"]["needles"][0]
+    assert start == {**start, "heard": True, "share": 1.0, "shown": True}
+    assert end == {**end, "heard": True, "share": 0.0, "shown": False}
+    extractor = adapter.processor.feature_extractor
+    assert extractor.n_samples / extractor.sampling_rate < 59, "the window ends before the last needle"

@@ -34,9 +34,14 @@ def received_inputs(processor, config, requests: Sequence[Request], inputs, kind
     if kind.startswith("audio"):
         extractor = processor.feature_extractor
         limit, rate = getattr(extractor, "n_samples", None), getattr(extractor, "sampling_rate", None)
-        for row, request in zip(received, requests):
+        hop = getattr(extractor, "hop_length", None)
+        mask = inputs.get("feature_attention_mask")
+        taken = mask.sum(-1).tolist() if mask is not None and hop and rate and mask.shape[0] == len(requests) else None
+        for k, (row, request) in enumerate(zip(received, requests)):
             seconds = request.audio.shape[-1] / request.audio_rate
-            if limit and rate:  # a Whisper-style extractor pads or cuts the sound to n_samples
+            if taken is not None:  # the feature frames the extractor kept (Whisper: 10 ms each)
+                seconds = min(seconds, taken[k] * hop / rate)
+            elif limit and rate:  # a Whisper-style extractor pads or cuts the sound to n_samples
                 seconds = min(seconds, limit / rate)
             row["audio_seconds"] = round(float(seconds), 6)
     return received
