@@ -196,7 +196,7 @@ def evaluate(
     # listed before the folder is claimed: a --tasks that no sample has fails with nothing written
     samples = list(data.samples())
     _check_unique(samples)
-    _plan_first_video(samples, settings)
+    _plan_longest_video(samples, settings)
     if cache is not None:
         _check_cache_file(Path(cache))
     if ranks.main:
@@ -262,7 +262,7 @@ def _finish(out: Path, run: dict, samples: list[Sample]) -> None:
     write_report([out], out, samples={sample.id: sample for sample in samples})
 
 
-def _plan_first_video(samples: list[Sample], settings: EvalSettings) -> None:
+def _plan_longest_video(samples: list[Sample], settings: EvalSettings) -> None:
     """Plan the longest video sample's frames before anything is written: a sampler option out
     of its range (``fps:rate=-1``), or a budget too small for ``every`` frame of the longest
     video, is found with the real footage and fails with nothing written."""
