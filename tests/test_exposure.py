@@ -343,3 +343,26 @@ def test_a_sound_past_the_window_a_model_hears_is_not_shown(tmp_path):
     assert end == {**end, "heard": True, "share": 0.0, "shown": False}
     extractor = adapter.processor.feature_extractor
     assert extractor.n_samples / extractor.sampling_rate < 59, "the window ends before the last needle"
+
+
+@pytest.mark.parametrize("insertion", ["overlay", "insert"])
+def test_a_text_needles_height_is_the_height_of_its_glyphs_as_drawn(insertion, tmp_path):
+    """A caption (overlay) or a title card (insert, wrapped onto lines): the height recorded is
+    that of a line of the text's white glyphs in the rendered frame, not the band's or the frame's."""
+    import numpy as np
+
+    config = {**INSERTED, "name": f"text-{insertion}", "video": {"size": [256, 144], "fps": 8}, "needle": {"kind": "text", "insertion": insertion, "duration": 1.0}}
+    folder = tmp_path / "built"
+    build_suite(parse_suite(config), folder)
+    sample = _first(folder)
+    needle = sample.truth["needles"][0]
+    inside = _at(needle["start"]) + Fraction(1, 16)
+    frames, times = render_plan(sample.media, FramePlan((inside,), (1.0,)))
+    recorded = exposure(sample, frame_given(frames, times, {}))["needles"][0]["height_px"][0]
+    x, y, w, h = needle["box"] or (0, 0, 256, 144)
+    region = frames[0][y : y + h, x : x + w].astype(int)
+    white = np.where((region.min(axis=2) > 200).any(axis=1))[0]  # rows holding the text's white fill
+    lines = np.split(white, np.where(np.diff(white) > 2)[0] + 1)  # a line's rows, then a gap
+    drawn = max(line.max() - line.min() + 1 for line in lines)
+    assert recorded < h * 0.8, "the glyphs, not the band or the frame"
+    assert abs(recorded - drawn) <= 3, (recorded, drawn)
