@@ -126,12 +126,17 @@ def drop_span_test(features, times, drop_from: float = 0.0, drop_to: float = 0.0
 
 
 @pytest.fixture(scope="module")
-def tiny_llava(tmp_path_factory):
-    from mmhay.adapters import create_adapter
+def tiny_llava_checkpoint(tmp_path_factory):
     from mmhay.adapters.tiny import make_tiny_checkpoint
 
-    checkpoint = make_tiny_checkpoint("llava-onevision", tmp_path_factory.mktemp("models") / "llava")
-    return create_adapter(f"hf:{checkpoint}", {"max_new_tokens": "3"})
+    return make_tiny_checkpoint("llava-onevision", tmp_path_factory.mktemp("models") / "llava")
+
+
+@pytest.fixture(scope="module")
+def tiny_llava(tiny_llava_checkpoint):
+    from mmhay.adapters import create_adapter
+
+    return create_adapter(f"hf:{tiny_llava_checkpoint}", {"max_new_tokens": "3"})
 
 
 def test_a_compressor_that_drops_the_needles_tokens_turns_shown_into_not_shown(built, tiny_llava, tmp_path):
@@ -149,6 +154,29 @@ def test_a_compressor_that_drops_the_needles_tokens_turns_shown_into_not_shown(b
     assert drop["frames"] == plain["frames"] and drop["tokens"] == 0.0 and runs["drop"]["shown"] is False
     metrics = json.loads((tmp_path / "drop" / "metrics.json").read_text())
     assert metrics["exposure"]["overall"]["shown_rate"] == 0.0
+    # mmhay exposure measures the same without asking: the processor, tower and compressor run
+    for spec, rate in (("evs_prune:q=0", 1.0), (f"drop_span_test:drop_from={needle['start']},drop_to={needle['end']}", 0.0)):
+        surveyed = survey_exposure(data, EvalSettings(frames=8, compress=spec), adapter=tiny_llava)
+        assert surveyed.summary["overall"]["shown_rate"] == rate
+
+
+def test_mmhay_exposure_measures_at_a_models_input(built, tiny_llava_checkpoint, tiny_llava, capsys):
+    def overall(folder, *model):
+        assert main(["exposure", str(folder), "--frames", "8", *model]) == 0
+        printed = capsys.readouterr().out
+        assert ("at the input of hf:" in printed) == bool(model)
+        return printed.split("│ overall")[1].split("\n")[0].split("│")[3].strip()
+
+    model = ["--model", f"hf:{tiny_llava_checkpoint}", "--compress", "evs_prune:q=0"]
+    # 8 uniform frames over 7 s show the 1 s needle; a picture inserted whole stays the frame's height
+    assert overall(built["inserted"], *model) == "100.0"
+    # the 15 px overlay of a 144 px frame is shown as the sampler renders it, but LLaVA-OneVision's
+    # processor makes every frame its small square input, where the overlay is under 8 px
+    side = tiny_llava.processor.video_processor.size["height"]
+    assert 15 * side / 144 < 8
+    assert overall(built["overlaid"]) == "100.0" and overall(built["overlaid"], *model) == "0.0"
+    assert main(["exposure", str(built["overlaid"]), "--frames", "8", "--compress", "evs_prune:q=0"]) == 2
+    assert "--compress" in capsys.readouterr().err
 
 
 def test_the_processors_resize_is_what_the_height_is_measured_at(built, tiny_qwen2_vl, tmp_path):
