@@ -26,7 +26,11 @@ def clip_relevance(frames: np.ndarray, question: str, path: str) -> tuple[np.nda
         raise ConfigError("--sampler", "scorer", "clip needs a checkpoint: clip:PATH_OR_ID", "clip")
     model, processor = _load(path)
     padding = "max_length" if "siglip" in type(model).__name__.lower() else True  # SigLIP was trained on padded text
-    inputs = processor(text=[question], images=list(frames), return_tensors="pt", padding=padding, truncation=True)
+    # cut the question to the text model's positions, whatever the tokenizer says its limit is
+    # (a tokenizer saved without model_max_length would keep a long question whole, and fail)
+    positions = getattr(getattr(model.config, "text_config", None), "max_position_embeddings", None)
+    limits = {"max_length": positions} if positions and padding is True else {}
+    inputs = processor(text=[question], images=list(frames), return_tensors="pt", padding=padding, truncation=True, **limits)
     with torch.inference_mode():
         images = _embedding(model.get_image_features(pixel_values=inputs["pixel_values"].to(model.device, model.dtype)))
         text_inputs = {k: v.to(model.device) for k, v in inputs.items() if k in ("input_ids", "attention_mask")}

@@ -130,3 +130,17 @@ def test_every_rotation_of_a_question_is_shown_the_same_frames(built_small, tmp_
         by_question.setdefault(record["group"], set()).add(tuple(record["frame_times"]))
     assert len(by_question) == 4 and all(len(times) == 1 for times in by_question.values()), "one draw a question, whatever the rotation"
     assert len({next(iter(times)) for times in by_question.values()}) > 1, "questions draw apart"
+
+
+def test_a_question_longer_than_the_scorers_text_model_is_cut_to_fit(tmp_path):
+    """vnbench's ordering questions run to 185 tokens; the tiny CLIP's text model has 128
+    positions and its tokenizer states no limit: the question is cut to the model's, not refused."""
+    import numpy as np
+
+    from mmhay.adapters.tiny import make_tiny_checkpoint
+    from mmhay.relevance import clip_relevance
+
+    scorer = make_tiny_checkpoint("clip", tmp_path / "clip")
+    frames = np.zeros((3, 32, 32, 3), np.uint8)
+    relevance, embeddings = clip_relevance(frames, "Which came first, the red star or the blue arrow? " * 20, str(scorer))
+    assert relevance.shape == (3,) and np.isfinite(relevance).all() and embeddings.shape[0] == 3
