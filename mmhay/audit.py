@@ -76,13 +76,12 @@ SHOWN_WARNING = 0.5  # a cell shown less often than this measures the sampler mo
 def _shown(samples: list[Sample], sampler: str, frames: int) -> Finding:
     """The shown rate at ``sampler`` and ``frames`` (``mmhay.exposure``), with a warning for the
     grid cells whose needles would be shown less than half the time."""
-    from mmhay.exposure import exposure, given_by_plan
+    from mmhay.evaluate import EvalSettings
+    from mmhay.exposure_survey import exposure_record
     from mmhay.scoring.metrics import exposure_summary
 
-    records = [
-        {"task": s.task, "facets": dict(s.facets), "correct": False, "chance": None, "exposure": exposure(s, given_by_plan(s, sampler, frames))} for s in samples
-    ]
-    summary = exposure_summary(records)
+    settings = EvalSettings(frames=frames, sampler=sampler)
+    summary = exposure_summary([exposure_record(sample, settings) for sample in samples])
     overall = summary["overall"] if summary else None
     if not overall or overall["shown_rate"] is None:
         return Finding("shown", True, "no sample whose answer depends on a needle")

@@ -48,7 +48,7 @@ from mmhay.scoring.score import chance, is_correct
 from mmhay.software import software
 from mmhay.soundtrack import mix_gain
 
-__all__ = ["EvalSettings", "RunResult", "DataSource", "open_data", "evaluate", "shown_media", "skip_reason"]
+__all__ = ["EvalSettings", "RunResult", "DataSource", "open_data", "evaluate", "shown_media", "request_for", "skip_reason"]
 
 CACHE = "responses.sqlite"
 
@@ -379,6 +379,19 @@ def shown_media(sample: Sample, adapter: Adapter, settings: EvalSettings) -> dic
     return shown
 
 
+def request_for(sample: Sample, media: dict, settings: EvalSettings) -> Request:
+    """What the model is asked about ``sample``: its prompt, and ``media`` as ``shown_media`` rendered it."""
+    return Request(
+        key=sample.id,
+        prompt=prompt_for(sample),
+        answer_type=sample.answer_type.value,
+        options=sample.options,
+        facets=dict(sample.facets),
+        compress=settings.compress,
+        **media,
+    )
+
+
 def _answer_batch(
     batch: Sequence[Sample], shown: list[dict | None], adapter: Adapter, settings: EvalSettings, responses: ResponseCache, counts: dict
 ) -> tuple[list[dict], list[str]]:
@@ -395,15 +408,7 @@ def _answer_batch(
         if reason:
             records[sample.id] = _skipped(sample, prompt_for(sample), reason)
             continue
-        request = Request(
-            key=sample.id,
-            prompt=prompt_for(sample),
-            answer_type=sample.answer_type.value,
-            options=sample.options,
-            facets=dict(sample.facets),
-            compress=settings.compress,
-            **media,
-        )
+        request = request_for(sample, media, settings)
         requests[sample.id] = request
         keys[sample.id] = request_key(identity, request)
     answers = {}

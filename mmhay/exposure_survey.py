@@ -15,13 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from math import floor
 
-from mmhay.adapters import Request
-from mmhay.evaluate import DataSource, EvalSettings, shown_media, skip_reason
+from mmhay.evaluate import DataSource, EvalSettings, request_for, shown_media, skip_reason
 from mmhay.exposure import exposure, frame_given, given_by_plan
-from mmhay.prompts import prompt_for
 from mmhay.scoring.metrics import exposure_summary
 
-__all__ = ["SurveyResult", "survey_exposure", "uniform_expectation"]
+__all__ = ["SurveyResult", "survey_exposure", "exposure_record", "uniform_expectation"]
 
 
 @dataclass(frozen=True)
@@ -46,19 +44,12 @@ def survey_exposure(
     """Exposure of every sample of ``data`` under ``settings`` (sampler, frames, compress,
     min_shown), for ``adapter``'s input where one is given."""
     records, skipped, expected = [], 0, []
-    looks = adapter is not None and adapter.needs_frames
     for done, sample in enumerate(data.samples(), 1):
-        if looks and skip_reason(sample, adapter):
+        record = exposure_record(sample, settings, adapter)
+        if record is None:
             skipped += 1
             continue
-        if looks:
-            media = shown_media(sample, adapter, settings)
-            request = Request(key=sample.id, prompt=prompt_for(sample), answer_type=sample.answer_type.value, options=sample.options, compress=settings.compress, **media)
-            received = adapter.receive([request])[0] if hasattr(adapter, "receive") else {}
-            given = frame_given(request.frames, request.frame_times, received, request.audio, request.audio_rate, request.images)
-        else:
-            given = given_by_plan(sample, settings.sampler, settings.frames)
-        records.append({"task": sample.task, "facets": dict(sample.facets), "correct": False, "chance": None, "exposure": exposure(sample, given, settings.min_shown)})
+        records.append(record)
         needles = sample.truth.get("needles", [])
         if len(needles) == 1 and "start" in needles[0] and getattr(sample.media, "segments", None):
             expected.append(uniform_expectation(float(sample.media.duration), needles[0]["start"], needles[0]["end"], settings.frames, _rate(sample.media)))
@@ -66,6 +57,21 @@ def survey_exposure(
             progress(done)
     summary = exposure_summary(records) or {}
     return SurveyResult(summary, len(records), skipped, sum(expected) / len(expected) if expected else None)
+
+
+def exposure_record(sample, settings: EvalSettings, adapter=None) -> dict | None:
+    """A record of ``sample``'s exposure alone, as ``exposure_summary`` reads it (no answer: it
+    counts as wrong), or None where ``adapter`` cannot be asked it. With an adapter that looks,
+    the media is rendered and put through its input (``receive``); else the sampler's plan."""
+    if adapter is not None and adapter.needs_frames:
+        if skip_reason(sample, adapter):
+            return None
+        request = request_for(sample, shown_media(sample, adapter, settings), settings)
+        received = adapter.receive([request])[0] if hasattr(adapter, "receive") else {}
+        given = frame_given(request.frames, request.frame_times, received, request.audio, request.audio_rate, request.images)
+    else:
+        given = given_by_plan(sample, settings.sampler, settings.frames)
+    return {"task": sample.task, "facets": dict(sample.facets), "correct": False, "chance": None, "exposure": exposure(sample, given, settings.min_shown)}
 
 
 def _rate(media) -> float | None:

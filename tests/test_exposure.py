@@ -196,12 +196,10 @@ def test_the_processors_resize_is_what_the_height_is_measured_at(built, tiny_qwe
 
 
 def _request(sample, adapter):
-    from mmhay.adapters import Request
-    from mmhay.evaluate import shown_media
-    from mmhay.prompts import prompt_for
+    from mmhay.evaluate import request_for, shown_media
 
-    media = shown_media(sample, adapter, EvalSettings(frames=8))
-    return Request(key=sample.id, prompt=prompt_for(sample), answer_type="choice", options=sample.options, **media)
+    settings = EvalSettings(frames=8)
+    return request_for(sample, shown_media(sample, adapter, settings), settings)
 
 
 # half the samples' needles fall between the 8 frames: a 1 s needle in 6 or 20 s
