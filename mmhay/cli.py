@@ -273,6 +273,7 @@ def _print_runs(runs: list[dict], *, grid: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from mmhay.scoring.metrics import grid_axes
     from mmhay.scoring.report import summary_row
 
     table = Table(title="results", title_justify="left")
@@ -286,9 +287,7 @@ def _print_runs(runs: list[dict], *, grid: bool) -> None:
     console.print(table)
     cells = runs[0].get("grid") if grid else None
     if cells:
-        keys = [key.split("|") for key in cells["cells"]]
-        rows = sorted(dict.fromkeys(k[0] for k in keys), key=float)
-        cols = sorted(dict.fromkeys(k[1] for k in keys), key=float)
+        rows, cols = grid_axes(cells["cells"])
         console.print(f"accuracy % by {cells['rows']} (rows) and haystack {cells['columns']} in seconds (columns)")
         heat = Table()
         heat.add_column(f"{cells['rows']}")

@@ -6,7 +6,7 @@ import base64
 from collections.abc import Mapping, Sequence
 from html import escape
 
-from mmhay.scoring.report import run_labels
+from mmhay.scoring.report import run_labels, shown_table
 
 __all__ = ["page", "data_uri"]
 
@@ -83,14 +83,9 @@ def _task_tables(metrics: Mapping) -> str:
 
 
 def _exposure_table(exposure: Mapping) -> str:
-    """Shown rate and accuracy on each side of it, overall and by task."""
-
-    def accuracy(part) -> str:
-        return "—" if not part else f"{_pct(part['accuracy'])} (n={part['n']})"
-
-    cells = {"overall": exposure["overall"], **(exposure["by_task"] if len(exposure["by_task"]) > 1 else {})}
-    rows = [[name, str(c["judged"]), _pct(c["shown_rate"]), accuracy(c["given_shown"]), accuracy(c["given_not_shown"]), str(c["nothing_to_show"])] for name, c in cells.items()]
-    return _table(["what the model was shown", "judged", "shown %", "accuracy given shown %", "accuracy given not shown %", "nothing to show"], rows)
+    """Shown rate and accuracy on each side of it, overall and by task (results.md's table)."""
+    header, rows = shown_table(exposure)
+    return _table(["what the model was shown", *header[1:]], rows)
 
 
 def _failure(item: Mapping) -> str:

@@ -14,7 +14,7 @@ from math import sqrt
 from mmhay.scoring.bootstrap import bootstrap_interval, seed_for
 from mmhay.scoring.task_metrics import circular, family_metrics, mmneedle
 
-__all__ = ["Accuracy", "accuracy", "wilson_interval", "summarize", "usage_means", "exposure_summary", "shown_cell"]
+__all__ = ["Accuracy", "accuracy", "wilson_interval", "summarize", "usage_means", "exposure_summary", "shown_cell", "grid_axes"]
 
 
 @dataclass(frozen=True)
@@ -80,13 +80,36 @@ def _label(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _cells(records: Sequence[Mapping], label: str) -> dict | None:
-    """Accuracy in every (depth, length) cell, when the records have both facets."""
+def _accuracy(records: Sequence[Mapping], label: object) -> dict:
+    return accuracy(records, label).to_json()
+
+
+def _cells(records: Sequence[Mapping], label: object, measure=_accuracy) -> dict | None:
+    """``measure`` (accuracy by default) of every (depth, length) cell, keyed ``"depth|length"``,
+    when the records have both facets."""
     both = [r for r in records if "depth" in r.get("facets", {}) and "length" in r.get("facets", {})]
     if not both:
         return None
     cells = _group(both, lambda r: f"{_label(r['facets']['depth'])}|{_label(r['facets']['length'])}")
-    return {"rows": "depth", "columns": "length", "cells": {key: accuracy(rs, (label, key)).to_json() for key, rs in cells.items()}}
+    return {"rows": "depth", "columns": "length", "cells": {key: measure(rs, (label, key)) for key, rs in cells.items()}}
+
+
+def _by_facet(records: Sequence[Mapping], measure=_accuracy) -> dict:
+    """``measure`` of the records of each value of each facet."""
+    names = sorted({name for r in records for name in r.get("facets", {})})
+    return {
+        name: {
+            value: measure(rs, ("facet", name, value))
+            for value, rs in _group([r for r in records if name in r.get("facets", {})], lambda r, name=name: _label(r["facets"][name])).items()
+        }
+        for name in names
+    }
+
+
+def grid_axes(cells: Mapping) -> tuple[list[str], list[str]]:
+    """The rows (depths) and columns (lengths) of a grid's ``"depth|length"`` cells, in numeric order."""
+    keys = [key.split("|") for key in cells]
+    return sorted(dict.fromkeys(k[0] for k in keys), key=float), sorted(dict.fromkeys(k[1] for k in keys), key=float)
 
 
 def summarize(records: Sequence[Mapping]) -> dict:
@@ -96,20 +119,11 @@ def summarize(records: Sequence[Mapping]) -> dict:
     Accuracy counts each question once: rotations after the first only enter circular accuracy.
     """
     plain = [r for r in records if not r.get("rotation")]
-    facet_names = sorted({name for r in plain for name in r.get("facets", {})})
     summary: dict = {
         "overall": accuracy(plain, "overall").to_json(),
         "by_task": {task: accuracy(rs, ("task", task)).to_json() for task, rs in _group(plain, lambda r: r["task"]).items()},
         "by_modality": {m: accuracy(rs, ("modality", m)).to_json() for m, rs in _group(plain, lambda r: r.get("modality", "video")).items()},
-        "by_facet": {
-            name: {
-                value: accuracy(rs, ("facet", name, value)).to_json()
-                for value, rs in _group(
-                    [r for r in plain if name in r.get("facets", {})], lambda r, name=name: _label(r["facets"][name])
-                ).items()
-            }
-            for name in facet_names
-        },
+        "by_facet": _by_facet(plain),
         "tasks": family_metrics(plain),
     }
     grid = _cells(plain, "grid")
@@ -161,23 +175,15 @@ def exposure_summary(records: Sequence[Mapping]) -> dict | None:
     records = [r for r in records if "exposure" in r]
     if not records:
         return None
-    facet_names = sorted({name for r in records for name in r.get("facets", {})})
     summary: dict = {
         "minimums": records[0]["exposure"].get("minimums", {}),
         "overall": shown_cell(records, "overall"),
         "by_task": {task: shown_cell(rs, ("task", task)) for task, rs in _group(records, lambda r: r["task"]).items()},
-        "by_facet": {
-            name: {
-                value: shown_cell(rs, ("facet", name, value))
-                for value, rs in _group([r for r in records if name in r.get("facets", {})], lambda r, name=name: _label(r["facets"][name])).items()
-            }
-            for name in facet_names
-        },
+        "by_facet": _by_facet(records, shown_cell),
     }
-    both = [r for r in records if "depth" in r.get("facets", {}) and "length" in r.get("facets", {})]
-    if both:
-        cells = _group(both, lambda r: f"{_label(r['facets']['depth'])}|{_label(r['facets']['length'])}")
-        summary["grid"] = {"rows": "depth", "columns": "length", "cells": {key: shown_cell(rs, ("grid", key)) for key, rs in cells.items()}}
+    grid = _cells(records, "grid", shown_cell)
+    if grid:
+        summary["grid"] = grid
     counted = [r for r in records if "correct_vs_shown_count" in r]
     if counted:
         summary["counting"] = {

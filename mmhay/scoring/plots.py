@@ -7,6 +7,8 @@ import io
 import textwrap
 from collections.abc import Mapping, Sequence
 
+from mmhay.scoring.metrics import grid_axes
+
 __all__ = ["heatmap_png", "exposure_heatmaps_png", "length_curve_png", "budget_curve_png"]
 
 
@@ -27,11 +29,6 @@ def _png(figure) -> bytes:
     figure.savefig(buffer, format="png", metadata={"Software": None})
     pyplot.close(figure)
     return buffer.getvalue()
-
-
-def _grid_axes(cells: Mapping) -> tuple[list[str], list[str]]:
-    keys = [key.split("|") for key in cells]
-    return sorted({k[0] for k in keys}, key=float), sorted({k[1] for k in keys}, key=float)
 
 
 def _draw_heat(figure, axes, cells: Mapping, depths, lengths, value_of, title: str, label: str) -> None:
@@ -63,7 +60,7 @@ def _draw_heat(figure, axes, cells: Mapping, depths, lengths, value_of, title: s
 def heatmap_png(grid: Mapping, title: str) -> bytes:
     """Accuracy in each (depth, length) cell: colour fixed to 0..1, each cell labelled with its
     accuracy and sample count; depth down, haystack length across."""
-    depths, lengths = _grid_axes(grid["cells"])
+    depths, lengths = grid_axes(grid["cells"])
     figure, axes = _figure(1.4 + 0.9 * len(lengths), 1.2 + 0.45 * len(depths))
     _draw_heat(figure, axes, grid["cells"], depths, lengths, lambda c: (c["accuracy"], c["n"]), title, "accuracy")
     return _png(figure)
@@ -74,7 +71,7 @@ def exposure_heatmaps_png(shown: Mapping, accuracy: Mapping, title: str) -> byte
     shown, so that a cell lost by the sampler is told from one lost by the model."""
     from matplotlib import pyplot
 
-    depths, lengths = _grid_axes(shown["cells"])
+    depths, lengths = grid_axes(shown["cells"])
     width = 1.4 + 0.9 * len(lengths)
     figure, panels = pyplot.subplots(1, 3, figsize=(3 * width, 1.5 + 0.45 * len(depths)), dpi=110)
     figure.suptitle(textwrap.fill(title, width=max(40, int(13 * 3 * width))), fontsize=10)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-__all__ = ["run_markdown", "comparison_markdown", "summary_row", "data_label", "run_labels", "exposure_markdown"]
+from mmhay.scoring.metrics import grid_axes
+
+__all__ = ["run_markdown", "comparison_markdown", "summary_row", "data_label", "run_labels", "exposure_markdown", "shown_table"]
 
 
 def data_label(identity: Mapping) -> str:
@@ -80,11 +82,9 @@ def run_markdown(metrics: Mapping) -> str:
     grid = metrics.get("grid")
     if grid:
         rows_axis, cols_axis = grid["rows"], grid["columns"]
-        keys = [key.split("|") for key in grid["cells"]]
-        rows = list(dict.fromkeys(k[0] for k in keys))
-        cols = sorted(dict.fromkeys(k[1] for k in keys), key=float)
+        rows, cols = grid_axes(grid["cells"])
         body = []
-        for row in sorted(rows, key=float):
+        for row in rows:
             cells = [grid["cells"].get(f"{row}|{col}") for col in cols]
             body.append([row] + [_pct(c["accuracy"]) + f" (n={c['n']})" if c else "" for c in cells])
         parts += ["", f"## Accuracy % by {rows_axis} (rows) and {cols_axis} (columns, seconds)", "", _table([f"{rows_axis} \\ {cols_axis}"] + cols, body)]
@@ -104,12 +104,18 @@ def _shown_row(name: str, cell: Mapping) -> list[str]:
     return [name, str(cell["n"]), _pct(cell["shown_rate"]), interval, acc(cell["given_shown"]), acc(cell["given_not_shown"]), str(cell["nothing_to_show"])]
 
 
-def exposure_markdown(exposure: Mapping) -> list[str]:
-    """The exposure section of results.md: what the model was shown, and accuracy on each side."""
-    m = exposure.get("minimums", {})
+def shown_table(exposure: Mapping) -> tuple[list[str], list[list[str]]]:
+    """The header and rows of the exposure table: overall, then each task where there are several."""
     rows = [_shown_row("overall", exposure["overall"])]
     if len(exposure["by_task"]) > 1:
         rows += [_shown_row(task, cell) for task, cell in exposure["by_task"].items()]
+    return _SHOWN_HEADER, rows
+
+
+def exposure_markdown(exposure: Mapping) -> list[str]:
+    """The exposure section of results.md: what the model was shown, and accuracy on each side."""
+    m = exposure.get("minimums", {})
+    header, rows = shown_table(exposure)
     parts = [
         "",
         "## What the model was shown",
@@ -119,15 +125,13 @@ def exposure_markdown(exposure: Mapping) -> list[str]:
         f"at least {_pct(m.get('tokens', 0.5))}% of its tokens kept after compression, at least {_pct(m.get('sound', 0.5))}% of its sound "
         "inside the window heard (docs/metrics.md, \"Exposure\"). A wrong answer to a sample not shown is the sampler's miss, not the model's.",
         "",
-        _table(_SHOWN_HEADER, rows),
+        _table(header, rows),
     ]
     for facet, values in exposure["by_facet"].items():
         parts += ["", f"### Shown by {facet}", "", _table([facet] + _SHOWN_HEADER[1:], [_shown_row(k, v) for k, v in values.items()])]
     grid = exposure.get("grid")
     if grid:
-        keys = [key.split("|") for key in grid["cells"]]
-        rows = sorted(dict.fromkeys(k[0] for k in keys), key=float)
-        cols = sorted(dict.fromkeys(k[1] for k in keys), key=float)
+        rows, cols = grid_axes(grid["cells"])
         body = [[row] + [_pct(grid["cells"][f"{row}|{col}"]["shown_rate"]) if f"{row}|{col}" in grid["cells"] else "" for col in cols] for row in rows]
         parts += ["", "### Shown rate % by depth (rows) and length (columns, seconds)", "", _table(["depth \\ length"] + cols, body)]
     counting = exposure.get("counting")
