@@ -75,25 +75,19 @@ def single_needle(sample) -> bool:
 
 def candidates_cell(samples: list) -> dict:
     """The shown rate if every one of keyclip's candidate frames were given at full size: the
-    most any scorer can make keyclip show (it picks among these). Uses the samplers' own
-    candidate times and the snapping of ``given_by_plan`` (private helpers, read only)."""
-    from fractions import Fraction
+    most any scorer can make keyclip show (it picks among these). Uses keyclip's own candidate
+    times (a private helper, read only), shown as ``given_by_plan`` shows a plan's."""
+    from mmhay.exposure import Given, exposure, shown_times
+    from mmhay.sampling import _candidate_times
+    from mmhay.scoring.metrics import shown_cell
 
-    from mmhay.exposure import Given, _snapped, exposure
-    from mmhay.sampling import _candidate_times, frame_rate
-    from mmhay.scoring.metrics import wilson_interval
-
-    judged = shown = 0
+    records = []
     for sample in samples:
         media = sample.media
-        rate = frame_rate(media)
-        times = tuple(float(_snapped(Fraction(t), rate, media.duration)) for t in _candidate_times(media.duration))
-        verdict = exposure(sample, Given(frame_times=times, frame_sizes=(tuple(media.size),) * len(times)))["shown"]
-        if verdict is not None:
-            judged += 1
-            shown += bool(verdict)
-    low, high = wilson_interval(shown, judged)
-    return {"shown_rate": shown / judged if judged else None, "shown_rate_low": low, "shown_rate_high": high}
+        times = shown_times(media, _candidate_times(media.duration))
+        given = Given(frame_times=times, frame_sizes=(tuple(media.size),) * len(times))
+        records.append({"task": sample.task, "correct": False, "chance": None, "exposure": exposure(sample, given)})
+    return shown_cell(records)
 
 
 def cell(overall: dict | None) -> str:

@@ -24,7 +24,7 @@ import numpy as np
 
 from mmhay.errors import ConfigError
 
-__all__ = ["Minimums", "Given", "exposure", "parse_minimums", "given_by_plan", "frame_given", "COUNTING_TASKS"]
+__all__ = ["Minimums", "Given", "exposure", "parse_minimums", "given_by_plan", "frame_given", "shown_times", "COUNTING_TASKS"]
 
 COUNTING_TASKS = ("counting", "count_kind")
 _EPS = 1e-6  # seconds: frame times and needle spans are exact fractions written as floats
@@ -120,7 +120,7 @@ def given_by_plan(sample, sampler: str, frames: int) -> Given:
     whole sound. Baselines, which look at nothing, are credited with this, so their chance line
     splits by exposure as a model's accuracy does; ``mmhay exposure`` reports it without a model."""
     from mmhay.gallery import Gallery
-    from mmhay.sampling import _scaled_size, footage_for, frame_rate, plan_frames
+    from mmhay.sampling import _scaled_size, footage_for, plan_frames
 
     media = sample.media
     if isinstance(media, Gallery):
@@ -129,19 +129,22 @@ def given_by_plan(sample, sampler: str, frames: int) -> Given:
     if not media.segments:
         return Given(audio_seconds=audio)
     plan = plan_frames(sampler, footage_for(sample), frames)
-    rate = frame_rate(media)
-    times = [_snapped(Fraction(t), rate, media.duration) for t in plan.times]
     sizes = tuple(_scaled_size(media.size, s) or tuple(media.size) for s in plan.scales)
-    return Given(frame_times=tuple(float(t) for t in times), frame_sizes=sizes, audio_seconds=audio)
+    return Given(frame_times=shown_times(media, plan.times), frame_sizes=sizes, audio_seconds=audio)
 
 
-def _snapped(t: Fraction, rate: Fraction | None, duration: Fraction) -> Fraction:
-    """The time of the frame shown at ``t`` (as ``Composition.render`` shows it)."""
-    t = min(max(t, Fraction(0)), duration)
+def shown_times(media, times) -> tuple[float, ...]:
+    """The time of the frame a video composition shows at each of ``times``, without rendering:
+    its frame grid (the composition's rate, else its source's), as ``Composition.render`` maps
+    times to frames; times outside the video fall on its first or last frame."""
+    from mmhay.media.timing import FrameGrid, frame_at
+    from mmhay.sampling import frame_rate
+
+    rate = frame_rate(media)
     if rate is None:
-        return t
-    last = ceil(duration * rate) - 1
-    return Fraction(min(floor(t * rate), last)) / rate
+        return tuple(float(min(max(Fraction(t), Fraction(0)), media.duration)) for t in times)
+    grid = FrameGrid(rate, ceil(media.duration * rate))
+    return tuple(float(grid[frame_at(Fraction(t), grid)]) for t in times)
 
 
 def exposure(sample, given: Given, minimums: Minimums = Minimums()) -> dict:
@@ -192,10 +195,10 @@ def _visual(entry: Mapping, media_size: tuple[int, int], given: Given, minimums:
     hits = [j for j, t in enumerate(given.frame_times) if start - _EPS <= t < end - _EPS]
     box = entry.get("box")
     text = (entry.get("source") or {}).get("text")
-    heights, boxes = [], []
+    heights = []
     for j in hits:
         rendered = given.frame_sizes[j]
-        wi, hi = given.input_sizes[j] if given.input_sizes else rendered
+        hi = given.input_sizes[j][1] if given.input_sizes else rendered[1]
         if text is not None:
             from mmhay.media.captions import text_height
 
@@ -204,8 +207,6 @@ def _visual(entry: Mapping, media_size: tuple[int, int], given: Given, minimums:
             heights.append(round(drawn * hi / rendered[1], 2))
         else:
             heights.append(round((box[3] if box else height) * hi / height, 2))
-        if box:
-            boxes.append([round(box[0] * wi / width, 1), round(box[1] * hi / height, 1), round(box[2] * wi / width, 1), round(box[3] * hi / height, 1)])
     big_enough = sum(1 for h in heights if h >= minimums.height)
     result = {
         "label": entry["label"],
@@ -213,8 +214,9 @@ def _visual(entry: Mapping, media_size: tuple[int, int], given: Given, minimums:
         "times": [round(given.frame_times[j], 6) for j in hits],
         "height_px": heights,
     }
-    if boxes:
-        result["box_px"] = boxes[0]
+    if box and hits:  # the box as the first frame that shows it gave it
+        wi, hi = given.input_sizes[hits[0]] if given.input_sizes else given.frame_sizes[hits[0]]
+        result["box_px"] = [round(box[0] * wi / width, 1), round(box[1] * hi / height, 1), round(box[2] * wi / width, 1), round(box[3] * hi / height, 1)]
     shown = len(hits) > 0 and big_enough >= max(1, minimums.frames)
     if given.tokens is not None:
         result["tokens"] = round(_token_share(hits, box, media_size, given.tokens), 4)

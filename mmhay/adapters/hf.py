@@ -283,9 +283,9 @@ class HFModel:
         (None: not compressed) and what each request's media became (``Answer.received``)."""
         texts = [self._chat(request) for request in requests]
         inputs = self._inputs(requests, texts).to(self.model.device)
-        counts = None
-        received = received_inputs(self.processor, self.model.config, requests, inputs, self._kind(requests[0]))
-        if requests[0].compress and self._kind(requests[0]) == "video":
+        counts, kind = None, self._kind(requests[0])
+        received = received_inputs(self.processor, self.model.config, requests, inputs, kind)
+        if requests[0].compress and kind == "video":
             from mmhay.adapters.token_compression import compressed_generation_inputs
 
             inputs, counts, kept = compressed_generation_inputs(self.model, dict(inputs), requests[0].compress, [r.frame_times for r in requests])

@@ -71,6 +71,7 @@ def render_title_card(text: str, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(card).copy()
 
 
+@lru_cache(maxsize=256)
 def text_height(text: str, size: tuple[int, int], *, card: bool) -> int:
     """The height in pixels of ``text``'s glyphs as drawn in a band of ``size`` (a caption) or on
     a full frame of ``size`` (``card``): what a reader has to make out."""
