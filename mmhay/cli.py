@@ -274,14 +274,14 @@ def _print_runs(runs: list[dict], *, grid: bool) -> None:
     from rich.table import Table
 
     from mmhay.scoring.metrics import grid_axes
-    from mmhay.scoring.report import summary_row
+    from mmhay.scoring.report import SHOWN_COLUMNS, shown_columns, summary_row
 
     table = Table(title="results", title_justify="left")
-    for column in ["model", "data", "samples", "accuracy %", "95% CI", "chance %", "unparsed", "skipped"]:
+    for column in ["model", "data", "samples", "accuracy %", "95% CI", "chance %", "unparsed", "skipped", *SHOWN_COLUMNS]:
         table.add_column(column, justify="left" if column in ("model", "data") else "right", no_wrap=True)
     for run in runs:
         row = summary_row(run["model"]["name"], run["overall"], run.get("skipped", 0))
-        table.add_row(row[0], run["data"].get("suite", "?"), *row[1:])
+        table.add_row(row[0], run["data"].get("suite", "?"), *row[1:], *shown_columns(run))
     # piped output gets room for long model names instead of rich's default 80 columns
     console = Console(width=None if sys.stdout.isatty() else 200)
     console.print(table)
@@ -328,11 +328,18 @@ def _list(args) -> int:
 
 
 def _tiny(args) -> int:
-    from mmhay.adapters.tiny import make_tiny_checkpoint
+    from mmhay.adapters.tiny import TINY_TRAINED, make_tiny_checkpoint
+    from mmhay.adapters.tiny.finder import FINDER_FRAMES
 
     out = make_tiny_checkpoint(args.family, args.out, seed=args.seed)
-    use = f"sample with --sampler keyclip:scorer=clip:{out}" if args.family == "clip" else f"evaluate it with --model hf:{out}"
-    print(f"wrote a tiny random-weight {args.family} checkpoint to {out}/ ({use})")
+    if args.family == "clip":
+        use = f"sample with --sampler keyclip:scorer=clip:{out}"
+    elif args.family == "needle-finder":
+        use = f"evaluate it with --model hf:{out} --frames {FINDER_FRAMES}, the frame count it was trained at"
+    else:
+        use = f"evaluate it with --model hf:{out}"
+    kind = "trained" if args.family in TINY_TRAINED else "random-weight"
+    print(f"wrote a tiny {kind} {args.family} checkpoint to {out}/ ({use})")
     return 0
 
 

@@ -129,7 +129,7 @@ def example_for(sample, frames: int, sampler: str = "uniform", *, index: int | N
     from mmhay.sampling import footage_for, frame_rate, plan_frames, render_plan
 
     media = sample.media
-    example: dict[str, Any] = {"id": sample.id, "index": sample.index if index is None else index, "answer": sample.answer}
+    example: dict[str, Any] = {"id": sample.id, "index": sample.index if index is None else index, "task": sample.task, "answer": sample.answer}
     if isinstance(media, Gallery):
         example["images"] = list(media.render())
         placeholders = [{"type": "image"} for _ in example["images"]]

@@ -117,6 +117,26 @@ def test_a_tiny_qwen2_vl_learns_on_a_fixed_batch_of_the_stream(config, tiny_qwen
     assert losses[-1] < losses[0] * 0.9, losses
 
 
+def test_the_collator_in_generation_mode_gives_the_prompt_left_padded_without_labels(config, tiny_qwen2_vl):
+    from transformers import AutoProcessor
+
+    from mmhay.collator import ChatCollator
+
+    processor = AutoProcessor.from_pretrained(tiny_qwen2_vl)
+    examples = [example for _, example in zip(range(3), NeedleStream(config, frames=2))]
+    training, asking = ChatCollator(processor)(examples), ChatCollator(processor, generation=True)(examples)
+    assert "labels" not in asking
+    tokenizer = processor.tokenizer
+    cue = tokenizer("<|im_start|>assistant\n", add_special_tokens=False)["input_ids"]
+    for row in range(3):
+        ids = asking["input_ids"][row].tolist()
+        assert ids[-len(cue) :] == cue, "every row ends with the assistant's cue: padding is on the left"
+        mask = training["attention_mask"][row].bool()
+        answer = int((training["labels"][row] != -100).sum())
+        prompt = training["input_ids"][row][mask].tolist()[:-answer]
+        assert [t for t, keep in zip(ids, asking["attention_mask"][row].tolist()) if keep] == prompt, "the training row's prompt, without the answer"
+
+
 @pytest.mark.filterwarnings("ignore:`gradient_checkpointing` is deprecated")  # transformers' own, from TRL's config
 def test_trl_sft_trainer_learns_from_the_datasets_stream_through_the_collator(config, tiny_qwen2_vl, tmp_path):
     """TRL's SFTTrainer takes ``hf_stream`` (frames as PIL pictures) with ``ChatCollator`` as its

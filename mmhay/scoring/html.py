@@ -6,12 +6,12 @@ import base64
 from collections.abc import Mapping, Sequence
 from html import escape
 
-from mmhay.scoring.report import run_labels, shown_table
+from mmhay.scoring.report import SHOWN_COLUMNS, run_labels, shown_columns, shown_table
 
 __all__ = ["page", "data_uri"]
 
 _STYLE = """
-body { font: 14px/1.45 system-ui, sans-serif; margin: 24px auto; max-width: 1180px; color: #222; }
+body { font: 14px/1.45 system-ui, sans-serif; margin: 24px auto; max-width: 1400px; color: #222; }
 h1 { font-size: 22px; } h2 { font-size: 18px; margin-top: 28px; border-bottom: 1px solid #ddd; }
 h3 { font-size: 15px; margin: 18px 0 6px; }
 table { border-collapse: collapse; margin: 6px 0 12px; } td, th { border: 1px solid #ddd; padding: 3px 8px; }
@@ -65,9 +65,11 @@ def _runs_table(runs: Sequence[Mapping]) -> str:
                 _pct(o["chance"]),
                 str(o["unparsed"]),
                 str(m.get("skipped", 0)),
+                *shown_columns(m),
             ]
         )
     header = ["model", "data", "sampler", "compressor", "frames", "visual tokens / sample", "samples", "accuracy %", "95% CI", "circular %", "chance %", "unparsed", "skipped"]
+    header += SHOWN_COLUMNS
     return _table(header, rows, numeric_from=4)
 
 

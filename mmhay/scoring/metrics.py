@@ -191,7 +191,25 @@ def exposure_summary(records: Sequence[Mapping]) -> dict | None:
             "vs_shown_count": accuracy([{**r, "correct": r["correct_vs_shown_count"]} for r in counted], ("count", "shown")).to_json(),
             "shown_count_below_true": sum(1 for r in counted if r["exposure"]["shown_count"] < r["exposure"]["true_count"]),
         }
+    absent = absent_given_shown(records)
+    if absent:
+        summary["absent"] = absent
     return summary
+
+
+def absent_given_shown(records: Sequence[Mapping]) -> dict | None:
+    """Negative needles split by what the video's own needle did: a "yes" to the absent look-alike
+    when the present needle was shown is a hallucination the model could have avoided; when it was
+    not shown, the model could not have told them apart (docs/metrics.md, "Exposure")."""
+    asked = [r for r in records if r.get("asked_present") is False and r["exposure"].get("needles")]
+    if not asked:
+        return None
+    split = {}
+    for name, seen in (("given_shown", True), ("given_not_shown", False)):
+        rows = [r for r in asked if all(needle["shown"] for needle in r["exposure"]["needles"]) == seen]
+        yes = sum(1 for r in rows if r.get("parsed") == "yes")
+        split[name] = {"n": len(rows), "hallucinated": yes, "hallucination_rate": round(yes / len(rows), 6) if rows else None}
+    return split
 
 
 def usage_means(records: Sequence[Mapping]) -> dict:

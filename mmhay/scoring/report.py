@@ -104,6 +104,20 @@ def _shown_row(name: str, cell: Mapping) -> list[str]:
     return [name, str(cell["n"]), _pct(cell["shown_rate"]), interval, acc(cell["given_shown"]), acc(cell["given_not_shown"]), str(cell["nothing_to_show"])]
 
 
+# the exposure columns of a table of runs: shown %, then accuracy on each side
+SHOWN_COLUMNS = ["shown %", "given shown %", "given not shown %"]
+
+
+def shown_columns(run: Mapping) -> list[str]:
+    """A run's shown rate and its accuracy given shown and given not shown (with n), or dashes
+    for a run that recorded no exposure."""
+    cell = (run.get("exposure") or {}).get("overall")
+    if not cell:
+        return ["—"] * len(SHOWN_COLUMNS)
+    row = _shown_row("", cell)
+    return [row[2], row[4], row[5]]
+
+
 def shown_table(exposure: Mapping) -> tuple[list[str], list[list[str]]]:
     """The header and rows of the exposure table: overall, then each task where there are several."""
     rows = [_shown_row("overall", exposure["overall"])]
@@ -142,6 +156,10 @@ def exposure_markdown(exposure: Mapping) -> list[str]:
             f"{_pct(counting['vs_shown_count']['accuracy'])}% against the count of appearances shown "
             f"({counting['shown_count_below_true']} of {counting['vs_true_count']['n']} samples were shown fewer than there are).",
         ]
+    absent = exposure.get("absent")
+    if absent:
+        sides = [f"{_pct(side['hallucination_rate'])}% (n={side['n']}) {name.replace('_', ' ')}" for name, side in absent.items() if side["n"]]
+        parts += ["", "Negative needles: \"yes\" to the absent look-alike " + ", ".join(sides) + " (the video's own needle shown or not)."]
     return parts
 
 

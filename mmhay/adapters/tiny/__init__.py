@@ -1,8 +1,9 @@
-"""Tiny random-weight checkpoints, built offline, for smoke tests and the demo.
+"""Tiny checkpoints, built offline, for smoke tests and the demo.
 
 They are real checkpoints (``save_pretrained`` of a real model class, processor and tokenizer)
-that load through ``hf:PATH`` exactly as a user's checkpoint does; their answers are noise.
-Each family's builder lives in a module of this package and takes ``(out, seed)``.
+that load through ``hf:PATH`` exactly as a user's checkpoint does. The random-weight families
+answer noise; the needle-finder (``finder.py``) is trained and answers from what it sees.
+Each builder lives in a module of this package and takes ``(out, seed)``.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from pathlib import Path
 
 from mmhay.errors import ConfigError
 
-__all__ = ["TINY_FAMILIES", "TINY_SCORERS", "make_tiny_checkpoint"]
+__all__ = ["TINY_FAMILIES", "TINY_SCORERS", "TINY_TRAINED", "make_tiny_checkpoint"]
 
 
 def _builders() -> dict[str, Callable[[Path, int], None]]:
-    from mmhay.adapters.tiny import clip, gemma, internvl, llava, qwen, smolvlm
+    from mmhay.adapters.tiny import clip, finder, gemma, internvl, llava, qwen, smolvlm
 
     return {
         "qwen2-vl": qwen.qwen2_vl,
@@ -29,6 +30,7 @@ def _builders() -> dict[str, Callable[[Path, int], None]]:
         "internvl": internvl.internvl,
         "qwen2-audio": qwen.qwen2_audio,
         "clip": clip.clip,
+        "needle-finder": finder.needle_finder,
     }
 
 
@@ -36,12 +38,15 @@ def _builders() -> dict[str, Callable[[Path, int], None]]:
 TINY_FAMILIES = ("qwen2-vl", "qwen2.5-vl", "qwen3-vl", "llava-onevision", "llava-next-video", "smolvlm2", "gemma3", "internvl", "qwen2-audio")
 # and models that are not asked questions: the relevance scorer of the keyclip sampler
 TINY_SCORERS = ("clip",)
+# and trained ones, shipped as files: the needle-finder (a Qwen2-VL that finds quickstart needles)
+TINY_TRAINED = ("needle-finder",)
 
 
 def make_tiny_checkpoint(family: str, out: str | Path, *, seed: int = 0) -> Path:
-    """Write a tiny random-weight checkpoint of ``family`` into ``out`` and return the folder."""
-    if family not in TINY_FAMILIES + TINY_SCORERS:
-        raise ConfigError("family", "", f"unknown tiny model family; known: {', '.join(TINY_FAMILIES + TINY_SCORERS)}", family)
+    """Write a tiny checkpoint of ``family`` into ``out`` and return the folder."""
+    known = TINY_FAMILIES + TINY_SCORERS + TINY_TRAINED
+    if family not in known:
+        raise ConfigError("family", "", f"unknown tiny model family; known: {', '.join(known)}", family)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     _builders()[family](out, seed)
