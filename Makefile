@@ -32,12 +32,16 @@ $(STAMP): $(LOCK) pyproject.toml Makefile
 	$(BIN)/python requirements/lock.py check $(LOCK)
 	@touch $(STAMP)
 
-# The demo builds the quickstart video suite, evaluates two models on it, and evaluates them on
-# an image-grid (MMNeedle) and a sound (Audio NIAH) suite generated on the fly.
+# The demo builds the quickstart video suite, evaluates the random baseline, the trained
+# needle-finder and a random-weight Qwen2-VL on it, the finder on negative twins, and the others
+# on an image-grid (MMNeedle) and a sound (Audio NIAH) suite generated on the fly.
 demo: setup
 	$(BIN)/mmhay build configs/quickstart.yaml --out $(DEMO)/data --num-proc $(NPROC)
+	$(BIN)/mmhay tiny-model needle-finder --out $(DEMO)/needle-finder
 	$(BIN)/mmhay tiny-model qwen2-vl --out $(DEMO)/tiny-qwen2-vl
 	$(BIN)/mmhay eval --model random --data $(DEMO)/data --out $(DEMO)/runs/random
+	$(BIN)/mmhay eval --model hf:$(DEMO)/needle-finder --data $(DEMO)/data --out $(DEMO)/runs/needle-finder --frames 8 --batch-size 8
+	$(BIN)/mmhay eval --model hf:$(DEMO)/needle-finder --data recipes/calibration/negative.yaml --limit 40 --out $(DEMO)/runs/needle-finder-negative --frames 8 --batch-size 8
 	$(BIN)/mmhay eval --model hf:$(DEMO)/tiny-qwen2-vl --data $(DEMO)/data --out $(DEMO)/runs/tiny-qwen2-vl --frames 8 --batch-size 4
 	$(BIN)/mmhay eval --model random --data configs/mmneedle.yaml --limit 24 --out $(DEMO)/runs/random-mmneedle
 	$(BIN)/mmhay eval --model hf:$(DEMO)/tiny-qwen2-vl --data configs/mmneedle.yaml --limit 24 --out $(DEMO)/runs/tiny-qwen2-vl-mmneedle
@@ -45,7 +49,8 @@ demo: setup
 	$(BIN)/mmhay eval --model hf:$(DEMO)/tiny-qwen2-vl --data configs/audio_niah.yaml --limit 20 --out $(DEMO)/runs/tiny-qwen2-vl-audio
 	$(BIN)/mmhay tiny-model qwen2-audio --out $(DEMO)/tiny-qwen2-audio
 	$(BIN)/mmhay eval --model hf:$(DEMO)/tiny-qwen2-audio --data configs/audio_niah.yaml --limit 20 --out $(DEMO)/runs/tiny-qwen2-audio-audio
-	$(BIN)/mmhay report $(DEMO)/runs/random $(DEMO)/runs/tiny-qwen2-vl $(DEMO)/runs/random-mmneedle \
+	$(BIN)/mmhay report $(DEMO)/runs/random $(DEMO)/runs/needle-finder $(DEMO)/runs/tiny-qwen2-vl \
+		$(DEMO)/runs/needle-finder-negative $(DEMO)/runs/random-mmneedle \
 		$(DEMO)/runs/tiny-qwen2-vl-mmneedle $(DEMO)/runs/random-audio $(DEMO)/runs/tiny-qwen2-vl-audio \
 		$(DEMO)/runs/tiny-qwen2-audio-audio --out $(DEMO)/report
 	$(BIN)/mmhay export lmms-eval $(DEMO)/data --out $(DEMO)/lmms-eval-task

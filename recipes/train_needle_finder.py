@@ -58,7 +58,8 @@ def finder_tokenizer():
 
 def finder_checkpoint(out: Path, seed: int, *, width: int, layers: int, vision_width: int, vision_depth: int, frame: tuple[int, int]) -> Path:
     """A Qwen2-VL of random weights sized to learn the task, with its processor, saved to ``out``.
-    Every frame reaches it as ``frame`` (width, height) pixels: (w / 28) x (h / 28) tokens."""
+    Every frame reaches it within ``frame[0] * frame[1]`` pixels, its aspect kept: (w / 28) x (h / 28)
+    tokens a frame pair (a 16:9 frame in 112 x 56 is 84 x 56: 6 tokens)."""
     from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLImageProcessor, Qwen2VLProcessor, Qwen2VLVideoProcessor
 
     from mmhay.adapters.tiny.common import SPECIAL_TOKENS, decoder_token_ids, save_checkpoint
@@ -188,7 +189,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--frames", type=int, default=8)
-    parser.add_argument("--frame", default="112x56", help="the processor's frame size, WxH, multiples of 28")
+    parser.add_argument("--frame", default="112x56", help="the pixel budget of a frame, WxH (the processor keeps the aspect: a 16:9 frame in 112x56 is 84x56)")
     parser.add_argument("--width", type=int, default=256)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--vision-width", type=int, default=128)

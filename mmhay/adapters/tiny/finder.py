@@ -18,7 +18,7 @@ from mmhay.errors import MmhayError
 __all__ = ["FINDER_FILES", "FINDER_FRAMES", "FINDER_SHA256", "needle_finder"]
 
 FINDER_FILES = Path(__file__).with_name("needle_finder")
-# the frame count it was trained at (8 uniform frames; its processor makes each 112 x 56)
+# the frame count it was trained at (8 uniform frames, each at most 112 x 56 pixels after its processor)
 FINDER_FRAMES = 8
 # sha256 of model.safetensors as the recipe's run saved it (recipes/results/needle_finder_runs.json)
 FINDER_SHA256 = "56798bc4533792bdb197092a9580d5cbd0dd589f3a2058e36d72f949d7d950d0"
