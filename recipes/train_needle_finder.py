@@ -16,6 +16,7 @@ processor, to ``OUT/finder``, so ``mmhay eval --model hf:OUT/finder`` runs it.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import platform
@@ -30,14 +31,9 @@ CONFIG = HERE / "needle_finder.yaml"
 CORPUS_CONFIGS = [NAMES, CONFIG, HERE.parent / "configs" / "quickstart.yaml", HERE.parent / "configs" / "negative.yaml", HERE.parent / "configs" / "mmneedle.yaml"]
 
 
-def finder_tokenizer():
-    """A byte-level BPE whose merges are the words of mmhay's prompts: each colour and shape is a
-    token or two, not six bytes, so the prompt the finder reads is ~50 tokens; any other text
-    still tokenizes, byte by byte."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    from mmhay.adapters.tiny.common import SPECIAL_TOKENS
+@functools.lru_cache(maxsize=1)
+def prompt_corpus() -> tuple[str, ...]:
+    """The prompts and answers of the first 200 samples of each suite of ``CORPUS_CONFIGS``."""
     from mmhay.config import load_suite
     from mmhay.generators import create_generator
     from mmhay.prompts import prompt_for
@@ -48,6 +44,19 @@ def finder_tokenizer():
         for index in range(200):
             sample = generator.sample(index)
             corpus += [prompt_for(sample), str(sample.answer)]
+    return tuple(corpus)
+
+
+def finder_tokenizer():
+    """A byte-level BPE whose merges are the words of mmhay's prompts: each colour and shape is a
+    token, not six bytes, so the prompt the finder reads is ~60 tokens; any other text still
+    tokenizes, byte by byte."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from mmhay.adapters.tiny.common import SPECIAL_TOKENS
+
+    corpus = prompt_corpus()
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()

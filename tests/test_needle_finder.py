@@ -22,7 +22,7 @@ import pytest
 import mmhay.evaluate
 from mmhay.adapters import create_adapter
 from mmhay.adapters.tiny import make_tiny_checkpoint
-from mmhay.adapters.tiny.finder import FINDER_FRAMES, FINDER_SHA256
+from mmhay.adapters.tiny.finder import FINDER_FILES, FINDER_FRAMES, FINDER_SHA256
 from mmhay.cli import main
 from mmhay.evaluate import EvalSettings, evaluate, open_data
 from mmhay.prompts import prompt_text
@@ -163,6 +163,9 @@ def test_the_recipe_trains_resumes_and_saves_a_checkpoint_mmhay_evaluates(tmp_pa
     spec.loader.exec_module(recipe)
     size = ["--width", "64", "--layers", "1", "--vision-width", "32", "--vision-depth", "1", "--batch-size", "4", "--workers", "0"]
     common = ["--out", str(tmp_path), "--device", "cpu", "--names-steps", "1", "--eval-every", "2", "--held-out", "8", *size]
+    shipped = json.loads((FINDER_FILES / "tokenizer.json").read_text())["model"]
+    rebuilt = json.loads(recipe.finder_tokenizer().backend_tokenizer.to_str())["model"]
+    assert (rebuilt["vocab"], rebuilt["merges"]) == (shipped["vocab"], shipped["merges"]), "the recipe rebuilds the shipped tokenizer"
     recipe.main([*common, "--steps", "2"])
     recipe.main([*common, "--steps", "3"])
     assert "resumed at step 2" in capsys.readouterr().out
