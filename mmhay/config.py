@@ -158,12 +158,15 @@ class NeedleSettings(_Settings):
 class DistractorSettings(_Settings):
     """Distractors: needles of the same kind with other content, which the question is not about.
 
-    ``placement``: ``random`` times, or ``periodic`` (evenly spaced, as in V-NIAH-D).
+    ``placement``: ``random`` times, ``periodic`` (evenly spaced), or ``offset``: one look-alike
+    ``offset`` haystack frames (at the video's rate) before or after the needle, on the side that
+    fits, either when both do (V-NIAH-D's, VideoRoPE's ``cycle = 200``); none where neither does.
     ``similarity``: ``similar`` (sharing a shape or colour with the needle) or ``random``.
     """
 
-    placement: Literal["random", "periodic"] = "random"
+    placement: Literal["random", "periodic", "offset"] = "random"
     similarity: Literal["similar", "random"] = "similar"
+    offset: Int = Field(200, ge=1)
 
 
 class QuestionSettings(_Settings):

@@ -9,7 +9,7 @@ import numpy as np
 from mmhay.generators.needles import Needle, as_distractor, similar
 from mmhay.generators.tasks import Plan
 
-__all__ = ["pick_distractors", "periodic_starts"]
+__all__ = ["offset_start", "pick_distractors", "periodic_starts"]
 
 
 def pick_distractors(pool: Sequence[Needle], plan: Plan, count: int, similarity: str, rng: np.random.Generator) -> list[Needle]:
@@ -37,3 +37,21 @@ def pick_distractors(pool: Sequence[Needle], plan: Plan, count: int, similarity:
 def periodic_starts(length: int, count: int, width: int) -> list[int]:
     """Evenly spaced starts for ``count`` items of ``width`` frames over ``length`` frames (V-NIAH-D)."""
     return [max(0, round(length * (j + 1) / (count + 1) - width / 2)) for j in range(count)]
+
+
+def offset_start(needle: int, needle_width: int, width: int, length: int, offset: int, rng) -> int | None:
+    """Where V-NIAH-D's look-alike goes: ``offset`` haystack frames before the needle's start or
+    after it, on the side that fits (VideoRoPE, ``vision_niah_d/eval_vision_niah_interrupt.py``:
+    after when the needle is within ``offset`` of the start, before when within ``offset`` of the
+    end, else either at random); None when neither side fits. ``width`` is the look-alike's frames
+    in the haystack (0 when inserted), which must neither leave it nor overlap the needle."""
+    before = needle - offset
+    after = needle + offset
+    sides = []
+    if before >= 0 and before + width <= needle:
+        sides.append(before)
+    if after + max(width, 1) <= length and after >= needle + needle_width:
+        sides.append(after)
+    if not sides:
+        return None
+    return sides[0] if len(sides) == 1 else sides[int(rng.random() < 0.5)]

@@ -17,7 +17,7 @@ from typing import Any
 from mmhay.config import SuiteConfig
 from mmhay.errors import ConfigError
 from mmhay.generators import GENERATORS, TASKS
-from mmhay.generators.distractors import periodic_starts, pick_distractors
+from mmhay.generators.distractors import offset_start, periodic_starts, pick_distractors
 from mmhay.generators.haystacks import HaystackPool, describe_sources, draw_bed, draw_haystack, haystack_pool, sound_pool
 from mmhay.generators.insertion import Item, Placed, Soundtrack, assemble, overlay_box, source_soundtrack
 from mmhay.generators.needles import Needle, needle_pool
@@ -279,6 +279,15 @@ class TimedGenerator:
         fixed = {}
         if cell.depth is not None:
             fixed[0] = floor(Fraction(str(cell.depth)) * (cell.length - widths[0]))
+        if suite.distractors.placement == "offset" and distractors:
+            first = len(plan.shown)
+            if 0 not in fixed:  # the needle's start is drawn first: the look-alike's follows from it
+                fixed[0] = int(rng.integers(cell.length - widths[0] + 1))
+            start = offset_start(fixed[0], widths[0], widths[first], cell.length, suite.distractors.offset, rng)
+            if start is None:  # no side fits: V-NIAH-D shows no look-alike there either
+                needles, frames, widths, distractors = needles[:first], frames[:first], widths[:first], []
+            else:
+                fixed[first] = start
         preferred = {}
         if suite.distractors.placement == "periodic" and distractors:
             first = len(plan.shown)
@@ -348,6 +357,9 @@ class TimedGenerator:
                 raise ConfigError(suite.origin, key, problem, cell.insertion if key == "needle.insertion" else cell.task)
             if not suite.grid.task and task.meta["needles"] == 1 and cell.facets.get("needles", 1) != 1:
                 raise ConfigError(suite.origin, "grid.needles", f"{cell.task} asks about one needle; leave grid.needles out", suite.grid.needles)
+            if suite.distractors.placement == "offset" and cell.distractors > 1:
+                key = "grid.distractors" if suite.grid.distractors != [0] else "distractors"
+                raise ConfigError(suite.origin, key, "placement offset places one look-alike beside the needle: 0 or 1", cell.distractors)
             count = cell.needles or task.meta["needles"] or MAX_DEFAULT_COUNT
             pool = self.pools[cell.kind]
             # options and shown needles are all different needles; negative twins also need an absent one

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from mmhay.config import parse_suite
+from mmhay.errors import ConfigError
 from mmhay.generators import create_generator
 from mmhay.media.decode import read_frames
 from mmhay.schema import Sample
@@ -104,6 +105,55 @@ def test_periodic_distractors_are_evenly_spaced():
     starts = [d["frames"][0] for d in generator.sample(0).truth["distractors"]]
     steps = np.diff(starts)
     assert len(starts) == 4 and steps.max() - steps.min() <= 2
+
+
+@pytest.mark.parametrize("insertion", ["insert", "overlay"])
+def test_the_v_niah_d_look_alike_shows_offset_frames_from_the_needle_on_the_side_that_fits(insertion, tmp_path):
+    """VideoRoPE's interrupt: ``offset`` haystack frames between needle and look-alike, after it
+    near the start, before it near the end; none where neither side fits. Checked in the pixels."""
+    offset = 24  # 3 s at 8 fps
+    suite = _suite(
+        samples=6,
+        needle={"insertion": insertion, "duration": 1},
+        distractors={"placement": "offset", "offset": offset},
+        grid={"length": [5, 8], "depth": [0.0, 0.5, 1.0], "distractors": [1]},
+    )
+    generator = create_generator(suite)
+    sides = {}
+    for i in range(6):
+        sample = generator.sample(i)
+        needle, lookalikes = sample.truth["needles"][0], sample.truth["distractors"]
+        depth, length = sample.facets["depth"], int(sample.facets["length"] * FPS)
+        width = 0 if insertion == "insert" else FPS
+        if length == 5 * FPS and depth == 0.5:  # 24 frames either side of the middle of 40: neither fits
+            assert lookalikes == [], sample.facets
+            continue
+        (lookalike,) = lookalikes
+        assert lookalike["label"] != needle["label"]
+        first, second = sorted([needle, lookalike], key=lambda e: e["frames"][0])
+        inserted = FPS if insertion == "insert" else 0  # the frames of the first, inserted before the second
+        assert second["frames"][0] - first["frames"][0] - inserted == offset, sample.facets
+        sides[depth] = "after" if first is needle else "before"
+        times, frames = _decode_all(sample, tmp_path / f"{i}.mp4")
+        for t in times_inside(lookalike, FPS):
+            assert error(frames[int(t * FPS)], lookalike, t, SIZE) < SHOWS, (lookalike["label"], float(t))
+        assert all(error(frames[int(t * FPS)], needle, t, SIZE) > ABSENT for t in times_inside(lookalike, FPS)), "it shows the look-alike, not the needle"
+        assert width or len(sample.media.frame_grid) == length + 2 * FPS
+    assert sides[0.0] == "after" and sides[1.0] == "before", sides
+
+
+def test_where_both_sides_fit_the_look_alike_goes_either_way():
+    generator = create_generator(_suite(samples=20, distractors={"placement": "offset", "offset": 16}, grid={"length": [8], "depth": [0.5], "distractors": [1]}))
+    sides = Counter()
+    for i in range(20):
+        truth = generator.sample(i).truth
+        sides["after" if truth["distractors"][0]["frames"][0] > truth["needles"][0]["frames"][0] else "before"] += 1
+    assert sides["after"] >= 4 and sides["before"] >= 4, sides
+
+
+def test_an_offset_look_alike_is_one_per_needle():
+    with pytest.raises(ConfigError, match="grid.distractors.*one look-alike"):
+        create_generator(_suite(distractors={"placement": "offset"}, grid={"length": [60], "distractors": [0, 2]})).check()
 
 
 def test_similar_distractors_share_a_shape_or_a_colour():
