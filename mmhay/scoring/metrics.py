@@ -198,10 +198,10 @@ def exposure_summary(records: Sequence[Mapping]) -> dict | None:
 
 
 def absent_given_shown(records: Sequence[Mapping]) -> dict | None:
-    """Negative needles split by what the video's own needle did: a "yes" to the absent look-alike
+    """Negative yes / no questions split by what the video's own needle did: a "yes" to the absent look-alike
     when the present needle was shown is a hallucination the model could have avoided; when it was
     not shown, the model could not have told them apart (docs/metrics.md, "Exposure")."""
-    asked = [r for r in records if r.get("asked_present") is False and r["exposure"].get("needles")]
+    asked = [r for r in records if r.get("asked_present") is False and r.get("answer_type") == "boolean" and r["exposure"].get("needles")]
     if not asked:
         return None
     split = {}
