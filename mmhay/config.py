@@ -231,7 +231,7 @@ class GridSettings(_Settings):
 
 
 # (section, key) of the settings added after suites were first keyed (see SuiteConfig.key)
-_LATER_SETTINGS = (("audio", "peak_dbfs"),)
+_LATER_SETTINGS = (("audio", "peak_dbfs"), ("distractors", "offset"))
 
 
 class SuiteConfig(_Settings):

@@ -78,9 +78,12 @@ def test_a_setting_added_later_changes_no_key_until_it_is_set():
     suite = parse_suite({"name": "a"})
     before = suite.model_dump(mode="json", exclude={"name", "description", "samples", "seed"})
     del before["audio"]["peak_dbfs"]  # the config as it was keyed before audio.peak_dbfs existed
+    del before["distractors"]["offset"]  # and before distractors.offset
     assert suite.key() == hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()
     assert parse_suite({"name": "a", "audio": {"peak_dbfs": -1.0}}).key() == suite.key()
     assert parse_suite({"name": "a", "audio": {"peak_dbfs": -3.0}}).key() != suite.key()
+    assert parse_suite({"name": "a", "distractors": {"offset": 200}}).key() == suite.key()
+    assert parse_suite({"name": "a", "distractors": {"offset": 100}}).key() != suite.key()
 
 
 def test_the_shipped_configs_are_valid():
