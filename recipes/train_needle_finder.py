@@ -20,7 +20,6 @@ import functools
 import json
 import math
 import platform
-import tempfile
 import time
 from pathlib import Path
 
@@ -69,21 +68,14 @@ def finder_checkpoint(out: Path, seed: int, *, width: int, layers: int, vision_w
     """A Qwen2-VL of random weights sized to learn the task, with its processor, saved to ``out``.
     Every frame reaches it within ``frame[0] * frame[1]`` pixels, its aspect kept: (w / 28) x (h / 28)
     tokens a frame pair (a 16:9 frame in 112 x 56 is 84 x 56: 6 tokens)."""
-    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLImageProcessor, Qwen2VLProcessor, Qwen2VLVideoProcessor
+    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLProcessor
 
     from mmhay.adapters.tiny.common import SPECIAL_TOKENS, decoder_token_ids, save_checkpoint
-    from mmhay.adapters.tiny.qwen import _QWEN_CHAT_TEMPLATE, _vision_token_ids
+    from mmhay.adapters.tiny.qwen import _qwen2_vl_processor, _vision_token_ids
 
     tokenizer = finder_tokenizer()
     ids = {token: tokenizer.convert_tokens_to_ids(token) for token in SPECIAL_TOKENS}
-    pixels = {"min_pixels": frame[0] * frame[1], "max_pixels": frame[0] * frame[1]}
-    video = dict(pixels, **({"cap_pixels_per_frame": True} if hasattr(Qwen2VLVideoProcessor, "cap_pixels_per_frame") else {}))
-    processor = Qwen2VLProcessor(
-        image_processor=Qwen2VLImageProcessor(**pixels),
-        video_processor=Qwen2VLVideoProcessor(**video),
-        tokenizer=tokenizer,
-        chat_template=_QWEN_CHAT_TEMPLATE,
-    )
+    processor = _qwen2_vl_processor(Qwen2VLProcessor, tokenizer, min_pixels=frame[0] * frame[1], max_pixels=frame[0] * frame[1])
     heads = max(1, width // 64)
     config = Qwen2VLConfig(
         text_config={
@@ -115,23 +107,24 @@ def finder_checkpoint(out: Path, seed: int, *, width: int, layers: int, vision_w
     return out
 
 
-def stream_of(config: Path, seed: int | None, **options):
-    """``NeedleStream`` over ``config``, at ``seed`` instead of the file's when given."""
+def stream_of(config: Path, seed: int | None, folder: Path, **options):
+    """``NeedleStream`` over ``config``, at ``seed`` instead of the file's when given (the reseeded
+    config is written into ``folder``, the run's own)."""
     import yaml
 
     from mmhay.stream import NeedleStream
 
     if seed is not None:
         data = yaml.safe_load(config.read_text())
-        folder = Path(tempfile.mkdtemp(prefix="needle_finder_"))
-        config = folder / config.name
+        folder.mkdir(parents=True, exist_ok=True)
+        config = folder / f"{config.stem}-seed{seed}.yaml"
         config.write_text(yaml.safe_dump({**data, "seed": seed}))
     return NeedleStream(config, **options)
 
 
-def held_out(count: int, seed: int, frames: int) -> list[dict]:
+def held_out(count: int, seed: int, frames: int, folder: Path) -> list[dict]:
     """``count`` examples of the second stage's config at another seed: never trained on."""
-    stream = stream_of(CONFIG, seed, batch_size=count, frames=frames, sampler="uniform")
+    stream = stream_of(CONFIG, seed, folder, batch_size=count, frames=frames, sampler="uniform")
     return [example for _, example in zip(range(count), iter(stream))]
 
 
@@ -180,7 +173,7 @@ def batches(processor, args, done: int = 0):
         if steps <= 0:
             continue
         options = {"batch_size": args.batch_size, "frames": args.frames, "sampler": "uniform", "endless": True, "workers": max(1, args.workers), "start_step": start}
-        stream = stream_of(config, args.data_seed, **options)
+        stream = stream_of(config, args.data_seed, args.out / "configs", **options)
         loader = DataLoader(
             stream, batch_size=args.batch_size, num_workers=args.workers, collate_fn=ChatCollator(processor), prefetch_factor=4 if args.workers else None, persistent_workers=False
         )
@@ -229,7 +222,7 @@ def main(argv: list[str] | None = None) -> None:
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: min(1.0, (step + 1) / args.warmup) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, step / args.steps))))
     )
-    evaluation = held_out(args.held_out, seed=99_000 + args.seed, frames=args.frames)
+    evaluation = held_out(args.held_out, seed=99_000 + args.seed, frames=args.frames, folder=args.out / "configs")
     on_gpu = args.device.startswith("cuda")
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if on_gpu else torch.autocast("cpu", enabled=False)
     curve: list[dict] = []

@@ -67,12 +67,13 @@ def qwen2_audio(out: Path, seed: int) -> None:
     save_checkpoint(Qwen2AudioForConditionalGeneration, config, processor, ids, out, seed)
 
 
-def _qwen2_vl_processor(processor_class, tokenizer):
+def _qwen2_vl_processor(processor_class, tokenizer, min_pixels: int = 28 * 28 * 4, max_pixels: int = 28 * 28 * 16):
     """Qwen2-VL's processors (Qwen2.5-VL shares them): 28-pixel merged patches, so a 64x64 frame
-    becomes 56x56, 4 tokens, and a video spends 4 tokens per 2 frames."""
+    becomes 56x56, 4 tokens, and a video spends 4 tokens per 2 frames; each picture or frame is
+    resized to between ``min_pixels`` and ``max_pixels``."""
     from transformers import Qwen2VLImageProcessor, Qwen2VLVideoProcessor
 
-    pixels = {"min_pixels": 28 * 28 * 4, "max_pixels": 28 * 28 * 16}
+    pixels = {"min_pixels": min_pixels, "max_pixels": max_pixels}
     video_options = dict(pixels)
     if hasattr(Qwen2VLVideoProcessor, "cap_pixels_per_frame"):
         video_options["cap_pixels_per_frame"] = True
