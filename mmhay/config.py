@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, Strict, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, Strict, ValidationError, model_serializer, model_validator
 
 from mmhay.errors import ConfigError
 
@@ -25,6 +25,7 @@ __all__ = [
     "DistractorSettings",
     "QuestionSettings",
     "GridSettings",
+    "PROTOCOLS",
     "load_suite",
     "parse_suite",
 ]
@@ -230,15 +231,25 @@ class GridSettings(_Settings):
         return {name: values for name, values in ordered.items() if values is not None}
 
 
+# The published suites whose headline number a suite can report beside mmhay's own
+# (``protocol:``, mmhay/scoring/headline.py); which suite's own code computes it, in docs/metrics.md.
+PROTOCOLS = ("vnbench", "vniah", "vniah_d", "timescope", "mlvu_needle")
+
 # (section, key) of the settings added after suites were first keyed (see SuiteConfig.key)
 _LATER_SETTINGS = (("audio", "peak_dbfs"), ("distractors", "offset"))
 
 
 class SuiteConfig(_Settings):
-    """A suite: what to generate, from which sources, over which facet grid."""
+    """A suite: what to generate, from which sources, over which facet grid.
+
+    ``protocol`` names the published suite this one is shaped like, whose headline number
+    ``mmhay eval`` adds to metrics.json as that suite's own code computes it; it changes no
+    sample (it is not in ``key()``) and is left out of the dump when unset.
+    """
 
     name: Str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)
     description: Str = ""
+    protocol: Optional[Literal[PROTOCOLS]] = None
     seed: Int = Field(0, ge=0)
     samples: Int = Field(100, ge=1)
     generator: Str = "video"
@@ -273,11 +284,19 @@ class SuiteConfig(_Settings):
         Settings added after suites were first keyed count only when set off their default, so
         adding one leaves the key, and every sample, of every existing suite as it was.
         """
-        content = self.model_dump(mode="json", exclude={"name", "description", "samples", "seed"})
+        content = self.model_dump(mode="json", exclude={"name", "description", "protocol", "samples", "seed"})
         for section, name in _LATER_SETTINGS:
             if content[section][name] == type(getattr(self, section)).model_fields[name].default:
                 del content[section][name]
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+    @model_serializer(mode="wrap")
+    def _without_unset_protocol(self, handler) -> dict:
+        # suites without a protocol dump (into manifests and dataset cards) as they did before it
+        content = handler(self)
+        if self.protocol is None:
+            content.pop("protocol", None)
+        return content
 
     def with_seed(self, seed: int) -> "SuiteConfig":
         return self._carry(self.model_copy(update={"seed": seed}))
@@ -322,6 +341,8 @@ def parse_suite(data: Any, *, origin: str = "<config>", folder: Path | None = No
     for k, task in enumerate(suite.grid.task or []):
         registry("task").get(task, source=origin, key=f"grid.task[{k}]")
     _check_needles_fit(suite, origin)
+    if suite.protocol in ("vniah", "vniah_d") and suite.grid.depth is None:
+        raise ConfigError(origin, "protocol", f"{suite.protocol} reports the mean over depth x length cells: the suite needs grid.depth", suite.protocol)
     return suite
 
 

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from math import log10
 from pathlib import Path
 
@@ -41,6 +41,7 @@ from mmhay.run_folder import RECORDS, claim_run_folder, read_records, records_in
 from mmhay.prompts import prompt_for
 from mmhay.sampling import check_sampler, footage_for, frame_rate, plan_frames, render_plan
 from mmhay.schema import Sample, rotations
+from mmhay.scoring.headline import headlines
 from mmhay.scoring.metrics import summarize
 from mmhay.scoring.parse import PARSED_TYPES, parse_answer
 from mmhay.scoring.report import run_markdown
@@ -77,11 +78,16 @@ class EvalSettings:
 
 @dataclass(frozen=True)
 class DataSource:
-    """Samples to evaluate and what identifies them (a built suite, or a config generated on the fly)."""
+    """Samples to evaluate and what identifies them (a built suite, or a config generated on the fly).
+
+    ``protocols``: suite name to the published protocol whose headline number metrics.json adds
+    (the suite config's ``protocol``); not part of the identity, as it changes no answer.
+    """
 
     identity: dict
     count: int | None  # None: not known before the samples are read
     samples: Callable[[], Iterator[Sample]]
+    protocols: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -121,6 +127,7 @@ def open_data(
         {**source.identity, "circular": True},
         None,  # rotations are counted as they come
         lambda: (rotation for sample in source.samples() for rotation in rotations(sample)),
+        source.protocols,
     )
 
 
@@ -136,7 +143,7 @@ def _only_tasks(source: DataSource, tasks: tuple[str, ...], limit: int | None, d
         if missing:
             raise ConfigError("--tasks", missing[0], f"no sample of {data} has this task; it has: {', '.join(sorted(seen))}")
 
-    return DataSource({**source.identity, "tasks": sorted(tasks)}, None, samples)
+    return DataSource({**source.identity, "tasks": sorted(tasks)}, None, samples, source.protocols)
 
 
 def _open_data(data: str | Path, *, limit: int | None, strict: bool) -> DataSource:
@@ -150,14 +157,17 @@ def _open_data(data: str | Path, *, limit: int | None, strict: bool) -> DataSour
         generator = create_generator(suite, strict=strict)
         count = len(generator) if limit is None else min(limit, len(generator))
         identity = {"config": str(path), "suite": suite.name, "config_key": suite.key(), "seed": suite.seed}
-        return DataSource(identity, count, lambda: (generator.sample(i) for i in range(count)))
+        protocols = {suite.name: suite.protocol} if suite.protocol else {}
+        return DataSource(identity, count, lambda: (generator.sample(i) for i in range(count)), protocols)
     manifest = read_manifest(path)
     rows = manifest.get("rows", manifest["samples"])
     count = rows if limit is None else min(limit, rows)
     identity = {"built": str(path), "suite": manifest["suite"], "config_key": manifest["config_key"], "seed": manifest["seed"]}
     if manifest.get("circular"):
         identity["circular"] = True
-    return DataSource(identity, count, lambda: iter_built_samples(path, limit=count))
+    protocol = manifest.get("config", {}).get("protocol")
+    protocols = {manifest["suite"]: protocol} if protocol else {}
+    return DataSource(identity, count, lambda: iter_built_samples(path, limit=count), protocols)
 
 
 def evaluate(
@@ -240,7 +250,7 @@ def evaluate(
                 )
     wait_for_all(ranks)
     if ranks.main:
-        _finish(out, run, samples)
+        _finish(out, run, samples, data.protocols)
     wait_for_all(ranks)
     metrics = json.loads((out / "metrics.json").read_text())
     reused = sum(1 for sample in samples if "skipped" not in done.get(sample.id, {"skipped": True}))
@@ -248,13 +258,17 @@ def evaluate(
     return RunResult(out, metrics, asked, reused, metrics["skipped"], cached)
 
 
-def _finish(out: Path, run: dict, samples: list[Sample]) -> None:
-    """Merge the answers into samples.jsonl, and write the metrics and the report."""
+def _finish(out: Path, run: dict, samples: list[Sample], protocols: Mapping[str, str] | None = None) -> None:
+    """Merge the answers into samples.jsonl, and write the metrics (with the headline number of
+    each suite that names a published ``protocols``) and the report."""
     found = read_records(out)
     records = records_in_order(out, samples, found)
     rewrite_records(out, records, found)
     scored = [r for r in records if "skipped" not in r]
     metrics = {**run, **summarize(scored), "skipped": len(records) - len(scored)}
+    headline = headlines(scored, {sample.id: sample.suite for sample in samples}, protocols or {})
+    if headline:
+        metrics["headline"] = headline
     write_text_atomic(out / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     write_text_atomic(out / "results.md", run_markdown(metrics))
     from mmhay.report import write_report

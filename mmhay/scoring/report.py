@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from mmhay.scoring.metrics import grid_axes
 
-__all__ = ["run_markdown", "comparison_markdown", "summary_row", "data_label", "run_labels", "exposure_markdown", "shown_table"]
+__all__ = ["run_markdown", "comparison_markdown", "summary_row", "data_label", "run_labels", "exposure_markdown", "shown_table", "headline_markdown"]
 
 
 def data_label(identity: Mapping) -> str:
@@ -40,6 +40,14 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def headline_markdown(blocks: Mapping) -> list[str]:
+    """Lines of the headline numbers as published (metrics.json ``headline``), one row per suite."""
+    if not blocks:
+        return []
+    rows = [[suite, b["protocol"], _pct(b["overall"]), b["metric"], b["source"].split(":")[0]] for suite, b in blocks.items()]
+    return ["", "## Headline as published", "", _table(["suite", "protocol", "headline %", "metric", "computed as"], rows)]
+
+
 def run_markdown(metrics: Mapping) -> str:
     """The results of one run: overall, by task, by facet, and the depth x length grid."""
     model = metrics["model"]["name"]
@@ -60,6 +68,7 @@ def run_markdown(metrics: Mapping) -> str:
     if metrics.get("circular"):
         c = metrics["circular"]
         parts += ["", f"Circular accuracy (every rotation of the options right): {_pct(c['accuracy'])}% of {c['questions']} questions."]
+    parts += headline_markdown(metrics.get("headline", {}))
     for task, values in metrics.get("tasks", {}).items():
         names = [k for k in values if k != "n"]
         row = [task] + ["—" if values[k] is None else f"{values[k]:.3f}" if isinstance(values[k], float) else str(values[k]) for k in names]
