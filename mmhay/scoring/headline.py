@@ -126,7 +126,10 @@ def _cells(records: Sequence[Mapping]) -> dict:
 
 def _timescope(records: Sequence[Mapping]) -> dict:
     plain = _first_rotations(records)
-    length = lambda r: _label(r.get("facets", {}).get("length"))  # noqa: E731
+
+    def length(record: Mapping) -> str:
+        return _label(record.get("facets", {}).get("length"))
+
     return {
         "overall": _round(sum(1 for r in plain if r["correct"]) / len(plain)) if plain else None,
         "n": len(plain),

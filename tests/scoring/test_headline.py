@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from mmhay.adapters import Answer
+from mmhay.cli import main
 from mmhay.config import load_suite, parse_suite
 from mmhay.errors import ConfigError
 from mmhay.evaluate import evaluate, open_data
@@ -163,7 +164,7 @@ def test_each_suite_of_a_run_gets_its_own_block():
     assert blocks["one"]["overall"] == 0.5 and blocks["one"]["n"] == 2  # (1 + 0) / 2, c is not one's
 
 
-def test_protocol_changes_no_key_and_is_left_out_of_the_dump_when_unset(tmp_path):
+def test_protocol_changes_no_key_and_is_left_out_of_the_dump_when_unset(tmp_path, capsys):
     suite = load_suite(CONFIGS / "vnbench.yaml")
     assert suite.protocol == "vnbench" and suite.model_dump(mode="json")["protocol"] == "vnbench"
     data = yaml.safe_load((CONFIGS / "vnbench.yaml").read_text())
@@ -175,6 +176,12 @@ def test_protocol_changes_no_key_and_is_left_out_of_the_dump_when_unset(tmp_path
         parse_suite({**data, "protocol": "vnbench2"}, origin="x.yaml")
     with pytest.raises(ConfigError, match="protocol = 'vniah': vniah reports the mean over depth x length cells: the suite needs grid.depth"):
         parse_suite({**data, "protocol": "vniah"}, origin="x.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({**data, "protocol": "vnbench2"}))
+    assert main(["build", str(bad), "--out", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "bad.yaml: protocol = 'vnbench2'" in error and "Traceback" not in error
+    assert not (tmp_path / "out").exists()
 
     # a built suite's manifest holds the config as build writes it (model_dump): its protocol reaches eval
     built = tmp_path / "built"
