@@ -124,6 +124,9 @@ def page(runs: Sequence[Mapping], plots: Mapping[str, Sequence[tuple[str, bytes]
     for label, m in zip(run_labels(runs), runs):
         parts.append(f"<h2>{escape(label)}</h2>")
         parts.append(_task_tables(m))
+        if m.get("headline"):
+            rows = [[suite, b["protocol"], b["metric"], b["source"].split(":")[0], _pct(b["overall"])] for suite, b in m["headline"].items()]
+            parts.append(_table(["headline as published", "protocol", "metric", "computed as", "headline %"], rows, numeric_from=4))
         if m.get("exposure"):
             parts.append(_exposure_table(m["exposure"]))
         if "mmneedle" in m:

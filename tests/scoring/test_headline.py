@@ -237,3 +237,4 @@ def test_the_headline_lands_in_metrics_json(tmp_path):
     assert (block["overall"], metrics["overall"]["accuracy"]) == (0.75, 1.0)
     assert run.metrics["headline"] == metrics["headline"]
     assert "## Headline as published" in (tmp_path / "run" / "results.md").read_text()
+    assert "<th>headline as published</th>" in (tmp_path / "run" / "report.html").read_text()
