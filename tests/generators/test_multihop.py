@@ -22,6 +22,7 @@ from mmhay.verify import check_sample
 
 SIZE, FPS = (192, 112), 2
 POOL = builtin_needles("image")
+BY_LABEL = {n.label: n for n in POOL}
 
 
 def _suite(**changes):
@@ -123,15 +124,17 @@ def test_each_chain_picture_names_the_next_where_the_truth_says_and_the_decoy_le
         n, length = len(starts), 6 * FPS - (0 if inserted else 1)
         assert haystack == [j * length // (n - 1) for j in range(n)]
         # the question names the first picture; the answer is the last
-        last = next(n for n in POOL if n.label == chain[-1]["label"])
-        assert POOL[[n.label for n in POOL].index(chain[0]["label"])].description in sample.question
+        last = BY_LABEL[chain[-1]["label"]]
+        assert f"Find the picture of {BY_LABEL[chain[0]['label']].description} " in sample.question
         assert sample.options[ord(sample.answer) - ord("A")] == last.description
         assert truth["asked"]["label"] == last.label
         assert check_sample(sample) == [], "the audit agrees"
     assert {s.answer for s in built} <= {option_letter(k) for k in range(4)}
 
 
-def test_multihop_refuses_what_it_cannot_chain():
+def test_the_open_form_answers_the_last_label_and_bad_settings_are_refused():
+    sample = create_generator(_suite(question={"form": "open"})).sample(1)
+    assert sample.options == () and sample.answer == sample.truth["chain"][-1]["label"]
     with pytest.raises(ConfigError, match="at least 2") as caught:
         create_generator(_suite(grid={"length": [6], "needles": [1]}))
     assert caught.value.key == "task"
