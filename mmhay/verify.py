@@ -46,7 +46,7 @@ def appearance(entry: dict, t: Fraction, size: tuple[int, int]) -> tuple[np.ndar
         from mmhay.timeline import ref_from_json
 
         return render_tile(ref_from_json(source), (width, height)), [everything]
-    if source["name"] in ("shape", "crop"):
+    if source["name"] in ("shape", "crop", "captioned"):
         picture = render_image(source["name"], source["params"], (width, height))
     else:
         local = t - Fraction(entry["start"]).limit_denominator(10_000)

@@ -20,7 +20,7 @@ def pick_distractors(pool: Sequence[Needle], plan: Plan, count: int, similarity:
     """
     if count == 0:
         return []
-    taken = {n.label for n in plan.shown} | ({plan.absent.label} if plan.absent is not None else set())
+    taken = {n.label for n in (*plan.shown, *plan.decoys)} | ({plan.absent.label} if plan.absent is not None else set())
     candidates = [
         n for n in pool if n.label not in taken and not any(n.attributes.get(k) == v for k, v in plan.avoid.items())
     ]

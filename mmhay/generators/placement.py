@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["NoRoom", "allocate", "fits"]
+__all__ = ["NoRoom", "allocate", "fits", "spaced_starts"]
 
 
 class NoRoom(ValueError):
@@ -16,6 +16,15 @@ class NoRoom(ValueError):
 def fits(limit: int, widths: Sequence[int], gap: int) -> bool:
     """Whether items of ``widths`` frames, ``gap`` frames apart, fit in ``0..limit`` at all."""
     return sum(w + gap for w in widths) - gap <= limit
+
+
+def spaced_starts(limit: int, count: int, width: int) -> list[int]:
+    """``count`` evenly spaced starts in ``0..limit`` for items of ``width`` frames, the first at 0
+    and the last ending at ``limit``: VideoChat-Flash's multi-hop spacing, the haystack cut into
+    ``count - 1`` equal stretches (``xtuner-eval_niah/vision_niah/multi_eval_vision_niah.py:254-263``)."""
+    if count == 1:
+        return [0]
+    return [j * (limit - width) // (count - 1) for j in range(count)]
 
 
 def allocate(

@@ -21,7 +21,7 @@ from mmhay.generators.distractors import offset_start, periodic_starts, pick_dis
 from mmhay.generators.haystacks import HaystackPool, describe_sources, draw_bed, draw_haystack, haystack_pool, sound_pool
 from mmhay.generators.insertion import Item, Placed, Soundtrack, assemble, overlay_box, source_soundtrack
 from mmhay.generators.needles import Needle, needle_pool
-from mmhay.generators.placement import NoRoom, allocate, fits
+from mmhay.generators.placement import NoRoom, allocate, fits, spaced_starts
 from mmhay.generators.seeds import Stream, balanced_position, sample_rng
 from mmhay.generators.tasks import Question, Scene, Settings
 from mmhay.generators.tasks.counting import MAX_DEFAULT_COUNT
@@ -238,6 +238,7 @@ class TimedGenerator:
             truth["snr_db"] = media.sounds[0].snr_db
         if media.soundtrack:
             truth["peak_dbfs"] = media.peak_dbfs
+        truth.update(question.truth)
         if question.asked is not None:
             asked = question.asked
             truth["asked"] = {
@@ -268,7 +269,8 @@ class TimedGenerator:
         haystack = draw_haystack(self.haystack, Fraction(cell.length) / rate, rate, rng) if self.medium == "video" else []
         plan = task.meta["plan"](pool, rng, cell.needles)
         distractors = pick_distractors(pool, plan, cell.distractors, suite.distractors.similarity, rng)
-        needles = [*plan.shown, *distractors]
+        needles = [*plan.shown, *plan.decoys, *distractors]
+        first = len(plan.shown) + len(plan.decoys)  # the first distractor drawn here
         # a clip shows no longer than itself; a sound of its own length (keypad digits) plays whole
         frames = [
             cell.duration if n.duration is None else floor(n.duration * rate) if n.kind == "sound" else min(cell.duration, floor(n.duration * rate))
@@ -277,10 +279,12 @@ class TimedGenerator:
         frames = [max(1, f) for f in frames]
         widths = [0 if cell.insertion == "insert" else f for f in frames]
         fixed = {}
-        if cell.depth is not None:
+        if plan.slots:
+            spaced = spaced_starts(cell.length, len(plan.slots), max(widths[: len(plan.slots)]))
+            fixed = {k: spaced[slot] for k, slot in enumerate(plan.slots)}
+        elif cell.depth is not None:
             fixed[0] = floor(Fraction(str(cell.depth)) * (cell.length - widths[0]))
         if suite.distractors.placement == "offset" and distractors:
-            first = len(plan.shown)
             if 0 not in fixed:  # the needle's start is drawn first: the look-alike's follows from it
                 fixed[0] = int(rng.integers(cell.length - widths[0] + 1))
             start = offset_start(fixed[0], widths[0], widths[first], cell.length, suite.distractors.offset, rng)
@@ -290,7 +294,6 @@ class TimedGenerator:
                 fixed[first] = start
         preferred = {}
         if suite.distractors.placement == "periodic" and distractors:
-            first = len(plan.shown)
             for j, start in enumerate(periodic_starts(cell.length, len(distractors), widths[first])):
                 preferred[first + j] = start
         try:
@@ -364,26 +367,42 @@ class TimedGenerator:
             pool = self.pools[cell.kind]
             # options and shown needles are all different needles; negative twins also need an absent one
             distinct = count if task.meta.get("distinct") else 1
-            wanted = suite.question.options + distinct - 1 + cell.distractors + (task.meta["group"] - 1)
+            decoys = task.meta.get("decoys", 0)  # each with the needle it points to, never shown
+            wanted = suite.question.options + distinct - 1 + cell.distractors + (task.meta["group"] - 1) + 2 * decoys
             if len(pool) < wanted:
                 raise ConfigError(
                     suite.origin,
                     "needle.source",
                     f"has {len(pool)} usable needles; {cell.task} with {suite.question.options} options, "
-                    f"{distinct} needle(s) and {cell.distractors} distractor(s) needs at least {wanted}",
+                    f"{distinct} needle(s){f', {decoys} decoy(s)' if decoys else ''} and {cell.distractors} distractor(s) needs at least {wanted}",
                     suite.needle.source,
                 )
             if self.medium == "video" and suite.haystack.bed == "source" and (cell.kind == "sound" or task.meta.get("companions")):
                 self._check_source_sound(cell, task)
             width = 0 if cell.insertion == "insert" else cell.duration
-            if not fits(cell.length, [width] * (count + cell.distractors), self._gap):
+            if task.meta.get("spaced"):
+                self._check_spaced(cell, count + decoys, width)
+            if not fits(cell.length, [width] * (count + decoys + cell.distractors), self._gap):
                 raise ConfigError(
                     suite.origin,
                     "grid",
-                    f"a {float(Fraction(cell.length) / self.rate):g} s haystack has no room for {count + cell.distractors} "
+                    f"a {float(Fraction(cell.length) / self.rate):g} s haystack has no room for {count + decoys + cell.distractors} "
                     f"needles of {float(Fraction(cell.duration) / self.rate):g} s kept half a second apart; "
                     "lengthen the haystack or show fewer or shorter needles",
                 )
+
+    def _check_spaced(self, cell: Cell, count: int, width: int) -> None:
+        """Refuse a depth for needles placed in evenly spaced slots, and slots closer than the gap."""
+        suite = self.suite
+        if cell.depth is not None:
+            raise ConfigError(suite.origin, "grid.depth", f"{cell.task} spaces its needles evenly over the haystack; leave grid.depth out", cell.depth)
+        if (cell.length - width) // (count - 1) < width + self._gap:
+            raise ConfigError(
+                suite.origin,
+                "grid",
+                f"a {float(Fraction(cell.length) / self.rate):g} s haystack spaces {count} needles evenly closer "
+                "than half a second apart; lengthen the haystack or show fewer or shorter needles",
+            )
 
     def _check_source_sound(self, cell: Cell, task) -> None:
         """Refuse sounds that could only play over silence in a video's own soundtrack."""

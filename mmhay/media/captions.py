@@ -1,4 +1,5 @@
-"""Text drawn onto frames: subtitle captions (with an alpha mask) and full-frame title cards.
+"""Text drawn onto frames: subtitle captions (with an alpha mask), full-frame title cards, and
+pictures with a caption band under them.
 
 Uses the FreeType font that ships inside Pillow, so the same text gives the same pixels on every
 machine with the same Pillow.
@@ -10,7 +11,9 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["render_caption", "render_title_card", "font", "text_height"]
+__all__ = ["render_caption", "render_title_card", "font", "text_height", "captioned_areas", "render_captioned"]
+
+CAPTION_SHARE = 0.22  # of a captioned picture's height, taken by its caption band
 
 
 @lru_cache(maxsize=32)
@@ -47,6 +50,24 @@ def render_caption(text: str, size: tuple[int, int]) -> tuple[np.ndarray, np.nda
     draw.text((width / 2, height / 2), text, font=font, fill=(255, 255, 255, 255), anchor="mm", stroke_width=stroke, stroke_fill=(0, 0, 0, 255))
     rgba = np.asarray(band)
     return np.ascontiguousarray(rgba[..., :3]), rgba[..., 3].astype(np.float32) / 255.0
+
+
+def captioned_areas(size: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The (width, height) of the picture and of the caption band under it, in a frame of ``size``."""
+    width, height = size
+    band = max(1, min(height - 1, round(height * CAPTION_SHARE)))
+    return (width, height - band), (width, band)
+
+
+def render_captioned(picture: np.ndarray, text: str, size: tuple[int, int]) -> np.ndarray:
+    """One frame of ``size``: ``picture`` (already at the first of ``captioned_areas``) above a
+    subtitle band saying ``text``, the band laid on black."""
+    upper, lower = captioned_areas(size)
+    if picture.shape[1::-1] != upper:
+        raise ValueError(f"the picture is {picture.shape[1::-1]}, not the {upper} the caption leaves")
+    rgb, alpha = render_caption(text, lower)
+    band = np.rint(rgb.astype(np.float32) * alpha[..., None]).astype(np.uint8)
+    return np.concatenate([picture, band], axis=0)
 
 
 def _card_lines(text: str) -> list[str]:

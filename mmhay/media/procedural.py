@@ -136,6 +136,24 @@ def text_card(params: Mapping, size: tuple[int, int]) -> np.ndarray:
     return render_title_card(params["text"], size)
 
 
+@PROCEDURAL.register("captioned", kind="image")
+def captioned(params: Mapping, size: tuple[int, int]) -> np.ndarray:
+    """A picture with a caption band under it (params: picture, a media reference's JSON of an image; caption).
+
+    The picture keeps its aspect ratio within the space the band leaves (a multi-hop needle's
+    pointer to the next needle is such a caption)."""
+    from mmhay.media.captions import captioned_areas, render_captioned
+    from mmhay.media.pictures import fit
+
+    area, _ = captioned_areas(size)
+    inner = params["picture"]
+    if inner.get("schema") == "GeneratorRef.1":
+        picture = fit(render_image(inner["name"], inner.get("params", {}), area), area)
+    else:
+        picture = fit(load_picture(inner["path"]), area)
+    return render_captioned(picture, params["caption"], size)
+
+
 def _draw_shape(size: tuple[int, int], kind: str, color_name: str, centre: tuple[float, float], radius: float) -> np.ndarray:
     """A frame of ``size`` with one shape of ``radius`` pixels at ``centre``, drawn at 4x and reduced."""
     import cv2

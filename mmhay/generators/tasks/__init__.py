@@ -7,9 +7,10 @@ A task is registered under its name as its ``ask`` function, with metadata:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
@@ -31,17 +32,23 @@ class Question:
     answer_type: AnswerType
     asked: Needle | None = None
     present: bool = True
+    truth: Mapping[str, Any] = field(default_factory=dict)  # what the task adds to the sample's truth
 
 
 @dataclass(frozen=True)
 class Plan:
     """What a task wants shown: ``shown`` needles (repeats allowed), the needle asked about when it
-    is not among them (``absent``), and attribute values distractors must not have (``avoid``)."""
+    is not among them (``absent``; no distractor is ever it), and attribute values distractors must
+    not have (``avoid``). ``decoys`` are distractors the task chose itself; ``slots`` give each
+    shown needle, then each decoy, its place among as many evenly spaced starts (in the order of
+    the starts), where the needles are not placed as usual."""
 
     shown: tuple[Needle, ...]
     absent: Needle | None = None
     avoid: dict[str, str] = field(default_factory=dict)
     absent_all: tuple[Needle, ...] = ()  # a look-alike per shown needle, when each needs one
+    decoys: tuple[Needle, ...] = ()
+    slots: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -100,12 +107,16 @@ def register_task(
     check=None,
     media: tuple[str, ...] = TIMED,
     companions: bool = False,
+    decoys: int = 0,
+    spaced: bool = False,
 ):
     """Register an ``ask`` function as task ``name``: its plan, how many samples share a scene
     (``group``), its default needle count, whether its needles all differ, its ``check``, and
     the media it asks about (``video``, ``audio``, ``images``: needles placed in a sequence;
     ``grid``: needles placed in cells of image grids); with ``companions``, every picture shown
-    comes with a sound heard while it shows."""
+    comes with a sound heard while it shows. ``decoys``: how many decoys its plans add, each
+    pointing to one more needle never shown; ``spaced``: its plans place needles in evenly spaced
+    slots (so a grid depth means nothing to it)."""
     return TASKS.register(
         name,
         plan=plan,
@@ -115,6 +126,8 @@ def register_task(
         check=check or (lambda settings: None),
         media=media,
         companions=companions,
+        decoys=decoys,
+        spaced=spaced,
     )
 
 
