@@ -31,6 +31,7 @@ _BUILTIN_MODULES = {
         "mmhay.generators.tasks.localization",
         "mmhay.generators.tasks.locate",
         "mmhay.generators.tasks.cross_modal",
+        "mmhay.generators.tasks.needle_qa",
     ],
     "procedural": ["mmhay.media.procedural", "mmhay.media.sounds"],
     "sampler": ["mmhay.sampling"],

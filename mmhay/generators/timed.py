@@ -131,7 +131,7 @@ class TimedGenerator:
             return f"{cell.task} is not asked about {self.medium}"
         if cell.kind == "sound" and cell.insertion == "insert":
             return "sounds are mixed in (overlay) or spliced in (replace), not inserted"
-        settings = Settings(cell.kind, cell.form, cell.needles, cell.distractors, self.suite.needle.source == "builtin", self.suite.question.options)
+        settings = Settings(cell.kind, cell.form, cell.needles, cell.distractors, self.suite.needle.source == "builtin", self.suite.question.options, self.pools.get(cell.kind, ()))
         try:
             task.meta["check"](settings)
         except ValueError as error:
@@ -246,6 +246,8 @@ class TimedGenerator:
                 "present": question.present,
                 "source": asked.ref.to_json() if asked.ref is not None else {"text": asked.text},
             }
+            if question.detail:
+                truth["asked"]["question"] = question.detail
         return Sample(
             id=f"{suite.name}-{index:06d}",
             suite=suite.name,

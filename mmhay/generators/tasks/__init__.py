@@ -31,6 +31,7 @@ class Question:
     answer_type: AnswerType
     asked: Needle | None = None
     present: bool = True
+    detail: dict = field(default_factory=dict)  # more about what was asked, for truth.asked (JSON values)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Settings:
     distractors: int
     builtin: bool
     options: int
+    pool: tuple[Needle, ...] = ()  # the needles the cell draws from
 
 
 @dataclass(frozen=True)
