@@ -21,7 +21,7 @@ def test_a_typo_names_the_file_the_key_and_the_known_keys(tmp_path):
 
 def test_a_nested_typo_lists_that_sections_keys(tmp_path):
     path = _write(tmp_path, "name: s\nneedle:\n  durration: 2\n")
-    with pytest.raises(ConfigError, match=r"needle\.durration: unknown key; expected one of: captions, duration, insertion, kind, position, scale, snr_db, sound, source, text"):
+    with pytest.raises(ConfigError, match=r"needle\.durration: unknown key; expected one of: captions, duration, insertion, kind, position, questions, scale, snr_db, sound, source, text"):
         load_suite(path)
 
 
@@ -50,7 +50,7 @@ def test_broken_yaml_names_the_line(tmp_path):
 
 
 def test_unknown_task_lists_the_known_ones():
-    with pytest.raises(ConfigError, match=r"task = 'retreival': unknown task; known: count_kind, counting, cross_modal, localization, locate, negative, ordering, retrieval"):
+    with pytest.raises(ConfigError, match=r"task = 'retreival': unknown task; known: count_kind, counting, cross_modal, localization, locate, needle_qa, negative, ordering, retrieval"):
         parse_suite({"name": "s", "task": "retreival"})
 
 
