@@ -28,8 +28,8 @@ def _check(settings: Settings) -> None:
                     raise ConfigError(
                         question.source,
                         f"{question.where}.options",
-                        "is missing, and needle_qa asks in form choice; give the question its options, or ask open (question.form: open)",
-                        question.question,
+                        f"missing: needle_qa asks in form choice, and this question about {question.file} has none; "
+                        "give it options, or ask open (question.form: open)",
                     )
 
 
