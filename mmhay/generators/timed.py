@@ -366,12 +366,13 @@ class TimedGenerator:
             pool = self.pools[cell.kind]
             # options and shown needles are all different needles; negative twins also need an absent one
             distinct = count if task.meta.get("distinct") else 1
-            wanted = suite.question.options + distinct - 1 + cell.distractors + (task.meta["group"] - 1)
+            options = suite.question.options if task.meta.get("pooled_options", True) else 1
+            wanted = options + distinct - 1 + cell.distractors + (task.meta["group"] - 1)
             if len(pool) < wanted:
                 raise ConfigError(
                     suite.origin,
                     "needle.source",
-                    f"has {len(pool)} usable needles; {cell.task} with {suite.question.options} options, "
+                    f"has {len(pool)} usable needles; {cell.task} with {options} options, "
                     f"{distinct} needle(s) and {cell.distractors} distractor(s) needs at least {wanted}",
                     suite.needle.source,
                 )

@@ -102,12 +102,14 @@ def register_task(
     check=None,
     media: tuple[str, ...] = TIMED,
     companions: bool = False,
+    pooled_options: bool = True,
 ):
     """Register an ``ask`` function as task ``name``: its plan, how many samples share a scene
     (``group``), its default needle count, whether its needles all differ, its ``check``, and
     the media it asks about (``video``, ``audio``, ``images``: needles placed in a sequence;
     ``grid``: needles placed in cells of image grids); with ``companions``, every picture shown
-    comes with a sound heard while it shows."""
+    comes with a sound heard while it shows; without ``pooled_options``, its options are not
+    other needles of the pool (so the pool need not hold one per option)."""
     return TASKS.register(
         name,
         plan=plan,
@@ -117,6 +119,7 @@ def register_task(
         check=check or (lambda settings: None),
         media=media,
         companions=companions,
+        pooled_options=pooled_options,
     )
 
 

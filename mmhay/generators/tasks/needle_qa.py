@@ -33,7 +33,7 @@ def _check(settings: Settings) -> None:
                     )
 
 
-@register_task("needle_qa", plan=plan_questioned, check=_check, media=("video",))
+@register_task("needle_qa", plan=plan_questioned, check=_check, media=("video",), pooled_options=False)
 def needle_qa(scene: Scene) -> Question:
     """A detail of the needle shown, asked by its own question: multiple choice (its options) or open."""
     needle = scene.needles[0].needle
