@@ -18,6 +18,7 @@ from mmhay.config import load_suite
 from mmhay.generators import create_generator
 from mmhay.media.decode import read_frames
 from mmhay.media.pictures import fit, load_picture
+from mmhay.verify import check_sample
 
 CONFIGS = Path(__file__).resolve().parent.parent.parent / "configs"
 PICTURES = CONFIGS / "needle_qa" / "pictures"
@@ -69,6 +70,7 @@ def test_the_needle_frame_shows_the_picture_its_question_is_about(tmp_path):
         frame = read_frames(video, [Fraction(needle["frames"][0], FPS)]).pixels[0].astype(int)
         errors = {name: np.abs(frame - picture).mean() for name, picture in pictures.items()}
         assert min(errors, key=errors.get) == file and errors[file] < 12, errors
+        assert check_sample(sample) == [], "mmhay audit finds the picture fitted on bars where the truth says"
         for k in (needle["frames"][0] - 1, needle["frames"][1]):
             if 0 <= k < length + 1:
                 other = read_frames(video, [Fraction(k, FPS)]).pixels[0].astype(int)
