@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     previous = _stop_on_sigterm()
     try:
-        handlers = {"build": _build, "eval": _eval, "exposure": _exposure, "preview": _preview, "audit": _audit, "report": _report, "export": _export, "list": _list, "tiny-model": _tiny}
+        handlers = {"build": _build, "eval": _eval, "exposure": _exposure, "preview": _preview, "audit": _audit, "report": _report, "export": _export, "list": _list, "tiny-model": _tiny, "import-needles": _import_needles}
         handler = handlers[args.command]
         return handler(args)
     except MmhayError as error:
@@ -306,6 +306,16 @@ def _export(args) -> int:
     task = written[0].stem
     print(f"wrote {', '.join(str(path) for path in written)}")
     print(f"evaluate with: python -m lmms_eval --model MODEL --model_args pretrained=... --tasks {task} --include_path {args.out}")
+    return 0
+
+
+def _import_needles(args) -> int:
+    from mmhay.needle_import import import_needles
+
+    done = import_needles(args.format, args.source, args.images, args.out)
+    chains = f", {done.chains}" if done.chains else ""
+    print(f"wrote {done.images} needle images to {done.needles}/, {done.asked} questions to {done.questions}{chains}")
+    print(f"ask them with: task: needle_qa, needle: {{kind: image, source: {done.needles}, questions: {done.questions}}}")
     return 0
 
 

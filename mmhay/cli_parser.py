@@ -123,6 +123,14 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("--task", help="task name (default mmhay_SUITE)")
     export.add_argument("--max-new-tokens", type=_positive, default=32, help="generation length (default 32, as mmhay eval's hf models)")
 
+    needles = commands.add_parser("import-needles", help="convert a published suite's needle file (LongVA, VideoChat-Flash) into a needle folder and a questions file")
+    from mmhay.needle_import import FORMATS
+
+    needles.add_argument("format", choices=FORMATS, metavar="FORMAT", help=f"the needle file's format: {', '.join(FORMATS)}")
+    needles.add_argument("source", type=Path, help="the needle file, e.g. LongVA's vision_niah/needle_datasets/dataset.json")
+    needles.add_argument("--images", type=Path, required=True, help="folder holding the images the file names (nothing is downloaded)")
+    needles.add_argument("--out", type=Path, required=True, help="folder to write needles/, questions.json (and multihop.json) into")
+
     listing = commands.add_parser("list", help="list registered generators, tasks, samplers, adapters, ...")
     listing.add_argument("kind", nargs="?", help="one kind (plural accepted), e.g. samplers")
 

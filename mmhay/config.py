@@ -135,6 +135,8 @@ class NeedleSettings(_Settings):
     ``source``: ``builtin``, or a folder of images (kind image) or videos (kind clip).
     ``captions``: a JSON object or a CSV file (columns ``file``, ``caption``) describing the
     folder's needles, by file name; without it a file's name describes it.
+    ``questions``: a JSON or CSV file of questions about the folder's needles (rows ``file``,
+    ``question``, ``answer``, optional ``options``), asked by the ``needle_qa`` task.
     ``text``: the built-in text needles, ``secret_word`` or ``passkey``.
     ``insertion``: ``insert`` adds the needle's frames, ``replace`` overwrites haystack frames,
     ``overlay`` composites it into a box of the haystack frames (mixes a sound in at its SNR);
@@ -147,6 +149,7 @@ class NeedleSettings(_Settings):
     kind: Kind = "image"
     source: Str = "builtin"
     captions: Optional[Str] = None
+    questions: Optional[Str] = None
     text: Literal["secret_word", "passkey"] = "secret_word"
     sound: Literal["events", "dtmf"] = "events"
     snr_db: Number = Field(0.0, ge=-30, le=30)
@@ -236,7 +239,7 @@ class GridSettings(_Settings):
 PROTOCOLS = ("vnbench", "vniah", "vniah_d", "timescope", "mlvu_needle")
 
 # (section, key) of the settings added after suites were first keyed (see SuiteConfig.key)
-_LATER_SETTINGS = (("audio", "peak_dbfs"), ("distractors", "offset"))
+_LATER_SETTINGS = (("audio", "peak_dbfs"), ("distractors", "offset"), ("needle", "questions"))
 
 
 class SuiteConfig(_Settings):

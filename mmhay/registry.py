@@ -32,6 +32,7 @@ _BUILTIN_MODULES = {
         "mmhay.generators.tasks.locate",
         "mmhay.generators.tasks.cross_modal",
         "mmhay.generators.tasks.multihop",
+        "mmhay.generators.tasks.needle_qa",
     ],
     "procedural": ["mmhay.media.procedural", "mmhay.media.sounds"],
     "sampler": ["mmhay.sampling"],

@@ -41,6 +41,8 @@ def appearance(entry: dict, t: Fraction, size: tuple[int, int]) -> tuple[np.ndar
             return render_title_card(source["text"], (width, height)), [everything]
         rgb, alpha = render_caption(source["text"], (width, height))
         return rgb, [alpha > 0.99]  # a caption is translucent: only its opaque text decides
+    if "path" in source and "frames" in entry:  # a file in a video: a still on bars, or filling an overlay's box
+        return _file_in_video(entry, t, (width, height)), [everything]
     if "path" in source:  # a picture from a file, as a tile fills a cell
         from mmhay.gallery import render_tile
         from mmhay.timeline import ref_from_json
@@ -60,6 +62,23 @@ def appearance(entry: dict, t: Fraction, size: tuple[int, int]) -> tuple[np.ndar
     inside = cv2.erode(shape, kernel).astype(bool)
     outside = cv2.erode(1 - shape, kernel).astype(bool)
     return picture, [everything] + [mask for mask in (inside, outside) if mask.any()]
+
+
+def _file_in_video(entry: dict, t: Fraction, size: tuple[int, int]) -> np.ndarray:
+    """How a picture or clip file shows in a video at output time ``t``: fitted on black bars
+    inside the frame (inserted, replacing), or scaled to its box (an overlay's box has its aspect)."""
+    from mmhay.media.decode import read_frames
+    from mmhay.media.pictures import fit, load_picture
+
+    source = entry["source"]
+    if source.get("kind") == "video":
+        local = t - Fraction(entry["start"]).limit_denominator(10_000)
+        picture = read_frames(source["path"], [max(local, Fraction(0))]).pixels[0]
+    else:
+        picture = load_picture(source["path"])
+    if entry["box"] is not None:
+        return cv2.resize(picture, size, interpolation=cv2.INTER_AREA if size[0] * size[1] < picture.shape[0] * picture.shape[1] else cv2.INTER_LINEAR)
+    return fit(picture, size)
 
 
 def error(frame: np.ndarray, entry: dict, t: Fraction, size: tuple[int, int]) -> float:

@@ -21,7 +21,7 @@ def test_a_typo_names_the_file_the_key_and_the_known_keys(tmp_path):
 
 def test_a_nested_typo_lists_that_sections_keys(tmp_path):
     path = _write(tmp_path, "name: s\nneedle:\n  durration: 2\n")
-    with pytest.raises(ConfigError, match=r"needle\.durration: unknown key; expected one of: captions, duration, insertion, kind, position, scale, snr_db, sound, source, text"):
+    with pytest.raises(ConfigError, match=r"needle\.durration: unknown key; expected one of: captions, duration, insertion, kind, position, questions, scale, snr_db, sound, source, text"):
         load_suite(path)
 
 
@@ -50,7 +50,7 @@ def test_broken_yaml_names_the_line(tmp_path):
 
 
 def test_unknown_task_lists_the_known_ones():
-    with pytest.raises(ConfigError, match=r"task = 'retreival': unknown task; known: count_kind, counting, cross_modal, localization, locate, multihop, negative, ordering, retrieval"):
+    with pytest.raises(ConfigError, match=r"task = 'retreival': unknown task; known: count_kind, counting, cross_modal, localization, locate, multihop, needle_qa, negative, ordering, retrieval"):
         parse_suite({"name": "s", "task": "retreival"})
 
 
@@ -79,6 +79,7 @@ def test_a_setting_added_later_changes_no_key_until_it_is_set():
     before = suite.model_dump(mode="json", exclude={"name", "description", "samples", "seed"})
     del before["audio"]["peak_dbfs"]  # the config as it was keyed before audio.peak_dbfs existed
     del before["distractors"]["offset"]  # and before distractors.offset
+    del before["needle"]["questions"]  # and before needle.questions
     assert suite.key() == hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()
     assert parse_suite({"name": "a", "audio": {"peak_dbfs": -1.0}}).key() == suite.key()
     assert parse_suite({"name": "a", "audio": {"peak_dbfs": -3.0}}).key() != suite.key()

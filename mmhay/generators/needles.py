@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,6 +24,9 @@ from mmhay.media.pictures import load_picture
 from mmhay.media.probe import IMAGE_SUFFIXES, VIDEO_SUFFIXES, walk_files
 from mmhay.media.procedural import COLORS, SHAPES
 from mmhay.timeline import FileRef, GeneratorRef, MediaRef
+
+if TYPE_CHECKING:
+    from mmhay.generators.needle_questions import NeedleQuestion
 
 __all__ = ["Needle", "needle_pool", "builtin_needles", "folder_needles", "read_captions", "builtin_sounds", "as_distractor", "similar", "SECRET_WORDS"]
 
@@ -47,6 +51,7 @@ class Needle:
     """One needle: ``label`` is its short name (the open-ended answer), ``description`` what a
     question or an option calls it. Pictures and clips have a ``ref``; text needles a ``text``.
     ``duration`` is a clip's own length where it is shorter than the needle's display time.
+    ``questions`` are the questions a questions file asks about it (``needle.questions``).
     """
 
     label: str
@@ -57,6 +62,7 @@ class Needle:
     attributes: Mapping[str, str] = field(default_factory=dict)
     aspect: float = 1.0  # width / height of the needle's own picture
     duration: Fraction | None = None
+    questions: tuple["NeedleQuestion", ...] = ()
 
 
 def _article(word: str) -> str:
@@ -198,6 +204,9 @@ def _silent(path: Path, info: AudioInfo) -> bool:
 def needle_pool(suite: SuiteConfig, kind: str, *, strict: bool = False) -> tuple[Needle, ...]:
     """The needles of ``kind`` a suite draws from."""
     source = suite.needle.source
+    if suite.needle.questions and (source == "builtin" or kind not in ("image", "clip")):
+        what = "a folder of needles" if source == "builtin" else "pictures or clips (kind image or clip)"
+        raise ConfigError(suite.origin, "needle.questions", f"questions are asked about the files of {what}", suite.needle.questions)
     if source == "builtin":
         return builtin_sounds(suite.needle.sound) if kind == "sound" else builtin_needles(kind, suite.needle.text)
     if kind == "text":
@@ -211,6 +220,11 @@ def needle_pool(suite: SuiteConfig, kind: str, *, strict: bool = False) -> tuple
         raise ConfigError(suite.origin, "needle.source", nothing_readable(f"{kind} needle", _NEEDLE_SUFFIXES[kind], skipped), source)
     for error in skipped:
         warn_once(f"skipped needle {error}")
+    if suite.needle.questions:
+        from mmhay.generators.needle_questions import attach_questions, read_questions
+
+        questions_file = suite.resolve(suite.needle.questions)
+        needles = attach_questions(needles, read_questions(questions_file), questions_file, folder)
     return needles
 
 

@@ -131,7 +131,7 @@ class TimedGenerator:
             return f"{cell.task} is not asked about {self.medium}"
         if cell.kind == "sound" and cell.insertion == "insert":
             return "sounds are mixed in (overlay) or spliced in (replace), not inserted"
-        settings = Settings(cell.kind, cell.form, cell.needles, cell.distractors, self.suite.needle.source == "builtin", self.suite.question.options)
+        settings = Settings(cell.kind, cell.form, cell.needles, cell.distractors, self.suite.needle.source == "builtin", self.suite.question.options, self.pools.get(cell.kind, ()))
         try:
             task.meta["check"](settings)
         except ValueError as error:
@@ -247,6 +247,8 @@ class TimedGenerator:
                 "present": question.present,
                 "source": asked.ref.to_json() if asked.ref is not None else {"text": asked.text},
             }
+            if question.detail:
+                truth["asked"]["question"] = question.detail
         return Sample(
             id=f"{suite.name}-{index:06d}",
             suite=suite.name,
@@ -368,12 +370,13 @@ class TimedGenerator:
             # options and shown needles are all different needles; negative twins also need an absent one
             distinct = count if task.meta.get("distinct") else 1
             decoys = task.meta.get("decoys", 0)  # each with the needle it points to, never shown
-            wanted = suite.question.options + distinct - 1 + cell.distractors + (task.meta["group"] - 1) + 2 * decoys
+            options = suite.question.options if task.meta.get("pooled_options", True) else 1
+            wanted = options + distinct - 1 + cell.distractors + (task.meta["group"] - 1) + 2 * decoys
             if len(pool) < wanted:
                 raise ConfigError(
                     suite.origin,
                     "needle.source",
-                    f"has {len(pool)} usable needles; {cell.task} with {suite.question.options} options, "
+                    f"has {len(pool)} usable needles; {cell.task} with {options} options, "
                     f"{distinct} needle(s){f', {decoys} decoy(s)' if decoys else ''} and {cell.distractors} distractor(s) needs at least {wanted}",
                     suite.needle.source,
                 )

@@ -33,6 +33,7 @@ class Question:
     asked: Needle | None = None
     present: bool = True
     truth: Mapping[str, Any] = field(default_factory=dict)  # what the task adds to the sample's truth
+    detail: dict = field(default_factory=dict)  # more about what was asked, for truth.asked (JSON values)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class Settings:
     distractors: int
     builtin: bool
     options: int
+    pool: tuple[Needle, ...] = ()  # the needles the cell draws from
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,7 @@ def register_task(
     companions: bool = False,
     decoys: int = 0,
     spaced: bool = False,
+    pooled_options: bool = True,
 ):
     """Register an ``ask`` function as task ``name``: its plan, how many samples share a scene
     (``group``), its default needle count, whether its needles all differ, its ``check``, and
@@ -116,7 +119,8 @@ def register_task(
     ``grid``: needles placed in cells of image grids); with ``companions``, every picture shown
     comes with a sound heard while it shows. ``decoys``: how many decoys its plans add, each
     pointing to one more needle never shown; ``spaced``: its plans place needles in evenly spaced
-    slots (so a grid depth means nothing to it)."""
+    slots (so a grid depth means nothing to it); without ``pooled_options``, its options are not
+    other needles of the pool (so the pool need not hold one per option)."""
     return TASKS.register(
         name,
         plan=plan,
@@ -128,6 +132,7 @@ def register_task(
         companions=companions,
         decoys=decoys,
         spaced=spaced,
+        pooled_options=pooled_options,
     )
 
 
