@@ -2,7 +2,9 @@
 
 A task is registered under its name as its ``ask`` function, with metadata:
 ``plan`` (which needles to show), ``group`` (samples asked about one scene: 2 for negative twins),
-``needles`` (the default needle count) and ``check`` (what settings it accepts).
+``needles`` (the default needle count), ``check`` (what settings it accepts), ``zero`` (it
+counts, and a count of 0 is a question it asks) and ``copies`` (it shows needles as several
+copies within a frame, in at most that many frames).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class Plan:
     absent: Needle | None = None
     avoid: dict[str, str] = field(default_factory=dict)
     absent_all: tuple[Needle, ...] = ()  # a look-alike per shown needle, when each needs one
+    copies: tuple[int, ...] = ()  # copies of each shown needle within its frame (none: one each)
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class Scene:
     position: Callable[[int], int]  # a balanced position for the correct one of k options
     medium: str = "video"  # what the needles are in: video, audio or images
     sounds: tuple[Needle, ...] = ()  # the sound pool, for questions about sounds heard with pictures
+    zero_counts: bool = False  # the suite's counts include 0, so "0" is among a count's options
 
     @property
     def where(self) -> str:
@@ -100,12 +104,15 @@ def register_task(
     check=None,
     media: tuple[str, ...] = TIMED,
     companions: bool = False,
+    zero: bool = False,
+    copies: int = 0,
 ):
     """Register an ``ask`` function as task ``name``: its plan, how many samples share a scene
     (``group``), its default needle count, whether its needles all differ, its ``check``, and
     the media it asks about (``video``, ``audio``, ``images``: needles placed in a sequence;
     ``grid``: needles placed in cells of image grids); with ``companions``, every picture shown
-    comes with a sound heard while it shows."""
+    comes with a sound heard while it shows. With ``zero``, the grid may ask a count of 0; with
+    ``copies``, the needles show as copies side by side in at most ``copies`` frames."""
     return TASKS.register(
         name,
         plan=plan,
@@ -115,6 +122,8 @@ def register_task(
         check=check or (lambda settings: None),
         media=media,
         companions=companions,
+        zero=zero,
+        copies=copies,
     )
 
 
