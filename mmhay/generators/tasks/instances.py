@@ -42,7 +42,7 @@ def _check(settings: Settings) -> None:
     if settings.kind not in ("image", "clip"):
         raise ValueError("shows copies of a picture or a clip side by side; use kind image or clip")
     if settings.needles is not None and settings.needles > MAX_COPIES:
-        raise ValueError(f"shows at most {MAX_COPIES} copies in one frame")
+        raise ValueError(f"shows at most {MAX_COPIES} copies in one frame; set grid.needles to {MAX_COPIES} or fewer")
 
 
 def _ask(scene: Scene) -> Question:
