@@ -186,7 +186,8 @@ class GridSettings(_Settings):
     ``length`` is in seconds, or ``length_frames`` in frames at the video's rate (one of the two).
     ``depth`` places the needle a question is about (0 at the start, 1 at the end of the
     haystack); without it needles go to random places. ``needles`` is the needle count of multi-needle tasks (ordering: how many to order; counting:
-    how often the needle appears); without it each task uses its default. ``task``, ``kind``,
+    how often the needle appears); without it each task uses its default. A count of 0 (the asked
+    needle never shows) is for the tasks that count (registered with ``zero``) only. ``task``, ``kind``,
     ``insertion``, ``form``, ``needle_duration`` and ``needle_scale`` override the single values
     set elsewhere in the config, one per cell. Image suites add ``images`` (images per sample)
     and ``grid_size`` (N of the N x N grid each image is stitched from).
@@ -195,7 +196,7 @@ class GridSettings(_Settings):
     length: Optional[list[Seconds]] = Field(None, min_length=1)
     length_frames: Optional[list[Annotated[Int, Field(ge=1, le=MAX_SECONDS * 120)]]] = Field(None, min_length=1)
     depth: Optional[list[Depth]] = Field(None, min_length=1)
-    needles: Optional[list[Annotated[Int, Field(ge=1, le=50)]]] = Field(None, min_length=1)
+    needles: Optional[list[Annotated[Int, Field(ge=0, le=50)]]] = Field(None, min_length=1)
     distractors: list[Annotated[Int, Field(ge=0, le=100)]] = Field(default_factory=lambda: [0], min_length=1)
     needle_duration: Optional[list[Seconds]] = Field(None, min_length=1)
     needle_scale: Optional[list[Scale]] = Field(None, min_length=1)
@@ -343,10 +344,30 @@ def parse_suite(data: Any, *, origin: str = "<config>", folder: Path | None = No
     registry("task").get(suite.task, source=origin, key="task")
     for k, task in enumerate(suite.grid.task or []):
         registry("task").get(task, source=origin, key=f"grid.task[{k}]")
+    _check_zero_counts(suite, origin)
     _check_needles_fit(suite, origin)
     if suite.protocol in ("vniah", "vniah_d") and suite.grid.depth is None:
         raise ConfigError(origin, "protocol", f"{suite.protocol} reports the mean over depth x length cells: the suite needs grid.depth", suite.protocol)
     return suite
+
+
+def _check_zero_counts(suite: SuiteConfig, origin: str) -> None:
+    """Refuse a needle count of 0 unless every task of the suite counts (0 = the needle never shows)."""
+    from mmhay.registry import registry
+
+    zeros = [k for k, count in enumerate(suite.grid.needles or []) if count == 0]
+    if not zeros:
+        return
+    tasks = registry("task")
+    for name in suite.grid.task or [suite.task]:
+        if not tasks.get(name).meta.get("zero"):
+            counting = ", ".join(sorted(n for n, entry in tasks.entries.items() if entry.meta.get("zero")))
+            raise ConfigError(
+                origin,
+                f"grid.needles[{zeros[0]}]",
+                f"a count of 0 is asked by the counting tasks only ({counting}); {name} shows at least one needle",
+                0,
+            )
 
 
 def _check_needles_fit(suite: SuiteConfig, origin: str) -> None:

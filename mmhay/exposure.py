@@ -26,7 +26,7 @@ from mmhay.errors import ConfigError
 
 __all__ = ["Minimums", "Given", "exposure", "parse_minimums", "given_by_plan", "frame_given", "shown_times", "COUNTING_TASKS"]
 
-COUNTING_TASKS = ("counting", "count_kind")
+COUNTING_TASKS = ("counting", "count_kind", "count_instances", "count_spread")
 _EPS = 1e-6  # seconds: frame times and needle spans are exact fractions written as floats
 
 

@@ -177,7 +177,8 @@ def _tile(pixels: np.ndarray, t: Fraction, rate: Fraction, entries) -> np.ndarra
     if showing:
         entry, role = showing[0]
         color = NEEDLE_COLOR if role == "needle" else DISTRACTOR_COLOR
-        text.text((6, 21), f"{role}: {entry['label']}", fill=color, font=font(14))
+        copies = sum(1 for other, r in showing if r == role and other["label"] == entry["label"])  # side by side in one frame
+        text.text((6, 21), f"{role}: {entry['label']}" + (f" x {copies}" if copies > 1 else ""), fill=color, font=font(14))
     tile = Image.new("RGB", (_TILE_WIDTH, frame.height + caption.height), (255, 255, 255))
     tile.paste(frame, (0, 0))
     tile.paste(caption, (0, frame.height))

@@ -27,6 +27,7 @@ _BUILTIN_MODULES = {
         "mmhay.generators.tasks.retrieval",
         "mmhay.generators.tasks.ordering",
         "mmhay.generators.tasks.counting",
+        "mmhay.generators.tasks.instances",
         "mmhay.generators.tasks.negative",
         "mmhay.generators.tasks.localization",
         "mmhay.generators.tasks.locate",

@@ -112,6 +112,7 @@ CONFIG_CASES = [
     ("unknown-generator", {"generator": "nope"}, ["suite.yaml: generator = 'nope': unknown generator; known:"]),
     ("insertion-unknown", {"needle": {"insertion": "splice"}}, ["suite.yaml: needle.insertion"]),
     ("missing-name", {"name": None}, ["suite.yaml: name = None: input should be a valid string"]),
+    ("needles-zero-not-counting", {"grid": {"needles": [0]}}, ["suite.yaml: grid.needles[0] = 0: a count of 0 is asked by the counting tasks only", "retrieval shows at least one needle"]),
 ]
 
 

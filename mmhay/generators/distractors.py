@@ -15,8 +15,8 @@ __all__ = ["offset_start", "pick_distractors", "periodic_starts"]
 def pick_distractors(pool: Sequence[Needle], plan: Plan, count: int, similarity: str, rng: np.random.Generator) -> list[Needle]:
     """``count`` distractors: never a needle the question is about, never of a kind it counts.
 
-    With ``similarity`` "similar", those sharing a shape or colour with the first needle come
-    first (in random order); the rest are drawn at random. Repeats only when the pool runs out.
+    With ``similarity`` "similar", those sharing a shape or colour with the first needle (or, where
+    none is shown, the absent one asked about) come first (in random order); the rest are drawn at random. Repeats only when the pool runs out.
     """
     if count == 0:
         return []
@@ -27,8 +27,9 @@ def pick_distractors(pool: Sequence[Needle], plan: Plan, count: int, similarity:
     if not candidates:
         raise ValueError("no needle of the pool can serve as a distractor")
     order = [candidates[int(i)] for i in rng.permutation(len(candidates))]
-    if similarity == "similar":
-        alike = similar(plan.shown[0], order)
+    anchor = plan.shown[0] if plan.shown else plan.absent  # a count of 0 shows none: like the asked one
+    if similarity == "similar" and anchor is not None:
+        alike = similar(anchor, order)
         order = alike + [n for n in order if n not in alike]
     chosen = [order[i % len(order)] for i in range(count)]
     return [as_distractor(n) for n in chosen]

@@ -2,6 +2,10 @@
 
 Positions are haystack frames; the result is a composition and, for every item, where it shows
 in the output video: its time span, frame indices and, for overlays, its box.
+
+An item may show as several copies side by side in each of its frames (V-RULER's "k objects in
+one frame"): each copy is an overlay in a box of its own, over the haystack (overlay) or over a
+plain frame of the built-in shapes' background put in by insert or replace.
 """
 
 from __future__ import annotations
@@ -9,18 +13,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
+from math import ceil, sqrt
 
 import numpy as np
 
 from mmhay.generators.needles import Needle
 from mmhay.timeline import Box, Clip, Composition, GeneratorRef, Overlay, Segment, Sound, Still, TimeRange
 
-__all__ = ["Item", "Placed", "Soundtrack", "assemble", "source_soundtrack", "overlay_box", "SUBTITLE_BOX", "INSERTIONS"]
+__all__ = ["Item", "Placed", "Soundtrack", "assemble", "source_soundtrack", "overlay_box", "copy_boxes", "SUBTITLE_BOX", "INSERTIONS", "BACKDROP"]
 
 INSERTIONS = ("insert", "replace", "overlay")
 
 # Where text needles are captioned: a subtitle band across the bottom of the frame.
 SUBTITLE_BOX = Box(0.04, 0.8, 0.92, 0.15)
+
+# The plain frame copies are put on when inserted or replacing: the built-in shapes' own background,
+# so that a shape's box does not show and the frame reads as k shapes on one field.
+BACKDROP = GeneratorRef("plain", {"rgb": [236, 236, 230]})
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,7 @@ class Item:
     at: int
     frames: int
     box: Box | None = None
+    copies: tuple[Box, ...] = ()  # shown as one copy in each of these boxes, in every frame
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,30 @@ def overlay_box(needle: Needle, scale: float, frame: tuple[int, int], position, 
     return Box(round(x, 4), round(y, 4), round(w, 4), round(h, 4))
 
 
+def copy_boxes(needle: Needle, count: int, scale: float, frame: tuple[int, int], rng: np.random.Generator) -> tuple[Box, ...]:
+    """``count`` boxes for copies of ``needle`` in one frame that neither overlap nor touch.
+
+    The frame is cut into a grid of at least ``count`` slots of about the needle's aspect ratio;
+    each copy takes a slot drawn at random, at most ``scale`` of the frame's width and 70% of its
+    slot, at a random place inside it keeping 5% of the slot clear on every side."""
+    if count <= 0:
+        return ()
+    width, height = frame
+    ratio = (width / height) / needle.aspect  # a box's height over its width, in frame fractions
+    columns = max(1, ceil(sqrt(count * ratio)))
+    rows = ceil(count / columns)
+    slot_w, slot_h = 1 / columns, 1 / rows
+    w = min(scale, 0.7 * slot_w, 0.7 * slot_h / ratio)
+    h = w * ratio
+    boxes = []
+    for slot in sorted(int(s) for s in rng.choice(columns * rows, size=count, replace=False)):
+        row, column = divmod(slot, columns)
+        x = column * slot_w + float(rng.uniform(0.05 * slot_w, 0.95 * slot_w - w))
+        y = row * slot_h + float(rng.uniform(0.05 * slot_h, 0.95 * slot_h - h))
+        boxes.append(Box(round(x, 4), round(y, 4), round(w, 4), round(h, 4)))
+    return tuple(boxes)
+
+
 @dataclass(frozen=True)
 class Soundtrack:
     """The sound under a composition: bed clips end to end, the rate, channels, and sounds' level."""
@@ -115,18 +149,22 @@ def assemble(
             start = item.at + shift
         elif insertion == "overlay":
             start = item.at
-            overlays.append(_overlay(item, start, rate))
+            overlays += [_overlay(replace(item, box=box), start, rate) for box in item.copies] or [_overlay(item, start, rate)]
         else:
             segments += _cut(haystack, cursor, item.at, rate)
             start = item.at + shift
-            segments.append(_segment(item, rate))
+            segments.append(Still(BACKDROP, Fraction(item.frames) / rate) if item.copies else _segment(item, rate))
+            overlays += [_overlay(replace(item, box=box), start, rate) for box in item.copies]
             if insertion == "insert":
                 shift += item.frames
                 cursor = item.at
             else:
                 cursor = item.at + item.frames
-        box = item.box if insertion == "overlay" and item.needle.kind != "sound" else None
-        placed.append(Placed(item.needle, item.role, start / rate, (start + item.frames) / rate, range(start, start + item.frames), box))
+        span = (item.needle, item.role, start / rate, (start + item.frames) / rate, range(start, start + item.frames))
+        if item.copies:
+            placed += [Placed(*span, box) for box in item.copies]
+        else:
+            placed.append(Placed(*span, item.box if insertion == "overlay" and item.needle.kind != "sound" else None))
     if haystack:
         segments += _cut(haystack, cursor, length, rate)
     composition = Composition(

@@ -85,7 +85,9 @@ class MultiImageGenerator:
 
     @staticmethod
     def _count(cell: Mapping, task) -> int:
-        return 1 if task.meta["needles"] == 1 else cell.get("needles") or task.meta["needles"] or 5
+        if task.meta["needles"] == 1:
+            return 1
+        return cell["needles"] if cell.get("needles") is not None else task.meta["needles"] or 5
 
     def sample(self, index: int) -> Sample:
         if index < 0:
@@ -128,6 +130,7 @@ class MultiImageGenerator:
             rng=sample_rng(self.config_key, suite.seed, index, Stream.QUESTION),
             position=lambda k: balanced_position(self.config_key, suite.seed, block, k),
             medium="images",
+            zero_counts=0 in (suite.grid.needles or ()),
         )
         question = task.obj(scene)
         entry = lambda p: {"label": p.needle.label, "description": p.needle.description, "image": int(p.start) + 1, "source": p.needle.ref.to_json()}  # noqa: E731

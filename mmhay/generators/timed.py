@@ -19,7 +19,7 @@ from mmhay.errors import ConfigError
 from mmhay.generators import GENERATORS, TASKS
 from mmhay.generators.distractors import offset_start, periodic_starts, pick_distractors
 from mmhay.generators.haystacks import HaystackPool, describe_sources, draw_bed, draw_haystack, haystack_pool, sound_pool
-from mmhay.generators.insertion import Item, Placed, Soundtrack, assemble, overlay_box, source_soundtrack
+from mmhay.generators.insertion import Item, Placed, Soundtrack, assemble, copy_boxes, overlay_box, source_soundtrack
 from mmhay.generators.needles import Needle, needle_pool
 from mmhay.generators.placement import NoRoom, allocate, fits, spaced_starts
 from mmhay.generators.seeds import Stream, balanced_position, sample_rng
@@ -221,6 +221,7 @@ class TimedGenerator:
             position=lambda k: balanced_position(self.config_key, suite.seed, block, k),
             medium=self.medium,
             sounds=self.pools.get("sound", ()),
+            zero_counts=0 in (suite.grid.needles or ()),
         )
         question: Question = task.obj(scene)
         entries = {role: [self._entry(p, size) for p in scene.placed if p.role == role] for role in ("needle", "distractor", "sound")}
@@ -284,9 +285,9 @@ class TimedGenerator:
         if plan.slots:
             spaced = spaced_starts(cell.length, len(plan.slots), max(widths[: len(plan.slots)]))
             fixed = {k: spaced[slot] for k, slot in enumerate(plan.slots)}
-        elif cell.depth is not None:
+        elif cell.depth is not None and plan.shown:  # a count of 0 shows no needle to place at the depth
             fixed[0] = floor(Fraction(str(cell.depth)) * (cell.length - widths[0]))
-        if suite.distractors.placement == "offset" and distractors:
+        if suite.distractors.placement == "offset" and distractors and plan.shown:
             if 0 not in fixed:  # the needle's start is drawn first: the look-alike's follows from it
                 fixed[0] = int(rng.integers(cell.length - widths[0] + 1))
             start = offset_start(fixed[0], widths[0], widths[first], cell.length, suite.distractors.offset, rng)
@@ -303,13 +304,15 @@ class TimedGenerator:
         except NoRoom:
             raise ConfigError(suite.origin, "grid", f"cell {cell.facets} has no room for its needles") from None
         boxed = cell.insertion == "overlay" and cell.kind != "sound"
+        copies = plan.copies  # the shown needles' copies side by side, where the task shows several
         items = [
             Item(
                 needle,
                 "needle" if k < len(plan.shown) else "distractor",
                 start,
                 count,
-                overlay_box(needle, cell.scale, size, suite.needle.position, rng) if boxed else None,
+                overlay_box(needle, cell.scale, size, suite.needle.position, rng) if boxed and k >= len(copies) else None,
+                copy_boxes(needle, copies[k], cell.scale, size, rng) if k < len(copies) else (),
             )
             for k, (needle, start, count) in enumerate(zip(needles, starts, frames))
         ]
@@ -365,7 +368,7 @@ class TimedGenerator:
             if suite.distractors.placement == "offset" and cell.distractors > 1:
                 key = "grid.distractors" if suite.grid.distractors != [0] else "distractors"
                 raise ConfigError(suite.origin, key, "placement offset places one look-alike beside the needle: 0 or 1", cell.distractors)
-            count = cell.needles or task.meta["needles"] or MAX_DEFAULT_COUNT
+            count = cell.needles if cell.needles is not None else task.meta["needles"] or MAX_DEFAULT_COUNT
             pool = self.pools[cell.kind]
             # options and shown needles are all different needles; negative twins also need an absent one
             distinct = count if task.meta.get("distinct") else 1
@@ -385,7 +388,9 @@ class TimedGenerator:
             width = 0 if cell.insertion == "insert" else cell.duration
             if task.meta.get("spaced"):
                 self._check_spaced(cell, count + decoys, width)
-            if not fits(cell.length, [width] * (count + decoys + cell.distractors), self._gap):
+            # copies side by side share their frames: a task showing them takes at most its ``copies`` frames
+            shown = min(count, task.meta["copies"]) if task.meta.get("copies") else count
+            if not fits(cell.length, [width] * (shown + decoys + cell.distractors), self._gap):
                 raise ConfigError(
                     suite.origin,
                     "grid",

@@ -128,6 +128,13 @@ def crop(params: Mapping, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(region, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
 
+@PROCEDURAL.register("plain", kind="image")
+def plain(params: Mapping, size: tuple[int, int]) -> np.ndarray:
+    """One colour over the whole picture (params: rgb, three values 0..255)."""
+    width, height = size
+    return np.broadcast_to(np.asarray(params["rgb"], np.uint8), (height, width, 3)).copy()
+
+
 @PROCEDURAL.register("text_card", kind="image")
 def text_card(params: Mapping, size: tuple[int, int]) -> np.ndarray:
     """White text on a dark full-frame card (params: text)."""

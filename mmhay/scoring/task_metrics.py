@@ -220,6 +220,8 @@ def circular(records: Sequence[Mapping]) -> dict | None:
 FAMILIES = {
     "counting": counting,
     "count_kind": counting,
+    "count_instances": counting,
+    "count_spread": counting,
     "ordering": ordering,
     "negative": negatives,
     "localization": localization,

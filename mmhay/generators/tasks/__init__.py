@@ -2,7 +2,9 @@
 
 A task is registered under its name as its ``ask`` function, with metadata:
 ``plan`` (which needles to show), ``group`` (samples asked about one scene: 2 for negative twins),
-``needles`` (the default needle count) and ``check`` (what settings it accepts).
+``needles`` (the default needle count), ``check`` (what settings it accepts), ``zero`` (it
+counts, and a count of 0 is a question it asks) and ``copies`` (it shows needles as several
+copies within a frame, in at most that many frames).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class Plan:
     absent_all: tuple[Needle, ...] = ()  # a look-alike per shown needle, when each needs one
     decoys: tuple[Needle, ...] = ()
     slots: tuple[int, ...] = ()
+    copies: tuple[int, ...] = ()  # copies of each shown needle within its frame (none: one each)
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ class Scene:
     position: Callable[[int], int]  # a balanced position for the correct one of k options
     medium: str = "video"  # what the needles are in: video, audio or images
     sounds: tuple[Needle, ...] = ()  # the sound pool, for questions about sounds heard with pictures
+    zero_counts: bool = False  # the suite's counts include 0, so "0" is among a count's options
 
     @property
     def where(self) -> str:
@@ -112,6 +116,8 @@ def register_task(
     decoys: int = 0,
     spaced: bool = False,
     pooled_options: bool = True,
+    zero: bool = False,
+    copies: int = 0,
 ):
     """Register an ``ask`` function as task ``name``: its plan, how many samples share a scene
     (``group``), its default needle count, whether its needles all differ, its ``check``, and
@@ -120,7 +126,9 @@ def register_task(
     comes with a sound heard while it shows. ``decoys``: how many decoys its plans add, each
     pointing to one more needle never shown; ``spaced``: its plans place needles in evenly spaced
     slots (so a grid depth means nothing to it); without ``pooled_options``, its options are not
-    other needles of the pool (so the pool need not hold one per option)."""
+    other needles of the pool (so the pool need not hold one per option). With ``zero``, the grid
+    may ask a count of 0; with ``copies``, the needles show as copies side by side in at most
+    ``copies`` frames."""
     return TASKS.register(
         name,
         plan=plan,
@@ -133,6 +141,8 @@ def register_task(
         decoys=decoys,
         spaced=spaced,
         pooled_options=pooled_options,
+        zero=zero,
+        copies=copies,
     )
 
 
