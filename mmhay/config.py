@@ -139,6 +139,8 @@ class NeedleSettings(_Settings):
     ``overlay`` composites it into a box of the haystack frames (mixes a sound in at its SNR);
     or a mapping of kind to insertion (``{image: insert, text: overlay}``) for suites that mix
     kinds. Left out, pictures, clips and text are inserted and sounds mixed in.
+    ``duration``: seconds each needle shows, or ``[low, high]``: a duration drawn for each needle
+    between the two (TimeScope's 5 to 10 s clips); a clip shows no longer than itself.
     ``scale``: an overlay's width as a fraction of the frame's; ``position``: its centre as
     fractions of the frame, or ``random``.
     """
@@ -150,7 +152,7 @@ class NeedleSettings(_Settings):
     sound: Literal["events", "dtmf"] = "events"
     snr_db: Number = Field(0.0, ge=-30, le=30)
     insertion: Union[Insertion, dict[Kind, Insertion]] = "insert"
-    duration: Seconds = 1.0
+    duration: Union[Seconds, Annotated[tuple[Seconds, Seconds], AfterValidator(_positive_range)]] = 1.0
     scale: Scale = 0.3
     position: Union[Literal["random"], tuple[Unit, Unit]] = "random"
 
@@ -182,7 +184,8 @@ class GridSettings(_Settings):
     ``length`` is in seconds, or ``length_frames`` in frames at the video's rate (one of the two).
     ``depth`` places the needle a question is about (0 at the start, 1 at the end of the
     haystack); without it needles go to random places. ``needles`` is the needle count of multi-needle tasks (ordering: how many to order; counting:
-    how often the needle appears); without it each task uses its default. ``task``, ``kind``,
+    how often the needle appears; motion_count: how many motions its clip makes, from 0); without
+    it each task uses its default. 0 is taken only by tasks that count from zero. ``task``, ``kind``,
     ``insertion``, ``form``, ``needle_duration`` and ``needle_scale`` override the single values
     set elsewhere in the config, one per cell. Image suites add ``images`` (images per sample)
     and ``grid_size`` (N of the N x N grid each image is stitched from).
@@ -191,7 +194,7 @@ class GridSettings(_Settings):
     length: Optional[list[Seconds]] = Field(None, min_length=1)
     length_frames: Optional[list[Annotated[Int, Field(ge=1, le=MAX_SECONDS * 120)]]] = Field(None, min_length=1)
     depth: Optional[list[Depth]] = Field(None, min_length=1)
-    needles: Optional[list[Annotated[Int, Field(ge=1, le=50)]]] = Field(None, min_length=1)
+    needles: Optional[list[Annotated[Int, Field(ge=0, le=50)]]] = Field(None, min_length=1)
     distractors: list[Annotated[Int, Field(ge=0, le=100)]] = Field(default_factory=lambda: [0], min_length=1)
     needle_duration: Optional[list[Seconds]] = Field(None, min_length=1)
     needle_scale: Optional[list[Scale]] = Field(None, min_length=1)
@@ -322,7 +325,21 @@ def parse_suite(data: Any, *, origin: str = "<config>", folder: Path | None = No
     for k, task in enumerate(suite.grid.task or []):
         registry("task").get(task, source=origin, key=f"grid.task[{k}]")
     _check_needles_fit(suite, origin)
+    _check_zero_needles(suite, origin)
     return suite
+
+
+def _check_zero_needles(suite: SuiteConfig, origin: str) -> None:
+    """Refuse a needle count of 0 where no task of the suite counts from zero."""
+    from mmhay.registry import registry
+
+    if 0 not in (suite.grid.needles or []):
+        return
+    tasks = suite.grid.task or [suite.task]
+    if not any(registry("task").get(task).meta.get("zero") for task in tasks):
+        zero = [task for task in registry("task").names() if registry("task").get(task).meta.get("zero")]
+        k = suite.grid.needles.index(0)
+        raise ConfigError(origin, f"grid.needles[{k}]", f"only tasks that count from zero take 0 ({', '.join(zero)}); {', '.join(tasks)} cannot", 0)
 
 
 def _check_needles_fit(suite: SuiteConfig, origin: str) -> None:
@@ -337,7 +354,8 @@ def _check_needles_fit(suite: SuiteConfig, origin: str) -> None:
     if grid.needle_duration is not None:
         durations = [(f"grid.needle_duration[{k}]", duration) for k, duration in enumerate(grid.needle_duration)]
     else:
-        durations = [("needle.duration", suite.needle.duration)]
+        longest_needle = max(suite.needle.duration) if isinstance(suite.needle.duration, tuple) else suite.needle.duration
+        durations = [("needle.duration", longest_needle)]
     key, longest = max(durations, key=lambda pair: pair[1])
     where, shortest = min(lengths, key=lambda pair: pair[1])
     if longest > shortest:

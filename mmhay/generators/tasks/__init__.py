@@ -54,6 +54,7 @@ class Settings:
     distractors: int
     builtin: bool
     options: int
+    frames: int = 1  # the fewest frames a needle shows
 
 
 @dataclass(frozen=True)
@@ -100,12 +101,16 @@ def register_task(
     check=None,
     media: tuple[str, ...] = TIMED,
     companions: bool = False,
+    zero: bool = False,
+    shows: int | None = None,
 ):
     """Register an ``ask`` function as task ``name``: its plan, how many samples share a scene
     (``group``), its default needle count, whether its needles all differ, its ``check``, and
     the media it asks about (``video``, ``audio``, ``images``: needles placed in a sequence;
     ``grid``: needles placed in cells of image grids); with ``companions``, every picture shown
-    comes with a sound heard while it shows."""
+    comes with a sound heard while it shows. With ``zero`` a needle count (``grid.needles``) of 0
+    is a question to ask; ``shows`` is how many needles the task shows where ``grid.needles``
+    counts something else (motion_count: the motions of its one clip)."""
     return TASKS.register(
         name,
         plan=plan,
@@ -115,6 +120,8 @@ def register_task(
         check=check or (lambda settings: None),
         media=media,
         companions=companions,
+        zero=zero,
+        shows=shows,
     )
 
 

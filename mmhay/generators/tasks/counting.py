@@ -26,7 +26,12 @@ def _ask_count(scene: Scene, text: str, k: int) -> Question:
     return Question(text, options, answer, AnswerType.CHOICE)
 
 
-@register_task("counting", plan=plan_repeats, needles=None)
+def _check(settings: Settings) -> None:
+    if settings.needles == 0:
+        raise ValueError("shows its needle at least once; set grid.needles to 1 or more")
+
+
+@register_task("counting", plan=plan_repeats, needles=None, check=_check)
 def counting(scene: Scene) -> Question:
     """How many times one needle appears (each appearance apart from the others)."""
     needle = scene.needles[0].needle
@@ -44,6 +49,7 @@ def plan_kind(pool, rng: np.random.Generator, count: int | None) -> Plan:
 
 
 def _check_kind(settings: Settings) -> None:
+    _check(settings)
     if not settings.builtin or settings.kind == "text":
         raise ValueError("counting by kind needs the built-in shape needles (kind image or clip, source builtin)")
     if settings.needles is not None and settings.needles > 10:
