@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, Strict, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, PrivateAttr, Strict, ValidationError, model_validator
 
 from mmhay.errors import ConfigError
 
@@ -61,6 +62,28 @@ def _positive_range(value: tuple[float, float]) -> tuple[float, float]:
     if not 0 < low <= high:
         raise ValueError("must be [low, high] with 0 < low <= high")
     return value
+
+
+def _seconds(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("input should be a number of seconds")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError("input should be greater than 0")
+    if value > MAX_SECONDS:
+        raise ValueError(f"input should be less than or equal to {MAX_SECONDS}")
+    return float(value)
+
+
+def _duration(value: Any) -> float | tuple[float, float]:
+    """Seconds, or ``[low, high]`` seconds with 0 < low <= high."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise ValueError("must be seconds, or [low, high] seconds")
+        low, high = _seconds(value[0]), _seconds(value[1])
+        if low > high:
+            raise ValueError("must be [low, high] with 0 < low <= high")
+        return (low, high)
+    return _seconds(value)
 
 
 # Numbers and switches are taken as YAML wrote them: `samples: true`, `fps: 2.5` or `depth: "0.5"`
@@ -152,7 +175,7 @@ class NeedleSettings(_Settings):
     sound: Literal["events", "dtmf"] = "events"
     snr_db: Number = Field(0.0, ge=-30, le=30)
     insertion: Union[Insertion, dict[Kind, Insertion]] = "insert"
-    duration: Union[Seconds, Annotated[tuple[Seconds, Seconds], AfterValidator(_positive_range)]] = 1.0
+    duration: Annotated[Any, PlainValidator(_duration)] = 1.0  # seconds, or (low, high) seconds
     scale: Scale = 0.3
     position: Union[Literal["random"], tuple[Unit, Unit]] = "random"
 
