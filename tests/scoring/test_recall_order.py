@@ -18,17 +18,18 @@ def test_recall_order_scores_the_words_in_order():
         "kite, apple, lemon",  # reversed: tau -1
         "lemon, kite",  # apple left out: pairs (l,a) (a,k) discordant, (l,k) concordant -> tau -1/3
         "",  # unreadable: tau -1
+        "lemon, apple, lemon, kite",  # not exact; in order by first mention
     ]
     records = [_record(r) for r in replies]
-    assert [r["correct"] for r in records] == [True, True, False, False, False, False]
+    assert [r["correct"] for r in records] == [True, True, False, False, False, False, False]
     metrics = family_metrics(records)["recall_order"]
-    taus = [1, 1, 1, -1, -1 / 3, -1]
+    taus = [1, 1, 1, -1, -1 / 3, -1, 1]
     assert metrics == {
-        "n": 6,
-        "exact": round(2 / 6, 6),
-        "in_order": round(3 / 6, 6),
-        "kendall_tau": round(sum(taus) / 6, 6),
-        "pairwise_accuracy": round(sum((t + 1) / 2 for t in taus) / 6, 6),
+        "n": 7,
+        "exact": round(2 / 7, 6),
+        "in_order": round(4 / 7, 6),
+        "kendall_tau": round(sum(taus) / 7, 6),
+        "pairwise_accuracy": round(sum((t + 1) / 2 for t in taus) / 7, 6),
     }
 
 

@@ -57,11 +57,11 @@ def motion_count(scene: Scene) -> Question:
     motion, color = needle.attributes["motion"], needle.attributes["color"]
     k = int(needle.ref.params["count"])
     if motion == "bounce":
-        text = f"A short clip {scene.where} shows a {color} {needle.attributes['shape']} dropped onto a floor. How many times does it bounce?"
+        text = f"A short clip {scene.where} shows a {color} {needle.attributes['shape']} over a floor. How many times does it bounce on the floor?"
     elif motion == "turn":
         text = f"A short clip {scene.where} shows a {color} wheel with a mark near its rim. How many full turns does the wheel make?"
     else:
-        text = f"A short clip {scene.where} shows a grey {needle.attributes['shape']} that lights up {color} now and then. How many times does it light up?"
+        text = f"A short clip {scene.where} shows a grey {needle.attributes['shape']} that may light up in {color}. How many times does it light up?"
     if scene.form == "open":
         return Question(text, (), str(k), AnswerType.INTEGER)
     # TimeScope's six options; in drawn order, not sorted (a sorted list with the answer put in gives it away)
