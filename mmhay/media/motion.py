@@ -18,18 +18,13 @@ import numpy as np
 
 from mmhay.media.procedural import COLORS, PROCEDURAL, draw_shape
 
-__all__ = ["MOTIONS", "ACTIVE", "motion_frames", "OFF_GREY", "FLOOR_GREY"]
+__all__ = ["MOTIONS", "ACTIVE", "OFF_GREY", "FLOOR_GREY"]
 
 MOTIONS = ("bounce", "turn", "flash")
 ACTIVE = (Fraction(1, 10), Fraction(9, 10))  # the part of the clip in which the motions happen
 OFF_GREY = (160, 160, 160)  # a flashing shape between flashes
 FLOOR_GREY = (95, 95, 95)
 _BACKGROUND = (236, 236, 230)
-
-
-def motion_frames(duration: Fraction, fps: Fraction, count: int) -> Fraction:
-    """Frames one of ``count`` motions lasts in a clip of ``duration`` seconds shown at ``fps``."""
-    return (ACTIVE[1] - ACTIVE[0]) * duration * fps / max(count, 1)
 
 
 def _progress(t: Fraction, duration: Fraction) -> float:

@@ -6,7 +6,7 @@ import numpy as np
 
 from mmhay.generators.needles import Needle
 from mmhay.generators.tasks import Plan, Question, Scene, Settings, choice_question, register_task
-from mmhay.media.motion import MOTIONS
+from mmhay.media.motion import ACTIVE, MOTIONS
 from mmhay.media.procedural import COLORS, SHAPES
 from mmhay.schema import AnswerType
 from mmhay.timeline import GeneratorRef
@@ -42,10 +42,11 @@ def _check(settings: Settings) -> None:
     if settings.kind != "clip":
         raise ValueError("counts the motions in a clip; use kind clip")
     most = settings.needles if settings.needles is not None else MAX_MOTIONS
-    if most and settings.frames * 0.8 / most < MOTION_FRAMES:
+    share = float(ACTIVE[1] - ACTIVE[0])  # of the clip, in which the motions happen
+    if most and settings.frames * share / most < MOTION_FRAMES:
         raise ValueError(
-            f"needs {MOTION_FRAMES} frames for each of {most} motions in the middle 80 % of the clip, "
-            f"{int(np.ceil(MOTION_FRAMES * most / 0.8))} frames in all; its clips show {settings.frames}: "
+            f"needs {MOTION_FRAMES} frames for each of {most} motions in the middle {share:.0%} of the clip, "
+            f"{int(np.ceil(MOTION_FRAMES * most / share))} frames in all; its clips show {settings.frames}: "
             "lengthen needle.duration or raise video.fps"
         )
 
