@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, Strict, ValidationError, model_serializer, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, PrivateAttr, Strict, ValidationError, model_serializer, model_validator
 
 from mmhay.errors import ConfigError
 
@@ -62,6 +63,28 @@ def _positive_range(value: tuple[float, float]) -> tuple[float, float]:
     if not 0 < low <= high:
         raise ValueError("must be [low, high] with 0 < low <= high")
     return value
+
+
+def _seconds(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("input should be a number of seconds")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError("input should be greater than 0")
+    if value > MAX_SECONDS:
+        raise ValueError(f"input should be less than or equal to {MAX_SECONDS}")
+    return float(value)
+
+
+def _duration(value: Any) -> float | tuple[float, float]:
+    """Seconds, or ``[low, high]`` seconds with 0 < low <= high."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise ValueError("must be seconds, or [low, high] seconds")
+        low, high = _seconds(value[0]), _seconds(value[1])
+        if low > high:
+            raise ValueError("must be [low, high] with 0 < low <= high")
+        return (low, high)
+    return _seconds(value)
 
 
 # Numbers and switches are taken as YAML wrote them: `samples: true`, `fps: 2.5` or `depth: "0.5"`
@@ -142,6 +165,8 @@ class NeedleSettings(_Settings):
     ``overlay`` composites it into a box of the haystack frames (mixes a sound in at its SNR);
     or a mapping of kind to insertion (``{image: insert, text: overlay}``) for suites that mix
     kinds. Left out, pictures, clips and text are inserted and sounds mixed in.
+    ``duration``: seconds each needle shows, or ``[low, high]``: a duration drawn for each needle
+    between the two (TimeScope's 5 to 10 s clips); a clip shows no longer than itself.
     ``scale``: an overlay's width as a fraction of the frame's; ``position``: its centre as
     fractions of the frame, or ``random``.
     """
@@ -154,7 +179,7 @@ class NeedleSettings(_Settings):
     sound: Literal["events", "dtmf"] = "events"
     snr_db: Number = Field(0.0, ge=-30, le=30)
     insertion: Union[Insertion, dict[Kind, Insertion]] = "insert"
-    duration: Seconds = 1.0
+    duration: Annotated[Any, PlainValidator(_duration)] = 1.0  # seconds, or (low, high) seconds
     scale: Scale = 0.3
     position: Union[Literal["random"], tuple[Unit, Unit]] = "random"
 
@@ -186,8 +211,9 @@ class GridSettings(_Settings):
     ``length`` is in seconds, or ``length_frames`` in frames at the video's rate (one of the two).
     ``depth`` places the needle a question is about (0 at the start, 1 at the end of the
     haystack); without it needles go to random places. ``needles`` is the needle count of multi-needle tasks (ordering: how many to order; counting:
-    how often the needle appears); without it each task uses its default. A count of 0 (the asked
-    needle never shows) is for the tasks that count (registered with ``zero``) only. ``task``, ``kind``,
+    how often the needle appears; motion_count: how many motions its clip makes, from 0); without
+    it each task uses its default. A count of 0 (the asked
+    needle never shows, or no motion) is for the tasks that count (registered with ``zero``) only. ``task``, ``kind``,
     ``insertion``, ``form``, ``needle_duration`` and ``needle_scale`` override the single values
     set elsewhere in the config, one per cell. Image suites add ``images`` (images per sample)
     and ``grid_size`` (N of the N x N grid each image is stitched from).
@@ -382,7 +408,8 @@ def _check_needles_fit(suite: SuiteConfig, origin: str) -> None:
     if grid.needle_duration is not None:
         durations = [(f"grid.needle_duration[{k}]", duration) for k, duration in enumerate(grid.needle_duration)]
     else:
-        durations = [("needle.duration", suite.needle.duration)]
+        longest_needle = max(suite.needle.duration) if isinstance(suite.needle.duration, tuple) else suite.needle.duration
+        durations = [("needle.duration", longest_needle)]
     key, longest = max(durations, key=lambda pair: pair[1])
     where, shortest = min(lengths, key=lambda pair: pair[1])
     if longest > shortest:

@@ -50,7 +50,7 @@ def test_broken_yaml_names_the_line(tmp_path):
 
 
 def test_unknown_task_lists_the_known_ones():
-    with pytest.raises(ConfigError, match=r"task = 'retreival': unknown task; known: count_instances, count_kind, count_spread, counting, cross_modal, localization, locate, multihop, needle_qa, negative, ordering, retrieval"):
+    with pytest.raises(ConfigError, match=r"task = 'retreival': unknown task; known: count_instances, count_kind, count_spread, counting, cross_modal, localization, locate, motion_count, multihop, needle_qa, negative, ordering, recall_order, retrieval"):
         parse_suite({"name": "s", "task": "retreival"})
 
 

@@ -148,9 +148,11 @@ def assemble(
             sounds.append(Sound(item.needle.ref, at, soundtrack.snr_db, mode))
             start = item.at + shift
         elif insertion == "overlay":
+            item = _measured(item, rate)
             start = item.at
             overlays += [_overlay(replace(item, box=box), start, rate) for box in item.copies] or [_overlay(item, start, rate)]
         else:
+            item = _measured(item, rate)
             segments += _cut(haystack, cursor, item.at, rate)
             start = item.at + shift
             segments.append(Still(BACKDROP, Fraction(item.frames) / rate) if item.copies else _segment(item, rate))
@@ -199,6 +201,20 @@ def _sound_ref(needle: Needle, duration: Fraction):
     if isinstance(ref, GeneratorRef) and ref.name in ("tone", "chirp", "clicks"):
         return GeneratorRef(ref.name, {**ref.params, "duration": str(duration)})
     return ref
+
+
+# Procedural clips made to measure: their motion runs over the time they show (the truth names
+# that source, with the duration it was made for).
+MEASURED_CLIPS = ("motion",)
+
+
+def _measured(item: Item, rate: Fraction) -> Item:
+    """``item`` with a made-to-measure clip's source set to last as long as the item shows."""
+    ref = item.needle.ref
+    if item.needle.kind != "clip" or not isinstance(ref, GeneratorRef) or ref.name not in MEASURED_CLIPS:
+        return item
+    fitted = GeneratorRef(ref.name, {**ref.params, "duration": str(Fraction(item.frames) / rate)})
+    return replace(item, needle=replace(item.needle, ref=fitted))
 
 
 def _segment(item: Item, rate: Fraction) -> Segment:

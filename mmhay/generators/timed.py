@@ -79,9 +79,10 @@ class Cell:
     depth: float | None  # None: needles go to random places
     needles: int | None  # None: the task's default
     distractors: int
-    duration: int  # needle frames
+    duration: int  # needle frames (the most, where each needle draws its own)
     scale: float
     snr: float  # sounds' level over the bed, in dB
+    shortest: int | None = None  # with needle.duration [low, high]: the fewest needle frames
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,16 @@ class TimedGenerator:
             return f"{cell.task} is not asked about {self.medium}"
         if cell.kind == "sound" and cell.insertion == "insert":
             return "sounds are mixed in (overlay) or spliced in (replace), not inserted"
-        settings = Settings(cell.kind, cell.form, cell.needles, cell.distractors, self.suite.needle.source == "builtin", self.suite.question.options, self.pools.get(cell.kind, ()))
+        settings = Settings(
+            cell.kind,
+            cell.form,
+            cell.needles,
+            cell.distractors,
+            self.suite.needle.source == "builtin",
+            self.suite.question.options,
+            self.pools.get(cell.kind, ()),
+            cell.shortest or cell.duration,
+        )
         try:
             task.meta["check"](settings)
         except ValueError as error:
@@ -146,6 +156,9 @@ class TimedGenerator:
         else:
             length = max(1, round(seconds(facets["length"]) * rate))
         duration = facets.get("needle_duration", suite.needle.duration)
+        shortest = None
+        if isinstance(duration, tuple):  # a duration drawn for each needle
+            shortest, duration = max(1, round(seconds(duration[0]) * rate)), duration[1]
         task = facets.get("task", suite.task)
         kind = facets.get("kind", suite.needle.kind)
         default = "overlay" if kind == "sound" else "insert"  # sounds are mixed in unless told otherwise
@@ -172,6 +185,7 @@ class TimedGenerator:
             duration=max(1, round(seconds(duration) * rate)),
             scale=facets.get("needle_scale", suite.needle.scale),
             snr=facets.get("snr", suite.needle.snr_db),
+            shortest=shortest,
         )
 
     @cached_property
@@ -274,10 +288,13 @@ class TimedGenerator:
         distractors = pick_distractors(pool, plan, cell.distractors, suite.distractors.similarity, rng)
         needles = [*plan.shown, *plan.decoys, *distractors]
         first = len(plan.shown) + len(plan.decoys)  # the first distractor drawn here
+        # each needle its own duration, where the config gives a range (drawn only then: the draws
+        # of suites with one duration stay as they were)
+        wanted = [cell.duration] * len(needles) if cell.shortest is None else [int(rng.integers(cell.shortest, cell.duration + 1)) for _ in needles]
         # a clip shows no longer than itself; a sound of its own length (keypad digits) plays whole
         frames = [
-            cell.duration if n.duration is None else floor(n.duration * rate) if n.kind == "sound" else min(cell.duration, floor(n.duration * rate))
-            for n in needles
+            want if n.duration is None else floor(n.duration * rate) if n.kind == "sound" else min(want, floor(n.duration * rate))
+            for n, want in zip(needles, wanted)
         ]
         frames = [max(1, f) for f in frames]
         widths = [0 if cell.insertion == "insert" else f for f in frames]
@@ -368,7 +385,7 @@ class TimedGenerator:
             if suite.distractors.placement == "offset" and cell.distractors > 1:
                 key = "grid.distractors" if suite.grid.distractors != [0] else "distractors"
                 raise ConfigError(suite.origin, key, "placement offset places one look-alike beside the needle: 0 or 1", cell.distractors)
-            count = cell.needles if cell.needles is not None else task.meta["needles"] or MAX_DEFAULT_COUNT
+            count = task.meta.get("shows") or (cell.needles if cell.needles is not None else task.meta["needles"] or MAX_DEFAULT_COUNT)
             pool = self.pools[cell.kind]
             # options and shown needles are all different needles; negative twins also need an absent one
             distinct = count if task.meta.get("distinct") else 1

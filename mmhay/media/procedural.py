@@ -15,7 +15,7 @@ import numpy as np
 from mmhay.media.pictures import bundled_picture_path, load_picture
 from mmhay.registry import registry
 
-__all__ = ["PROCEDURAL", "render_video", "render_image", "SHAPES", "COLORS"]
+__all__ = ["PROCEDURAL", "render_video", "render_image", "draw_shape", "SHAPES", "COLORS"]
 
 PROCEDURAL = registry("procedural")
 
@@ -91,7 +91,7 @@ def pan_zoom(params: Mapping, times: Sequence[Fraction], size: tuple[int, int]) 
 def shape(params: Mapping, size: tuple[int, int]) -> np.ndarray:
     """A coloured shape on a plain light background (params: shape, color)."""
     width, height = size
-    return _draw_shape(size, params["shape"], params["color"], (width / 2, height / 2), 0.38 * min(width, height))
+    return draw_shape(size, params["shape"], params["color"], (width / 2, height / 2), 0.38 * min(width, height))
 
 
 @PROCEDURAL.register("shape_motion", kind="video")
@@ -109,8 +109,28 @@ def shape_motion(params: Mapping, times: Sequence[Fraction], size: tuple[int, in
         p = float(max(t, 0) / duration % 2) if duration > 0 else 0.0
         p = 2 - p if p > 1 else p
         centre = ((x0 + (x1 - x0) * p) * width, (y0 + (y1 - y0) * p) * height)
-        out[i] = _draw_shape(size, params["shape"], params["color"], centre, 0.3 * min(width, height))
+        out[i] = draw_shape(size, params["shape"], params["color"], centre, 0.3 * min(width, height))
     return out
+
+
+@PROCEDURAL.register("captioned_clip", kind="video")
+def captioned_clip(params: Mapping, times: Sequence[Fraction], size: tuple[int, int]) -> np.ndarray:
+    """A procedural video with a caption band over it (params: clip {name, params}, text, box).
+
+    ``box`` is the band's ``[x, y, w, h]`` in fractions of the frame; the caption is drawn as
+    subtitles are (translucent band, white text), over every frame.
+    """
+    from mmhay.media.captions import render_caption
+
+    frames = render_video(params["clip"]["name"], params["clip"]["params"], times, size).astype(np.float32)
+    width, height = size
+    x, y, w, h = params["box"]
+    left, top = min(max(0, round(x * width)), width - 1), min(max(0, round(y * height)), height - 1)
+    w, h = max(1, min(width - left, round(w * width))), max(1, min(height - top, round(h * height)))
+    rgb, alpha = render_caption(params["text"], (w, h))
+    band = frames[:, top : top + h, left : left + w]
+    frames[:, top : top + h, left : left + w] = band * (1 - alpha[..., None]) + rgb.astype(np.float32) * alpha[..., None]
+    return np.clip(np.rint(frames), 0, 255).astype(np.uint8)
 
 
 @PROCEDURAL.register("crop", kind="image")
@@ -161,15 +181,16 @@ def captioned(params: Mapping, size: tuple[int, int]) -> np.ndarray:
     return render_captioned(picture, params["caption"], size)
 
 
-def _draw_shape(size: tuple[int, int], kind: str, color_name: str, centre: tuple[float, float], radius: float) -> np.ndarray:
-    """A frame of ``size`` with one shape of ``radius`` pixels at ``centre``, drawn at 4x and reduced."""
+def draw_shape(size: tuple[int, int], kind: str, color_name: str | tuple[int, int, int], centre: tuple[float, float], radius: float) -> np.ndarray:
+    """A frame of ``size`` with one shape of ``radius`` pixels at ``centre``, drawn at 4x and reduced
+    (``color_name`` one of ``COLORS``, or an RGB triple)."""
     import cv2
 
     width, height = size
     ss = 4
     canvas = np.empty((height * ss, width * ss, 3), np.uint8)
     canvas[:] = _SHAPE_BACKGROUND
-    color = tuple(int(c) for c in COLORS[color_name])
+    color = tuple(int(c) for c in (COLORS[color_name] if isinstance(color_name, str) else color_name))
     cx, cy, r = centre[0] * ss, centre[1] * ss, radius * ss
 
     def poly(points: list[tuple[float, float]]) -> None:

@@ -208,7 +208,7 @@ def _format(value: float) -> str:
 
 
 _LEAD_IN = re.compile(
-    r"^(the\s+)?(answer|secret word|word|passkey|number|keypad digits|digits|sound|picture|clip)\s+(is|was|are|were)\s*:?\s*", re.I
+    r"^(the\s+)?(answer|secret words?|words?|passkeys?|numbers?|keypad digits|digits|sound|picture|clip)\s+(is|was|are|were)\s*:?\s*", re.I
 )
 
 

@@ -1,8 +1,8 @@
 """The metrics of each task family, beyond accuracy (definitions in docs/metrics.md).
 
 Counting: exact, within one, mean absolute error. Ordering: exact match, Kendall tau, pairwise
-accuracy. Negative needles: hallucination rate, and presence precision / recall / F1 over matched
-twins. Localization: mean temporal IoU and recall at IoU 0.3 / 0.5 / 0.7. Image grids: MMNeedle's
+accuracy; recall in order (TimeScope's OCR task): the same over the words named. Negative
+needles: hallucination rate, and presence precision / recall / F1 over matched twins. Localization: mean temporal IoU and recall at IoU 0.3 / 0.5 / 0.7. Image grids: MMNeedle's
 existence, index and exact accuracy and hallucination rate. Circular: all rotations right.
 """
 
@@ -15,7 +15,7 @@ from itertools import combinations
 from mmhay.scoring.parse import parse_span
 from mmhay.scoring.score import span_iou
 
-__all__ = ["counting", "ordering", "negatives", "localization", "mmneedle", "circular", "family_metrics"]
+__all__ = ["counting", "ordering", "recall_order", "negatives", "localization", "mmneedle", "circular", "family_metrics"]
 
 
 def _letter_value(record: Mapping, letter: str | None) -> str | None:
@@ -102,6 +102,29 @@ def ordering(records: Sequence[Mapping]) -> dict:
         "exact": _round(exact / n) if n else None,
         "kendall_tau": _round(sum(taus) / n) if n else None,
         "pairwise_accuracy": _round(sum(pairwise) / n) if n else None,
+    }
+
+
+def recall_order(records: Sequence[Mapping]) -> dict:
+    """TimeScope-style recall of secret words in order: exact match of the written words, and
+    over the true words an answer names (in the order it first names them, other words aside)
+    the share naming all in order, mean Kendall tau and pairwise accuracy."""
+    exact = in_order = 0
+    taus = []
+    for record in records:
+        truth = [word.strip().lower() for word in record["answer"].split(",")]
+        said = (record.get("parsed") or "").split()
+        named = [word for word in dict.fromkeys(said) if word in truth]
+        exact += said == truth
+        in_order += named == truth
+        taus.append(kendall_tau(truth, named))
+    n = len(taus)
+    return {
+        "n": n,
+        "exact": _round(exact / n) if n else None,
+        "in_order": _round(in_order / n) if n else None,
+        "kendall_tau": _round(sum(taus) / n) if n else None,
+        "pairwise_accuracy": _round(sum((tau + 1) / 2 for tau in taus) / n) if n else None,
     }
 
 
@@ -223,6 +246,8 @@ FAMILIES = {
     "count_instances": counting,
     "count_spread": counting,
     "ordering": ordering,
+    "recall_order": recall_order,
+    "motion_count": counting,
     "negative": negatives,
     "localization": localization,
     "locate": mmneedle,

@@ -66,6 +66,7 @@ class Settings:
     builtin: bool
     options: int
     pool: tuple[Needle, ...] = ()  # the needles the cell draws from
+    frames: int = 1  # the fewest frames a needle shows
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ def register_task(
     pooled_options: bool = True,
     zero: bool = False,
     copies: int = 0,
+    shows: int | None = None,
 ):
     """Register an ``ask`` function as task ``name``: its plan, how many samples share a scene
     (``group``), its default needle count, whether its needles all differ, its ``check``, and
@@ -128,7 +130,8 @@ def register_task(
     slots (so a grid depth means nothing to it); without ``pooled_options``, its options are not
     other needles of the pool (so the pool need not hold one per option). With ``zero``, the grid
     may ask a count of 0; with ``copies``, the needles show as copies side by side in at most
-    ``copies`` frames."""
+    ``copies`` frames. ``shows`` is how many needles the task shows where
+    ``grid.needles`` counts something else (motion_count: the motions of its one clip)."""
     return TASKS.register(
         name,
         plan=plan,
@@ -143,6 +146,7 @@ def register_task(
         pooled_options=pooled_options,
         zero=zero,
         copies=copies,
+        shows=shows,
     )
 
 
