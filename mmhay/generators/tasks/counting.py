@@ -63,7 +63,6 @@ def plan_kind(pool, rng: np.random.Generator, count: int | None) -> Plan:
 
 
 def _check_kind(settings: Settings) -> None:
-    _check(settings)
     if not settings.builtin or settings.kind == "text":
         raise ValueError("counting by kind needs the built-in shape needles (kind image or clip, source builtin)")
     if settings.needles is not None and settings.needles > 10:
