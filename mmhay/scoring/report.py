@@ -48,7 +48,8 @@ def run_markdown(metrics: Mapping) -> str:
         "",
         f"Data: `{data_label(metrics['data'])}` (suite {metrics['data']['suite']}, seed {metrics['data']['seed']})"
         f" · frames per sample: {metrics['settings']['frames']} "
-        f"({metrics['settings']['sampler']} sampler)",
+        f"({metrics['settings']['sampler']} sampler)"
+        + (f" · scoring: {metrics['settings']['scoring']}" if metrics["settings"].get("scoring") else ""),
         "",
         _table(["model"] + _HEADER[1:], [summary_row(model, metrics["overall"], metrics.get("skipped", 0))]),
     ]
