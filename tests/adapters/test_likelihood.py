@@ -1,5 +1,8 @@
-"""Likelihood scoring (``--scoring likelihood``) on a tiny Qwen2-VL checkpoint, checked against
-log-probabilities worked out here from the model's own logits."""
+"""Likelihood scoring (``--scoring likelihood``) checked against log-probabilities worked out here
+from the model's own logits. The model is the shipped needle-finder (a tiny trained Qwen2-VL,
+loaded through ``hf:``): its token distributions are sharp, so a wrong position, mask or row
+moves a log-probability far past the tolerance, where a random-weight model's near-uniform ones
+would hardly move."""
 
 import json
 
@@ -9,6 +12,8 @@ import yaml
 
 from mmhay.adapters import Request, create_adapter
 from mmhay.adapters.likelihood import written_answer
+from mmhay.adapters.tiny import make_tiny_checkpoint
+from mmhay.adapters.tiny.finder import FINDER_FRAMES
 from mmhay.adapters.video_metadata import video_metadata
 from mmhay.cli import main
 from mmhay.evaluate import EvalSettings, evaluate, open_data, request_for, shown_media
@@ -22,7 +27,7 @@ _SUITE = {
     "haystack": {"shot_seconds": [2, 3]},
     "grid": {"task": ["retrieval", "counting"], "form": ["choice", "open"], "length": [3]},
 }
-_SETTINGS = EvalSettings(frames=4, scoring="likelihood")
+_SETTINGS = EvalSettings(frames=FINDER_FRAMES, scoring="likelihood")
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +38,8 @@ def suite(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def model(tiny_qwen2_vl):
-    return create_adapter(f"hf:{tiny_qwen2_vl}", {"max_new_tokens": "2"})
+def model(tmp_path_factory):
+    return create_adapter(f"hf:{make_tiny_checkpoint('needle-finder', tmp_path_factory.mktemp('finder'))}", {"max_new_tokens": "2"})
 
 
 def _log_probs_by_hand(model, request: Request, continuation: str):
@@ -82,32 +87,39 @@ def test_the_choice_and_the_argmax_rule_match_the_logits_worked_out_by_hand(mode
             assert answer.text == ranked[0] == max(summed, key=summed.get)
         else:
             reference = written_answer(request.answer_type, request.reference)
-            tokens, _, argmax = _log_probs_by_hand(model, request, reference)
+            tokens, log_probs, argmax = _log_probs_by_hand(model, request, reference)
             matched = sum(a == t for a, t in zip(argmax, tokens))
+            for scored in (answer, single):
+                assert scored.likelihood["mean_logprob"] == pytest.approx(sum(log_probs) / len(tokens), abs=1e-3)
             assert answer.likelihood["tokens"] == len(tokens) and answer.likelihood["argmax_matched"] == matched < len(tokens)
             assert answer.text == model.processor.tokenizer.decode(argmax, skip_special_tokens=True).strip()
 
     # the model's own greedy continuation, teacher-forced, is the argmax at every position: right
-    count = next(r for r in requests if r.answer_type == "integer")
+    caption = next(r for r in requests if r.answer_type == "text")
     with torch.inference_mode():
-        inputs = model._inputs([count])
+        inputs = model._inputs([caption])
         written = model.model.generate(**inputs, max_new_tokens=2, do_sample=False, temperature=None, top_p=None, top_k=None)
     greedy = model.processor.tokenizer.decode(written[0, inputs["input_ids"].shape[1] :])
-    own = Request(**{**count.__dict__, "answer_type": "text", "reference": greedy})
-    tokens, _, argmax = _log_probs_by_hand(model, own, greedy)
+    own = Request(**{**caption.__dict__, "reference": greedy})
+    tokens, own_log_probs, argmax = _log_probs_by_hand(model, own, greedy)
     assert argmax == tokens == written[0, inputs["input_ids"].shape[1] :].tolist()
-    answer = model.score_likelihood([own, count])[0]
+    longer = Request(**{**caption.__dict__, "reference": caption.reference + " was shown for a moment"})
+    answer, beside = model.score_likelihood([own, longer])  # its 2 tokens padded on the right to the other's
     assert answer.text == greedy and answer.likelihood["argmax_matched"] == answer.likelihood["tokens"] == 2
+    assert answer.likelihood["mean_logprob"] == pytest.approx(sum(own_log_probs) / 2, abs=1e-3)
+    tokens, log_probs, _ = _log_probs_by_hand(model, longer, longer.reference)
+    assert beside.likelihood["tokens"] == len(tokens) > 4
+    assert beside.likelihood["mean_logprob"] == pytest.approx(sum(log_probs) / len(tokens), abs=1e-3)
 
 
 def test_a_likelihood_run_never_shares_answers_with_a_generated_one(model, suite, tmp_path, capsys):
     cache = tmp_path / "shared.sqlite"
     scored = evaluate(open_data(suite), model, tmp_path / "likelihood", _SETTINGS, cache=cache)
     assert scored.asked == 4 and scored.cached == 0
-    generated = evaluate(open_data(suite), model, tmp_path / "generate", EvalSettings(frames=4), cache=cache)
+    generated = evaluate(open_data(suite), model, tmp_path / "generate", EvalSettings(frames=FINDER_FRAMES), cache=cache)
     assert generated.asked == 4 and generated.cached == 0, "likelihood answers are not generated answers"
     assert "scoring" not in generated.metrics["settings"]
-    again = evaluate(open_data(suite), model, tmp_path / "again", EvalSettings(frames=4, batch_size=4, scoring="likelihood"), cache=cache)
+    again = evaluate(open_data(suite), model, tmp_path / "again", EvalSettings(frames=FINDER_FRAMES, batch_size=4, scoring="likelihood"), cache=cache)
     assert again.asked == 0 and again.cached == 4, "the likelihood answers are found again beside the generated ones"
 
     records = {run: [json.loads(line) for line in (tmp_path / run / "samples.jsonl").read_text().splitlines()] for run in ("likelihood", "again")}
