@@ -74,7 +74,8 @@ class Answer:
 
 
 class Adapter(Protocol):
-    """What every model offers to the evaluator."""
+    """What every model offers to the evaluator. One that reads its token probabilities also
+    offers ``score_likelihood(requests) -> list[Answer]`` (``--scoring likelihood``: hf models)."""
 
     name: str
     needs_frames: bool  # whether the model looks at the media at all (baselines do not)

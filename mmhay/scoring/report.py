@@ -179,6 +179,7 @@ def run_labels(runs: Sequence[Mapping]) -> list[str]:
             settings = m.get("settings", {})
             parts = [f"{settings.get('frames')} frames", str(settings.get("sampler"))]
             parts += [settings["compress"]] if settings.get("compress") else []
+            parts += [f"{settings['scoring']} scoring"] if settings.get("scoring") else []
             name = f"{name} · {', '.join(parts)}"
         labels.append(name)
     return labels
