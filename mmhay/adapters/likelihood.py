@@ -90,10 +90,9 @@ def likelihood_answers(model: "HFModel", requests: Sequence[Request]) -> list[An
         for tokens in continuations.values() if isinstance(continuations, dict) else ():
             rows.setdefault((i, tuple(tokens[:-1])), len(rows))
     if not rows:
-        return [Answer("", error=str(problem)) for problem in wanted]
+        return [Answer("", prompt=text, error=str(problem)) for text, problem in zip(texts, wanted)]
     order = list(rows)
     _, inputs, counts, received = model._prepared([requests[i] for i, _ in order])
-    prompt_length = inputs["input_ids"].shape[1]
     prompt_tokens = inputs["attention_mask"].sum(dim=1).tolist()
     media_ids = torch.tensor(sorted(model._media_token_ids), device=inputs["input_ids"].device, dtype=inputs["input_ids"].dtype)
     visual_tokens = counts or torch.isin(inputs["input_ids"], media_ids).sum(dim=1).tolist()
@@ -118,7 +117,7 @@ def likelihood_answers(model: "HFModel", requests: Sequence[Request]) -> list[An
             }
             text = best
         else:
-            (reference, s), = scored.items()
+            [(reference, s)] = scored.items()
             matched = sum(a == t for a, t in zip(s["argmax"], continuations[reference]))
             likelihood = {"mean_logprob": s["mean"], "tokens": len(s["argmax"]), "argmax_matched": matched}
             text = reference if matched == len(s["argmax"]) else tokenizer.decode(s["argmax"], skip_special_tokens=True).strip()
