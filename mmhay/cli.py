@@ -142,6 +142,7 @@ def _eval(args) -> int:
         log_samples=args.log_samples,
         compress=args.compress,
         min_shown=parse_minimums(args.min_shown),
+        scoring=args.scoring,
     )
     with _progress_bar(f"eval {adapter.name}", rate="samples/s", show=ranks.main) as bar:
         task = bar.add_task("samples", total=data.count, rate="")
@@ -280,7 +281,8 @@ def _print_runs(runs: list[dict], *, grid: bool) -> None:
     for column in ["model", "data", "samples", "accuracy %", "95% CI", "chance %", "unparsed", "skipped", *SHOWN_COLUMNS]:
         table.add_column(column, justify="left" if column in ("model", "data") else "right", no_wrap=True)
     for run in runs:
-        row = summary_row(run["model"]["name"], run["overall"], run.get("skipped", 0))
+        scoring = run.get("settings", {}).get("scoring")  # a number read from token probabilities says so
+        row = summary_row(run["model"]["name"] + (f" ({scoring})" if scoring else ""), run["overall"], run.get("skipped", 0))
         table.add_row(row[0], run["data"].get("suite", "?"), *row[1:], *shown_columns(run))
     # piped output gets room for long model names instead of rich's default 80 columns
     console = Console(width=None if sys.stdout.isatty() else 200)

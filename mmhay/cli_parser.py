@@ -78,6 +78,13 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--tasks", default="", help="only these tasks, comma-separated, e.g. retrieval,counting (default all)")
     evaluate.add_argument("--limit", type=_positive, help="evaluate only the first N samples (of the --tasks chosen)")
     evaluate.add_argument("--batch-size", type=_positive, help="requests per model call (default: the model's own, 1 for hf)")
+    evaluate.add_argument(
+        "--scoring",
+        choices=("generate", "likelihood"),
+        default="generate",
+        help="generate: parse the generated answer (default); likelihood (hf models): the option letter of highest mean "
+        "log-probability per token, or whether every token of the teacher-forced reference is the argmax (docs/metrics.md)",
+    )
     evaluate.add_argument("--seed", type=_non_negative, default=0, help="seed for what the model draws (sampling, the random baseline; default 0)")
     evaluate.add_argument("--log-samples", action="store_true", help="also record in samples.jsonl the exact text the model was given")
     evaluate.add_argument("--cache", type=Path, help="response cache file to share between runs (default OUT/responses.sqlite)")

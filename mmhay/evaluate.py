@@ -31,6 +31,7 @@ from pathlib import Path
 
 from mmhay.adapters import Adapter, Answer, Request
 from mmhay.adapters.cache import ResponseCache, request_key
+from mmhay.adapters.likelihood import check_scoring, likelihood_verdict
 from mmhay.atomic import remove_temporary_files, reporting_full_disk, write_text_atomic
 from mmhay.errors import ConfigError, DatasetError, ModelError
 from mmhay.exposure import COUNTING_TASKS, Minimums, exposure, frame_given, given_by_plan
@@ -66,11 +67,14 @@ class EvalSettings:
     render_workers: int | None = None  # threads rendering the next batch (None: the cores, at most 8; 0: none)
     compress: str = ""  # visual-token compressor applied after the vision tower (mmhay.compression spec)
     min_shown: Minimums = Minimums()  # how much of a needle counts as shown (mmhay.exposure)
+    scoring: str = "generate"  # or "likelihood": read from token probabilities (mmhay.adapters.likelihood)
 
     def identity(self) -> dict:
         identity = {"frames": self.frames, "sampler": self.sampler}
         if self.compress:
             identity["compress"] = self.compress
+        if self.scoring != "generate":
+            identity["scoring"] = self.scoring
         if self.min_shown != Minimums():
             identity["min_shown"] = self.min_shown.to_json()
         return identity
@@ -191,6 +195,7 @@ def evaluate(
     if settings.batch_size is not None and settings.batch_size < 1:
         raise ConfigError("--batch-size", "", "must be at least 1", settings.batch_size)
     check_sampler(settings.sampler)  # an unknown sampler or option fails before anything is written
+    check_scoring(settings.scoring, adapter)
     if settings.compress:
         check = getattr(adapter, "check_compression", None)
         if check is None:
@@ -402,6 +407,7 @@ def request_for(sample: Sample, media: dict, settings: EvalSettings) -> Request:
         options=sample.options,
         facets=dict(sample.facets),
         compress=settings.compress,
+        reference=sample.answer if settings.scoring == "likelihood" and sample.answer_type.value != "choice" else "",
         **media,
     )
 
@@ -415,6 +421,8 @@ def _answer_batch(
     requests: dict[str, Request] = {}
     keys: dict[str, str] = {}
     identity = {**adapter.identity(), **settings.identity()} if settings.compress else adapter.identity()
+    if settings.scoring != "generate":  # a likelihood answer is never a generated one, nor the reverse
+        identity = {**identity, "scoring": settings.scoring}
     for sample, media in zip(batch, shown):
         if sample.answer_type.value not in PARSED_TYPES:
             raise ConfigError(sample.id, "answer_type", "is not scored yet", sample.answer_type.value)
@@ -428,7 +436,8 @@ def _answer_batch(
     answers = {}
     cached = responses.get(list(keys.values()))
     ask = [sample_id for sample_id in requests if keys[sample_id] not in cached]
-    fresh = adapter.generate([requests[sample_id] for sample_id in ask]) if ask else []
+    ask_model = adapter.generate if settings.scoring == "generate" else adapter.score_likelihood
+    fresh = ask_model([requests[sample_id] for sample_id in ask]) if ask else []
     failures = []
     for sample_id, answer in zip(ask, fresh):
         if answer.error:
@@ -449,7 +458,8 @@ def _answer_batch(
 
 def _scored(sample: Sample, request: Request, answer: Answer, settings: EvalSettings, looks: bool = True) -> dict:
     kind = sample.answer_type.value
-    parsed = parse_answer(kind, answer.text, sample.options)
+    read = likelihood_verdict(answer, kind, sample.answer)  # None: generated, to be parsed
+    parsed, correct = read or (parse_answer(kind, answer.text, sample.options), None)
     if looks:
         given = frame_given(request.frames, request.frame_times, answer.received, request.audio, request.audio_rate, request.images)
     else:  # a baseline is credited with what the sampler would have shown
@@ -461,7 +471,7 @@ def _scored(sample: Sample, request: Request, answer: Answer, settings: EvalSett
         **({"frame_scales": list(request.frame_scales)} if request.frame_scales else {}),
         "output": answer.text,
         "parsed": parsed,
-        "correct": is_correct(kind, parsed, sample.answer),
+        "correct": is_correct(kind, parsed, sample.answer) if correct is None else correct,
         "chance": chance(kind, len(sample.options)),
         "exposure": shown,
     }
@@ -470,6 +480,8 @@ def _scored(sample: Sample, request: Request, answer: Answer, settings: EvalSett
     if request.audio is not None and getattr(sample.media, "peak_dbfs", None) is not None:
         # the gain the whole recording was heard at (found when it was rendered, remembered)
         record["audio_gain_db"] = round(20 * log10(mix_gain(sample.media)), 3)
+    if answer.likelihood:
+        record["likelihood"] = dict(answer.likelihood)
     if answer.usage:
         record["usage"] = dict(answer.usage)
     if settings.log_samples and answer.prompt is not None:

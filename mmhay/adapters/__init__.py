@@ -29,6 +29,8 @@ class Request:
     sample gives ``images``, and in ``interleaved`` the texts and image indices in reading
     order when the images come with text between them. A sample with sound gives ``audio`` at
     ``audio_rate`` to models that hear. ``facets`` describe the answer space (baselines use them).
+    ``reference`` is the right answer, given only to likelihood scoring of an open answer, which
+    teacher-forces it (``mmhay.adapters.likelihood``); empty otherwise.
     """
 
     key: str
@@ -46,6 +48,7 @@ class Request:
     audio_rate: int | None = None
     facets: Mapping[str, Any] = field(default_factory=dict)
     compress: str = ""  # a token compressor to apply after the vision tower (``--compress``)
+    reference: str = ""  # the answer teacher-forced by ``--scoring likelihood`` (open answers only)
 
 
 @dataclass(frozen=True)
@@ -57,17 +60,22 @@ class Answer:
     ``received`` says what the model's input was, where the adapter changed what it was sent
     (``mmhay.exposure.Given``): ``frame_sizes`` and ``image_sizes`` ([w, h] each, after the
     processor's or the API's resize), ``tokens`` (the compressor's grid and kept provenance),
-    ``audio_seconds`` (the sound the feature extractor took). Absent keys: as sent."""
+    ``audio_seconds`` (the sound the feature extractor took). Absent keys: as sent.
+
+    ``likelihood`` holds what likelihood scoring read from the model's token probabilities, where
+    it answered (``--scoring likelihood``, ``mmhay.adapters.likelihood``); empty otherwise."""
 
     text: str
     prompt: str | None = None
     usage: Mapping[str, int] = field(default_factory=dict)
     error: str | None = None
     received: Mapping[str, Any] = field(default_factory=dict)
+    likelihood: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Adapter(Protocol):
-    """What every model offers to the evaluator."""
+    """What every model offers to the evaluator. One that reads its token probabilities also
+    offers ``score_likelihood(requests) -> list[Answer]`` (``--scoring likelihood``: hf models)."""
 
     name: str
     needs_frames: bool  # whether the model looks at the media at all (baselines do not)

@@ -1,9 +1,10 @@
 """The response cache: every answer a model gave, keyed by what it was asked, on disk.
 
 An answer is stored under the digest of (model identity and generation settings, prompt, the
-bytes of the media shown). The store is SQLite in write-ahead-log mode with full syncs: an
-answer is on disk before the evaluator moves on, and a process killed at any instant (SIGKILL
-included) leaves every committed answer readable. A log of the calls made to the model lets a
+bytes of the media shown, and the reference answer where likelihood scoring teacher-forces it).
+The store is SQLite in write-ahead-log mode with full syncs: an answer is on disk before the
+evaluator moves on, and a process killed at any instant (SIGKILL included) leaves every
+committed answer readable. A log of the calls made to the model lets a
 test, or a curious user, check that no question was ever asked twice.
 """
 
@@ -33,7 +34,8 @@ CREATE TABLE IF NOT EXISTS responses (
     prompt TEXT,
     usage TEXT NOT NULL,
     model TEXT NOT NULL,
-    received TEXT
+    received TEXT,
+    likelihood TEXT
 );
 CREATE TABLE IF NOT EXISTS calls (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -75,7 +77,13 @@ def request_key(identity: Mapping[str, Any], request: Request) -> str:
         "options": list(request.options),
         "media": media_digest(request),
     }
+    if request.reference:  # teacher-forced by likelihood scoring: the answer depends on it
+        what["reference"] = request.reference
     return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _json_or_none(value: Mapping) -> str | None:
+    return json.dumps(dict(value), sort_keys=True) if value else None
 
 
 @dataclass(frozen=True)
@@ -108,12 +116,14 @@ def _open(path: Path, wait: float) -> sqlite3.Connection:
             db.execute("PRAGMA synchronous=FULL")
             db.executescript(_SCHEMA)
             columns = {row[1] for row in db.execute("PRAGMA table_info(responses)")}
-            if "received" not in columns:  # a cache written before answers said what the model received
-                try:
-                    db.execute("ALTER TABLE responses ADD COLUMN received TEXT")
-                except sqlite3.OperationalError as error:  # another rank added it first
-                    if "duplicate column" not in str(error):
-                        raise
+            # a cache written before answers said what the model received, or what likelihood scoring read
+            for column in ("received", "likelihood"):
+                if column not in columns:
+                    try:
+                        db.execute(f"ALTER TABLE responses ADD COLUMN {column} TEXT")
+                    except sqlite3.OperationalError as error:  # another rank added it first
+                        if "duplicate column" not in str(error):
+                            raise
             return db
         except sqlite3.OperationalError as error:
             db.close()
@@ -145,20 +155,22 @@ class ResponseCache:
         for start in range(0, len(keys), 500):  # SQLite limits the number of bound parameters
             chunk = list(keys[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(f"SELECT key, text, prompt, usage, received FROM responses WHERE key IN ({marks})", chunk)
-            for key, text, prompt, usage, received in rows:
-                found[key] = Answer(text, prompt, json.loads(usage), received=json.loads(received) if received else {})
+            rows = self._db.execute(f"SELECT key, text, prompt, usage, received, likelihood FROM responses WHERE key IN ({marks})", chunk)
+            for key, text, prompt, usage, received, likelihood in rows:
+                found[key] = Answer(
+                    text, prompt, json.loads(usage), received=json.loads(received) if received else {}, likelihood=json.loads(likelihood) if likelihood else {}
+                )
         return found
 
     def put(self, answers: Mapping[str, Answer], model: str) -> None:
         """Store fresh answers from the model (one transaction, synced) and log the calls."""
         rows = [
-            (key, a.text, a.prompt, json.dumps(dict(a.usage), sort_keys=True), model, json.dumps(dict(a.received), sort_keys=True) if a.received else None)
+            (key, a.text, a.prompt, json.dumps(dict(a.usage), sort_keys=True), model, _json_or_none(a.received), _json_or_none(a.likelihood))
             for key, a in answers.items()
         ]
         try:
             with reporting_full_disk(self.path), self._transaction():
-                self._db.executemany("INSERT OR REPLACE INTO responses (key, text, prompt, usage, model, received) VALUES (?, ?, ?, ?, ?, ?)", rows)
+                self._db.executemany("INSERT OR REPLACE INTO responses (key, text, prompt, usage, model, received, likelihood) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
                 self._db.executemany("INSERT INTO calls (key) VALUES (?)", [(key,) for key in answers])
         except sqlite3.Error as error:  # a write error (over a file-size limit: SQLite says "disk I/O error")
             raise DatasetError(self.path, f"cannot store the answers ({error}); run the same command again to resume") from None

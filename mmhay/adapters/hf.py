@@ -19,6 +19,7 @@ from typing import Any
 
 from mmhay.adapters import ADAPTERS, Answer, Request
 from mmhay.adapters.received import received_inputs
+from mmhay.adapters.video_metadata import video_metadata
 from mmhay.errors import ConfigError, ModelError
 
 __all__ = ["HFModel", "HFSettings", "hf_model", "load_hf_model", "quiet_progress_bars"]
@@ -228,12 +229,22 @@ class HFModel:
 
     def generate(self, requests: Sequence[Request]) -> list[Answer]:
         """Answers to ``requests``, asked in one ``generate`` call per kind of media among them."""
+        return self._per_kind(requests, self._generate)
+
+    def score_likelihood(self, requests: Sequence[Request]) -> list[Answer]:
+        """Answers read from the token probabilities, not generated: one forward pass per kind
+        of media among ``requests`` (``--scoring likelihood``, ``mmhay.adapters.likelihood``)."""
+        from mmhay.adapters.likelihood import likelihood_answers
+
+        return self._per_kind(requests, lambda batch: likelihood_answers(self, batch))
+
+    def _per_kind(self, requests: Sequence[Request], ask) -> list[Answer]:
         answers: dict[int, Answer] = {}
         kinds: dict[str, list[int]] = {}
         for i, request in enumerate(requests):
             kinds.setdefault(self._kind(request), []).append(i)
         for indices in kinds.values():
-            for i, answer in zip(indices, self._generate([requests[i] for i in indices])):
+            for i, answer in zip(indices, ask([requests[i] for i in indices])):
                 answers[i] = answer
         return [answers[i] for i in range(len(requests))]
 
@@ -381,18 +392,3 @@ def _seeded(seed: int, keys: Sequence[str], active: bool):
         torch.manual_seed(int.from_bytes(digest[:8], "big") % 2**63)
         yield
 
-
-def video_metadata(request: Request):
-    """transformers' description of the frames: their indices in a stream of the video's rate."""
-    from transformers.video_utils import VideoMetadata
-
-    count = len(request.frame_times)
-    fps = request.fps or (count / request.duration if request.duration else 1.0)
-    return VideoMetadata(
-        total_num_frames=max(count, round(request.duration * fps)),
-        fps=fps,
-        duration=request.duration,
-        frames_indices=[int(round(t * fps)) for t in request.frame_times],
-        height=int(request.frames.shape[1]) if request.frames is not None else None,
-        width=int(request.frames.shape[2]) if request.frames is not None else None,
-    )

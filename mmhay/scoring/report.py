@@ -56,7 +56,8 @@ def run_markdown(metrics: Mapping) -> str:
         "",
         f"Data: `{data_label(metrics['data'])}` (suite {metrics['data']['suite']}, seed {metrics['data']['seed']})"
         f" · frames per sample: {metrics['settings']['frames']} "
-        f"({metrics['settings']['sampler']} sampler)",
+        f"({metrics['settings']['sampler']} sampler)"
+        + (f" · scoring: {metrics['settings']['scoring']}" if metrics["settings"].get("scoring") else ""),
         "",
         _table(["model"] + _HEADER[1:], [summary_row(model, metrics["overall"], metrics.get("skipped", 0))]),
     ]
@@ -187,6 +188,7 @@ def run_labels(runs: Sequence[Mapping]) -> list[str]:
             settings = m.get("settings", {})
             parts = [f"{settings.get('frames')} frames", str(settings.get("sampler"))]
             parts += [settings["compress"]] if settings.get("compress") else []
+            parts += [f"{settings['scoring']} scoring"] if settings.get("scoring") else []
             name = f"{name} · {', '.join(parts)}"
         labels.append(name)
     return labels
