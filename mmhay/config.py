@@ -210,13 +210,14 @@ class GridSettings(_Settings):
 
     ``length`` is in seconds, or ``length_frames`` in frames at the video's rate (one of the two).
     ``depth`` places the needle a question is about (0 at the start, 1 at the end of the
-    haystack); without it needles go to random places. ``needles`` is the needle count of multi-needle tasks (ordering: how many to order; counting:
-    how often the needle appears; motion_count: how many motions its clip makes, from 0); without
-    it each task uses its default. A count of 0 (the asked
-    needle never shows, or no motion) is for the tasks that count (registered with ``zero``) only. ``task``, ``kind``,
-    ``insertion``, ``form``, ``needle_duration`` and ``needle_scale`` override the single values
-    set elsewhere in the config, one per cell. Image suites add ``images`` (images per sample)
-    and ``grid_size`` (N of the N x N grid each image is stitched from).
+    haystack); without it needles go to random places. ``needles`` is the needle count of
+    multi-needle tasks (ordering: how many to order; counting: how often the needle appears;
+    motion_count: how many motions its clip makes); without it each task uses its default. A count
+    of 0 (the asked needle never shows, or no motion) is for the tasks that count (registered with
+    ``zero``) only. ``task``, ``kind``, ``insertion``, ``form``, ``needle_duration`` and
+    ``needle_scale`` override the single values set elsewhere in the config, one per cell. Image
+    suites add ``images`` (images per sample) and ``grid_size`` (N of the N x N grid each image is
+    stitched from).
     """
 
     length: Optional[list[Seconds]] = Field(None, min_length=1)

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import closing
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from math import log10
 from pathlib import Path
 
@@ -34,6 +34,7 @@ from mmhay.adapters.cache import ResponseCache, request_key
 from mmhay.adapters.likelihood import check_scoring, likelihood_verdict
 from mmhay.atomic import remove_temporary_files, reporting_full_disk, write_text_atomic
 from mmhay.errors import ConfigError, DatasetError, ModelError
+from mmhay.eval_data import DataSource, open_data
 from mmhay.exposure import COUNTING_TASKS, Minimums, exposure, frame_given, given_by_plan
 from mmhay.gallery import Gallery
 from mmhay.parallel import Ranks, sum_over_ranks, wait_for_all
@@ -41,7 +42,7 @@ from mmhay.prefetch import Prefetcher
 from mmhay.run_folder import RECORDS, claim_run_folder, read_records, records_in_order, rewrite_records
 from mmhay.prompts import prompt_for
 from mmhay.sampling import check_sampler, footage_for, frame_rate, plan_frames, render_plan
-from mmhay.schema import Sample, rotations
+from mmhay.schema import Sample
 from mmhay.scoring.headline import headlines
 from mmhay.scoring.metrics import summarize
 from mmhay.scoring.parse import PARSED_TYPES, parse_answer
@@ -81,20 +82,6 @@ class EvalSettings:
 
 
 @dataclass(frozen=True)
-class DataSource:
-    """Samples to evaluate and what identifies them (a built suite, or a config generated on the fly).
-
-    ``protocols``: suite name to the published protocol whose headline number metrics.json adds
-    (the suite config's ``protocol``); not part of the identity, as it changes no answer.
-    """
-
-    identity: dict
-    count: int | None  # None: not known before the samples are read
-    samples: Callable[[], Iterator[Sample]]
-    protocols: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class RunResult:
     """What a run wrote: how many answers were asked now, found in the cache (an earlier attempt
     or another run with the same model), found in samples.jsonl, or skipped (samples the model
@@ -106,72 +93,6 @@ class RunResult:
     reused: int
     skipped: int = 0
     cached: int = 0
-
-
-def open_data(
-    data: str | Path,
-    *,
-    limit: int | None = None,
-    strict: bool = False,
-    circular: bool = False,
-    tasks: Sequence[str] = (),
-) -> DataSource:
-    """A built suite folder, or a suite config file whose samples are generated on the fly.
-
-    ``tasks`` keeps only the samples of those tasks (before ``limit`` counts). With ``circular``,
-    every multiple-choice question is asked once per rotation of its options (a suite built with
-    ``--circular`` holds its rotations already).
-    """
-    source = _open_data(data, limit=None if tasks else limit, strict=strict)
-    if tasks:
-        source = _only_tasks(source, tuple(tasks), limit, data)
-    if not circular or source.identity.get("circular"):
-        return source
-    return DataSource(
-        {**source.identity, "circular": True},
-        None,  # rotations are counted as they come
-        lambda: (rotation for sample in source.samples() for rotation in rotations(sample)),
-        source.protocols,
-    )
-
-
-def _only_tasks(source: DataSource, tasks: tuple[str, ...], limit: int | None, data) -> DataSource:
-    def samples() -> Iterator[Sample]:
-        seen, kept = set(), 0
-        for sample in source.samples():
-            seen.add(sample.task)
-            if sample.task in tasks and (limit is None or kept < limit):
-                kept += 1
-                yield sample
-        missing = [task for task in tasks if task not in seen]
-        if missing:
-            raise ConfigError("--tasks", missing[0], f"no sample of {data} has this task; it has: {', '.join(sorted(seen))}")
-
-    return DataSource({**source.identity, "tasks": sorted(tasks)}, None, samples, source.protocols)
-
-
-def _open_data(data: str | Path, *, limit: int | None, strict: bool) -> DataSource:
-    from mmhay.build import iter_built_samples, read_manifest
-    from mmhay.config import load_suite
-    from mmhay.generators import create_generator
-
-    path = Path(data)
-    if path.is_file() and path.suffix.lower() in (".yaml", ".yml"):
-        suite = load_suite(path)
-        generator = create_generator(suite, strict=strict)
-        count = len(generator) if limit is None else min(limit, len(generator))
-        identity = {"config": str(path), "suite": suite.name, "config_key": suite.key(), "seed": suite.seed}
-        protocols = {suite.name: suite.protocol} if suite.protocol else {}
-        return DataSource(identity, count, lambda: (generator.sample(i) for i in range(count)), protocols)
-    manifest = read_manifest(path)
-    rows = manifest.get("rows", manifest["samples"])
-    count = rows if limit is None else min(limit, rows)
-    identity = {"built": str(path), "suite": manifest["suite"], "config_key": manifest["config_key"], "seed": manifest["seed"]}
-    if manifest.get("circular"):
-        identity["circular"] = True
-    protocol = manifest.get("config", {}).get("protocol")
-    protocols = {manifest["suite"]: protocol} if protocol else {}
-    return DataSource(identity, count, lambda: iter_built_samples(path, limit=count), protocols)
 
 
 def evaluate(
