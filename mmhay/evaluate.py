@@ -37,6 +37,7 @@ from mmhay.errors import ConfigError, DatasetError, ModelError
 from mmhay.eval_data import DataSource, open_data
 from mmhay.exposure import COUNTING_TASKS, Minimums, exposure, frame_given, given_by_plan
 from mmhay.gallery import Gallery
+from mmhay.generators.image_grid import placement_facets
 from mmhay.parallel import Ranks, sum_over_ranks, wait_for_all
 from mmhay.prefetch import Prefetcher
 from mmhay.run_folder import RECORDS, claim_run_folder, read_records, records_in_order, rewrite_records
@@ -426,7 +427,7 @@ def _record(sample: Sample, prompt: str) -> dict:
         "task": sample.task,
         "modality": sample.modality,
         "answer_type": sample.answer_type.value,
-        "facets": dict(sample.facets),
+        "facets": {**sample.facets, **placement_facets(sample)},
         "prompt": prompt,
         "options": list(sample.options),
         "answer": sample.answer,

@@ -1,6 +1,7 @@
 """``mmhay report``: runs side by side as one self-contained HTML page, with their plots and failures.
 
-The page holds the tables, the depth x length heatmaps per task, accuracy against haystack
+The page holds the tables, the depth x length heatmaps per task (image grids: image x grid
+size and row x column), accuracy against haystack
 length, accuracy against the frame budget (for runs that differ only in frames), and the worst
 failures of each run with the frames the model saw and its raw answer. Heatmaps are also written
 as PNG files beside the page.
@@ -58,6 +59,14 @@ def write_report(runs: Sequence[Path], out: Path, *, pictures: bool = True, samp
             heatmaps.append((title, png))
             name = "".join(c if c.isalnum() else "-" for c in title).strip("-").lower()
             write_bytes_atomic(out / f"heatmap-{name}.png", png)
+    image_maps: list[tuple[str, bytes]] = []
+    for label, (metrics, _) in zip(labels, loaded):
+        for kind, grid in metrics.get("image_grid", {}).items():
+            title = f"{label} · {kind.replace('_', ' ')}"
+            png = heatmap_png(grid, title)
+            image_maps.append((title, png))
+            name = "".join(c if c.isalnum() else "-" for c in title).strip("-").lower()
+            write_bytes_atomic(out / f"heatmap-{name}.png", png)
     exposure: list[tuple[str, bytes]] = []
     for label, (metrics, _) in zip(labels, loaded):
         shown = metrics.get("exposure", {}).get("grid")
@@ -74,6 +83,7 @@ def write_report(runs: Sequence[Path], out: Path, *, pictures: bool = True, samp
         [m for m, _ in loaded],
         {
             "Where the needle is lost (depth x length)": heatmaps,
+            "Where the needle is lost in image grids (the first caption's image x grid size, its row x column)": image_maps,
             "Shown, or missed? Shown rate, accuracy and accuracy given shown (depth x length)": exposure,
             "Haystack length": curves,
             "Frame budget": budget,

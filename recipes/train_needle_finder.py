@@ -27,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 NAMES = HERE / "needle_finder_names.yaml"
 CONFIG = HERE / "needle_finder.yaml"
 # suites whose prompts the tokenizer learns its words from
-CORPUS_CONFIGS = [NAMES, CONFIG, HERE.parent / "configs" / "quickstart.yaml", HERE.parent / "configs" / "negative.yaml", HERE.parent / "configs" / "mmneedle.yaml"]
+CORPUS_CONFIGS = [NAMES, CONFIG, HERE.parent / "configs" / "quickstart.yaml", HERE.parent / "configs" / "negative.yaml", HERE / "needle_finder_mmneedle.yaml"]
 
 
 @functools.lru_cache(maxsize=1)

@@ -19,7 +19,7 @@ from mmhay.generators.tasks.locate import Cell, GridScene
 from mmhay.schema import Sample
 from mmhay.timeline import FileRef
 
-__all__ = ["ImageGridGenerator", "image_grid_generator"]
+__all__ = ["ImageGridGenerator", "image_grid_generator", "placement_facets"]
 
 
 @GENERATORS.register("image_grid", modality="image")
@@ -131,3 +131,19 @@ class ImageGridGenerator:
 
     def sources(self) -> Mapping:
         return describe_sources(self.suite, self.pictures, self.needles)
+
+
+def placement_facets(sample: Sample) -> dict[str, int]:
+    """Where the first caption's needle sits, as facets of a scored record: ``needle_image``
+    (its image, MMNeedle's depth, from 1), ``needle_row`` and ``needle_column`` (from 1).
+
+    Empty for a sample asking about absent needles, and for samples of other generators. These are
+    drawn, not gridded, so they are read from the truth when a sample is scored and stay out of
+    the sample's own facets (which the build, the card and the audit treat as the design grid).
+    """
+    truth = sample.truth
+    asked = truth.get("asked")
+    if "grid" not in truth or not truth.get("needles") or not (isinstance(asked, dict) and asked.get("present")):
+        return {}
+    first = truth["needles"][0]
+    return {"needle_image": int(first["image"]), "needle_row": int(first["row"]), "needle_column": int(first["column"])}

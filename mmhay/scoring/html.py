@@ -6,7 +6,7 @@ import base64
 from collections.abc import Mapping, Sequence
 from html import escape
 
-from mmhay.scoring.report import SHOWN_COLUMNS, run_labels, shown_columns, shown_table
+from mmhay.scoring.report import MULTI_HEADER, SHOWN_COLUMNS, multi_rows, run_labels, shown_columns, shown_table
 
 __all__ = ["page", "data_uri"]
 
@@ -137,6 +137,8 @@ def page(runs: Sequence[Mapping], plots: Mapping[str, Sequence[tuple[str, bytes]
                     [["", _pct(mm["existence_accuracy"]), _pct(mm["index_accuracy"]), _pct(mm["exact_accuracy"]), _pct(mm["hallucination_rate"])]],
                 )
             )
+        if m.get("mmneedle_multi"):
+            parts.append(_table(["MMNeedle, several needles: " + MULTI_HEADER[0], *MULTI_HEADER[1:]], multi_rows(m["mmneedle_multi"])))
         shown = failures.get(label, [])
         if shown:
             parts.append(f"<h3>Failures ({len(shown)} shown)</h3>")

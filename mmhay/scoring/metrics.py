@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass
 from math import sqrt
 
 from mmhay.scoring.bootstrap import bootstrap_interval, seed_for
-from mmhay.scoring.task_metrics import circular, family_metrics, mmneedle
+from mmhay.scoring.task_metrics import circular, family_metrics, mmneedle, mmneedle_multi
 
-__all__ = ["Accuracy", "accuracy", "wilson_interval", "summarize", "usage_means", "exposure_summary", "shown_cell", "grid_axes"]
+__all__ = ["Accuracy", "accuracy", "wilson_interval", "summarize", "usage_means", "exposure_summary", "shown_cell", "grid_axes", "image_grid_cells"]
 
 
 @dataclass(frozen=True)
@@ -84,14 +84,26 @@ def _accuracy(records: Sequence[Mapping], label: object) -> dict:
     return accuracy(records, label).to_json()
 
 
-def _cells(records: Sequence[Mapping], label: object, measure=_accuracy) -> dict | None:
-    """``measure`` (accuracy by default) of every (depth, length) cell, keyed ``"depth|length"``,
-    when the records have both facets."""
-    both = [r for r in records if "depth" in r.get("facets", {}) and "length" in r.get("facets", {})]
+def _cells(records: Sequence[Mapping], label: object, measure=_accuracy, rows: str = "depth", columns: str = "length") -> dict | None:
+    """``measure`` (accuracy by default) of every (``rows``, ``columns``) cell of two facets,
+    keyed ``"row|column"`` (``"depth|length"`` by default), when the records have both facets."""
+    both = [r for r in records if rows in r.get("facets", {}) and columns in r.get("facets", {})]
     if not both:
         return None
-    cells = _group(both, lambda r: f"{_label(r['facets']['depth'])}|{_label(r['facets']['length'])}")
-    return {"rows": "depth", "columns": "length", "cells": {key: measure(rs, (label, key)) for key, rs in cells.items()}}
+    cells = _group(both, lambda r: f"{_label(r['facets'][rows])}|{_label(r['facets'][columns])}")
+    return {"rows": rows, "columns": columns, "cells": {key: measure(rs, (label, key)) for key, rs in cells.items()}}
+
+
+# the heatmaps of image grids: the first caption's needle by its image (MMNeedle's depth) and the
+# grid size, and by its row and column (MMNeedle's sub-image heatmap, over every grid size)
+IMAGE_GRID_MAPS = {"image_by_grid_size": ("needle_image", "grid_size"), "row_by_column": ("needle_row", "needle_column")}
+
+
+def image_grid_cells(records: Sequence[Mapping]) -> dict:
+    """Accuracy over the image-grid heatmaps of ``IMAGE_GRID_MAPS``, of the records placed in
+    them (samples whose needles are there; empty when none are)."""
+    maps = {name: _cells(records, ("image grid", name), rows=rows, columns=columns) for name, (rows, columns) in IMAGE_GRID_MAPS.items()}
+    return {name: cells for name, cells in maps.items() if cells}
 
 
 def _by_facet(records: Sequence[Mapping], measure=_accuracy) -> dict:
@@ -134,6 +146,12 @@ def summarize(records: Sequence[Mapping]) -> dict:
     grid_records = [r for r in plain if r.get("answer_type") == "grid"]
     if grid_records:
         summary["mmneedle"] = mmneedle(grid_records)
+        several = mmneedle_multi(grid_records)
+        if several:
+            summary["mmneedle_multi"] = several
+        placed = image_grid_cells(plain)
+        if placed:
+            summary["image_grid"] = placed
     rotated = circular(records)
     if rotated:
         summary["circular"] = rotated

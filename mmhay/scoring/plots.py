@@ -31,8 +31,20 @@ def _png(figure) -> bytes:
     return buffer.getvalue()
 
 
-def _draw_heat(figure, axes, cells: Mapping, depths, lengths, value_of, title: str, label: str) -> None:
-    """One depth x length panel: ``value_of(cell)`` gives (value 0..1 or None, count)."""
+# what each heatmap axis is, by the facet it is drawn over
+AXIS_NAMES = {
+    "depth": "needle depth (0 = start, 1 = end)",
+    "length": "haystack length (s)",
+    "needle_image": "needle's image (1 = first)",
+    "grid_size": "grid size N (N x N sub-images)",
+    "needle_row": "needle's row",
+    "needle_column": "needle's column",
+}
+
+
+def _draw_heat(figure, axes, cells: Mapping, depths, lengths, value_of, title: str, label: str, names: tuple[str, str] = ("depth", "length")) -> None:
+    """One panel of ``names`` (rows, columns; depth x length by default): ``value_of(cell)``
+    gives (value 0..1 or None, count)."""
     import numpy as np
 
     values = np.full((len(depths), len(lengths)), np.nan)
@@ -50,19 +62,21 @@ def _draw_heat(figure, axes, cells: Mapping, depths, lengths, value_of, title: s
     image = axes.imshow(values, vmin=0, vmax=1, cmap="viridis", aspect="auto")
     axes.set_xticks(range(len(lengths)), [f"{float(v):g}" for v in lengths])
     axes.set_yticks(range(len(depths)), [f"{float(v):g}" for v in depths])
-    axes.set_xlabel("haystack length (s)")
-    axes.set_ylabel("needle depth (0 = start, 1 = end)")
+    axes.set_xlabel(AXIS_NAMES.get(names[1], names[1]))
+    axes.set_ylabel(AXIS_NAMES.get(names[0], names[0]))
     # about 13 characters an inch at 9 points: wrap a long title (settings in it) to the panel's width
     axes.set_title(textwrap.fill(title, width=max(30, int(13 * figure.get_figwidth() / len(figure.axes or [axes])))), fontsize=9)
     figure.colorbar(image, ax=axes, label=label)
 
 
 def heatmap_png(grid: Mapping, title: str) -> bytes:
-    """Accuracy in each (depth, length) cell: colour fixed to 0..1, each cell labelled with its
-    accuracy and sample count; depth down, haystack length across."""
+    """Accuracy in each cell of a grid (depth x length, or the facets its ``rows`` and
+    ``columns`` name): colour fixed to 0..1, each cell labelled with its accuracy and sample
+    count; rows down, columns across."""
     depths, lengths = grid_axes(grid["cells"])
     figure, axes = _figure(1.4 + 0.9 * len(lengths), 1.2 + 0.45 * len(depths))
-    _draw_heat(figure, axes, grid["cells"], depths, lengths, lambda c: (c["accuracy"], c["n"]), title, "accuracy")
+    names = (grid.get("rows", "depth"), grid.get("columns", "length"))
+    _draw_heat(figure, axes, grid["cells"], depths, lengths, lambda c: (c["accuracy"], c["n"]), title, "accuracy", names)
     return _png(figure)
 
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from mmhay.scoring.metrics import grid_axes
 
-__all__ = ["run_markdown", "comparison_markdown", "summary_row", "data_label", "run_labels", "exposure_markdown", "shown_table", "headline_markdown"]
+__all__ = ["run_markdown", "comparison_markdown", "summary_row", "data_label", "run_labels", "exposure_markdown", "shown_table", "headline_markdown", "multi_rows", "MULTI_HEADER"]
 
 
 def data_label(identity: Mapping) -> str:
@@ -85,6 +85,8 @@ def run_markdown(metrics: Mapping) -> str:
                 [[_pct(m["existence_accuracy"]), _pct(m["index_accuracy"]), _pct(m["exact_accuracy"]), _pct(m["hallucination_rate"]), str(m["positives"]), str(m["negatives"])]],
             ),
         ]
+    if metrics.get("mmneedle_multi"):
+        parts += ["", "### MMNeedle, several needles (evaluate_multi.py)", "", _table(MULTI_HEADER, multi_rows(metrics["mmneedle_multi"]))]
     if len(metrics["by_task"]) > 1:
         parts += ["", "## By task", "", _table(["task"] + _HEADER[1:], [summary_row(k, v) for k, v in metrics["by_task"].items()])]
     for facet, values in metrics["by_facet"].items():
@@ -98,9 +100,29 @@ def run_markdown(metrics: Mapping) -> str:
             cells = [grid["cells"].get(f"{row}|{col}") for col in cols]
             body.append([row] + [_pct(c["accuracy"]) + f" (n={c['n']})" if c else "" for c in cells])
         parts += ["", f"## Accuracy % by {rows_axis} (rows) and {cols_axis} (columns, seconds)", "", _table([f"{rows_axis} \\ {cols_axis}"] + cols, body)]
+    for cells in metrics.get("image_grid", {}).values():
+        parts += ["", f"## Accuracy % by {cells['rows']} (rows) and {cells['columns']} (columns) of the first caption's needle", "", _grid_table(cells)]
     if metrics.get("exposure"):
         parts += exposure_markdown(metrics["exposure"])
     return "\n".join(parts) + "\n"
+
+
+def _grid_table(grid: Mapping) -> str:
+    rows, cols = grid_axes(grid["cells"])
+    body = []
+    for row in rows:
+        cells = [grid["cells"].get(f"{row}|{col}") for col in cols]
+        body.append([row] + [_pct(c["accuracy"]) + f" (n={c['n']})" if c else "" for c in cells])
+    return _table([f"{grid['rows']} \\ {grid['columns']}"] + cols, body)
+
+
+MULTI_HEADER = ["captions", "samples", "existence %", "index %", "exact %", "first index %", "first exact %", "all index %", "all exact %"]
+
+
+def multi_rows(blocks: Mapping) -> list[list[str]]:
+    """One row per caption count of metrics.json's ``mmneedle_multi``."""
+    names = ["existence_accuracy", "index_accuracy", "exact_accuracy", "first_index_accuracy", "first_exact_accuracy", "all_index_accuracy", "all_exact_accuracy"]
+    return [[count, str(b["n"])] + [_pct(b[name]) for name in names] for count, b in blocks.items()]
 
 
 _SHOWN_HEADER = ["", "samples", "shown %", "95% CI", "accuracy given shown %", "accuracy given not shown %", "nothing to show"]

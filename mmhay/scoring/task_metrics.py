@@ -3,7 +3,8 @@
 Counting: exact, within one, mean absolute error. Ordering: exact match, Kendall tau, pairwise
 accuracy; recall in order (TimeScope's OCR task): the same over the words named. Negative
 needles: hallucination rate, and presence precision / recall / F1 over matched twins. Localization: mean temporal IoU and recall at IoU 0.3 / 0.5 / 0.7. Image grids: MMNeedle's
-existence, index and exact accuracy and hallucination rate. Circular: all rotations right.
+existence, index and exact accuracy and hallucination rate, and for several needles its
+first-needle and all-needle index and exact accuracy (``evaluate_multi.py``). Circular: all rotations right.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from itertools import combinations
 from mmhay.scoring.parse import parse_span
 from mmhay.scoring.score import span_iou
 
-__all__ = ["counting", "ordering", "recall_order", "negatives", "localization", "mmneedle", "circular", "family_metrics"]
+__all__ = ["counting", "ordering", "recall_order", "negatives", "localization", "mmneedle", "mmneedle_multi", "circular", "family_metrics"]
 
 
 def _letter_value(record: Mapping, letter: str | None) -> str | None:
@@ -224,6 +225,65 @@ def mmneedle(records: Sequence[Mapping]) -> dict:
         "exact_accuracy": _round(exact / positives) if positives else None,
         "hallucination_rate": _round(hallucinated / negatives_) if negatives_ else None,
     }
+
+
+def _multi_block(records: Sequence[Mapping]) -> dict:
+    """evaluate_multi.py's accuracies over samples that list the same number of captions."""
+    existence = 0
+    index, exact, first_index, first_exact = [], [], [], []
+    pair_index, pair_exact = [], []
+    for record in records:
+        truth = record["answer"].split(";")
+        # an unreadable reply is one answer that matches nothing, as evaluate_multi.py's split of any text is
+        given = record["parsed"].split(";") if record.get("parsed") else [""]
+        # evaluate_multi.py's no-needle replies: "-1" once, once a caption, or three times a caption
+        says_absent = all(g == "-1" for g in given) and len(given) in (1, len(truth), 3 * len(truth))
+        positive = any(t != "-1" for t in truth)
+        existence += says_absent != positive
+        if not positive:
+            continue
+        truth_images, given_images = [t.split(",")[0] for t in truth], [g.split(",")[0] for g in given]
+        index.append(truth_images == given_images)
+        exact.append(truth == given)
+        first_index.append(truth_images[0] == given_images[0])
+        first_exact.append(truth[0] == given[0])
+        # caption by caption, over as many as both lists have
+        pair_index += [t == g for t, g in zip(truth_images, given_images)]
+        pair_exact += [t == g for t, g in zip(truth, given)]
+
+    def share(hits: list[bool]) -> float | None:
+        return _round(sum(hits) / len(hits)) if hits else None
+
+    return {
+        "n": len(records),
+        "positives": len(index),
+        "negatives": len(records) - len(index),
+        "existence_accuracy": _round(existence / len(records)) if records else None,
+        "index_accuracy": share(index),
+        "exact_accuracy": share(exact),
+        "first_index_accuracy": share(first_index),
+        "first_exact_accuracy": share(first_exact),
+        "all_index_accuracy": share(pair_index),
+        "all_exact_accuracy": share(pair_exact),
+        "captions_compared": len(pair_index),
+    }
+
+
+def mmneedle_multi(records: Sequence[Mapping]) -> dict:
+    """MMNeedle's multi-needle accuracies (``evaluate_multi.py``), by the number of captions a
+    sample lists (only counts above one; empty when there are none).
+
+    existence: a negative sample is right if the reply is -1 (once, once a caption, or three
+    times a caption), a positive one if it is anything else; over positive samples, index: every caption's image right, exact: every answer
+    right, first index / first exact: the first caption's, all index / all exact: over each
+    caption compared in order (as many as both the truth and the answer list), the share right.
+    """
+    by_count: dict[int, list[Mapping]] = {}
+    for record in records:
+        count = len(record["answer"].split(";"))
+        if count > 1:
+            by_count.setdefault(count, []).append(record)
+    return {str(count): _multi_block(rs) for count, rs in sorted(by_count.items())}
 
 
 def circular(records: Sequence[Mapping]) -> dict | None:
