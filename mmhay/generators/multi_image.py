@@ -81,6 +81,8 @@ class MultiImageGenerator:
     def check(self) -> None:
         suite = self.suite
         if suite.haystack.text is not None:
+            if not suite.image.text:
+                raise ConfigError(suite.origin, "haystack.text", "is the text between images: set image.text: true to put it there", suite.haystack.text)
             self.filler  # a missing or empty text source fails before any sample is drawn
         for cell in self.cells:
             task = TASKS.get(cell.get("task", suite.task), source=suite.origin, key="task")

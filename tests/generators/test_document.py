@@ -15,6 +15,7 @@ from mmhay.errors import ConfigError
 from mmhay.evaluate import EvalSettings, request_for, shown_media
 from mmhay.gallery import render_tile
 from mmhay.generators import create_generator
+from mmhay.lmms_eval_task import write_lmms_eval_task
 from mmhay.scoring.parse import parse_answer
 from mmhay.scoring.task_metrics import soft_accuracy
 from mmhay.timeline import ref_from_json
@@ -40,7 +41,7 @@ def built(tmp_path_factory):
     suite = parse_suite(SUITE)
     out = tmp_path_factory.mktemp("document")
     build_suite(suite, out)
-    return list(iter_built_samples(out)), create_generator(suite)
+    return list(iter_built_samples(out)), create_generator(suite), out
 
 
 def _prompt_context(sample) -> str:
@@ -58,7 +59,7 @@ def _bin(depth: float) -> float:
 
 
 def test_text_needles_are_in_the_prompt_at_their_depth(built):
-    samples, _ = built
+    samples, _, out = built
     texts = [s for s in samples if s.task.endswith("_text")]
     assert {s.task for s in texts} == {"retrieval_text", "counting_text"}
     for sample in texts:
@@ -77,6 +78,8 @@ def test_text_needles_are_in_the_prompt_at_their_depth(built):
             assert ",".join(re.findall(r"The little penguin counted (\d) needles\.", context)) == sample.answer
     near = [s.truth["placed_depth"][0] for s in texts if s.task == "retrieval_text"]
     assert sorted(round(d, 1) for d in near) == [0.1, 0.9]  # each at the depth its cell asked, to a sentence
+    with pytest.raises(ConfigError, match="retrieval_text, counting_text hide needles in the text"):
+        write_lmms_eval_task(out, out.parent / "lmms")  # an lmms-eval task would drop the text
 
 
 def _found(image: np.ndarray, picture: np.ndarray) -> list[list[int]]:
@@ -88,7 +91,7 @@ def _found(image: np.ndarray, picture: np.ndarray) -> list[list[int]]:
 
 
 def test_pasted_pictures_show_at_their_box_in_the_built_images(built):
-    samples, generator = built
+    samples, generator, _ = built
     pasted = [s for s in samples if s.task.endswith("_image")]
     assert {s.task for s in pasted} == {"retrieval_image", "counting_image"}
     for sample in pasted:
@@ -146,3 +149,5 @@ def test_filler_comes_from_the_corpus_deterministically(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match=r"haystack\.text.*holds no text files"):
         create_generator(parse_suite({**multi, "haystack": {"text": str(tmp_path / "empty")}}))
+    with pytest.raises(ConfigError, match=r"haystack\.text.*set image\.text: true"):
+        create_generator(parse_suite({**corpus, "image": {"cell": [32, 32]}}))
