@@ -112,7 +112,7 @@ class DocumentGenerator:
                 if self.slots**2 < ROOM:
                     raise ConfigError(suite.origin, "needle.scale", f"counting_image pastes up to {ROOM} pictures into one image: the scale must be 0.4 or less", suite.needle.scale)
                 if needles is not None and needles > ROOM * cell["images"]:
-                    raise ConfigError(suite.origin, "grid.needles", f"{cell['images']} images take at most {ROOM * cell['images']} pasted pictures", needles)
+                    raise ConfigError(suite.origin, "grid.needles", f"{cell['images']} image{'s take' if cell['images'] > 1 else ' takes'} at most {ROOM * cell['images']} pasted pictures", needles)
             if task.name == "counting_text" and needles is not None and needles > 3 * (cell["images"] + 1):
                 raise ConfigError(suite.origin, "grid.needles", f"a document of {cell['images']} images has room for {3 * (cell['images'] + 1)} needle sentences", needles)
             pool = self.text_needles if task.name == "retrieval_text" else self.needles
@@ -190,30 +190,31 @@ class DocumentGenerator:
         )
 
     def _boxes(self, pasted, count: int, rng: np.random.Generator) -> list[tuple[int, int, int, int]]:
-        """A box for each pasted picture: a side of ``needle.scale`` of the image's shorter side,
-        in a free one of ``slots`` x ``slots`` places (so copies never overlap), at
-        ``needle.position`` (its centre) or at random inside that place."""
+        """A box for each pasted picture: its longer side ``needle.scale`` of the image's shorter
+        side (the other side by the picture's own aspect), in a free one of ``slots`` x ``slots``
+        places (so copies never overlap) at random inside that place; a lone picture
+        (retrieval_image) goes at ``needle.position`` (its centre) where that is not ``random``."""
         width, height = self.suite.image.cell
         n = self.slots
         place_w, place_h = width // n, height // n
         side = max(4, min(round(self.suite.needle.scale * min(width, height)), place_w, place_h))
+        sizes = [(side, max(1, round(side / needle.aspect))) if needle.aspect >= 1 else (max(1, round(side * needle.aspect)), side) for needle, _ in pasted]
+        position = self.suite.needle.position
+        if position != "random" and len(pasted) == 1:
+            w, h = sizes[0]
+            x = min(max(round(position[0] * width - w / 2), 0), width - w)
+            y = min(max(round(position[1] * height - h / 2), 0), height - h)
+            return [(x, y, w, h)]
         taken: dict[int, set[int]] = {i: set() for i in range(count)}
         boxes = []
-        for _, image in pasted:
-            position = self.suite.needle.position
-            if position != "random" and not taken[image]:
-                x = min(max(round(position[0] * width - side / 2), 0), width - side)
-                y = min(max(round(position[1] * height - side / 2), 0), height - side)
-                taken[image].add(min(y // place_h, n - 1) * n + min(x // place_w, n - 1))
-                boxes.append((x, y, side, side))
-                continue
+        for (_, image), (w, h) in zip(pasted, sizes):
             free = [k for k in range(n * n) if k not in taken[image]]
             place = free[int(rng.integers(len(free)))]
             taken[image].add(place)
             row, col = divmod(place, n)
-            x = col * place_w + int(rng.integers(place_w - side + 1))
-            y = row * place_h + int(rng.integers(place_h - side + 1))
-            boxes.append((x, y, side, side))
+            x = col * place_w + int(rng.integers(place_w - w + 1))
+            y = row * place_h + int(rng.integers(place_h - h + 1))
+            boxes.append((x, y, w, h))
         return boxes
 
     def sources(self) -> Mapping:
