@@ -26,7 +26,7 @@ from mmhay.config import SuiteConfig
 from mmhay.errors import ConfigError
 from mmhay.gallery import IMAGE_PLACEHOLDER, Gallery, Mosaic, Paste, document_text
 from mmhay.generators import GENERATORS, TASKS
-from mmhay.generators.filler import corpus_sentences, draw_passage
+from mmhay.generators.filler import corpus_sentences, describe_text, draw_passage
 from mmhay.generators.haystacks import describe_sources, draw_tiles, picture_pool
 from mmhay.generators.needles import Needle, builtin_needles, needle_pool
 from mmhay.generators.seeds import Stream, balanced_position, sample_rng
@@ -218,7 +218,7 @@ class DocumentGenerator:
         return boxes
 
     def sources(self) -> Mapping:
-        return describe_sources(self.suite, self.pictures, self.needles)
+        return {**describe_sources(self.suite, self.pictures, self.needles), "text": describe_text(self.suite, default="builtin")}
 
 
 def _passage_text(passage) -> str:

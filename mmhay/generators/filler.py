@@ -18,7 +18,7 @@ import numpy as np
 from mmhay.config import SuiteConfig
 from mmhay.errors import ConfigError
 
-__all__ = ["BUILTIN_TEXT", "TEXT_SUFFIXES", "corpus_sentences", "split_sentences", "draw_passage", "PASSAGE_SENTENCES"]
+__all__ = ["BUILTIN_TEXT", "TEXT_SUFFIXES", "corpus_sentences", "corpus_files", "describe_text", "split_sentences", "draw_passage", "PASSAGE_SENTENCES"]
 
 BUILTIN_TEXT = Path(__file__).resolve().parent.parent / "media" / "texts" / "carroll-alice.txt"
 TEXT_SUFFIXES = frozenset({".txt", ".md"})
@@ -51,18 +51,33 @@ def corpus_sentences(suite: SuiteConfig, default: str | None = None) -> tuple[st
     unreadable file or too small a corpus."""
     value = suite.haystack.text if suite.haystack.text is not None else default
     assert value is not None
-    path = BUILTIN_TEXT if value == "builtin" else suite.resolve(value)
-    if not path.exists():
-        raise ConfigError(suite.origin, "haystack.text", "no such file or folder (give builtin, a text file, or a folder of .txt / .md files)", value)
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
-    if not files:
-        raise ConfigError(suite.origin, "haystack.text", f"holds no text files: none ends in {' '.join(sorted(TEXT_SUFFIXES))}", value)
+    files = corpus_files(suite, value)
     sentences: list[str] = []
     for file in files:
         sentences += _file_sentences(suite.origin, value, file)
     if len(sentences) < MIN_SENTENCES:
         raise ConfigError(suite.origin, "haystack.text", f"holds {len(sentences)} usable sentences; filler needs at least {MIN_SENTENCES}", value)
     return tuple(sentences)
+
+
+def corpus_files(suite: SuiteConfig, value: str) -> list[Path]:
+    """The text files ``haystack.text = value`` names, in the order they are read."""
+    path = BUILTIN_TEXT if value == "builtin" else suite.resolve(value)
+    if not path.exists():
+        raise ConfigError(suite.origin, "haystack.text", "no such file or folder (give builtin, a text file, or a folder of .txt / .md files)", value)
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
+    if not files:
+        raise ConfigError(suite.origin, "haystack.text", f"holds no text files: none ends in {' '.join(sorted(TEXT_SUFFIXES))}", value)
+    return files
+
+
+def describe_text(suite: SuiteConfig, default: str | None = None) -> str | list[dict]:
+    """Where the filler came from, for the build manifest: "builtin", or the files and their SHA-256."""
+    from mmhay.media.probe import file_sha256
+
+    value = suite.haystack.text if suite.haystack.text is not None else default
+    assert value is not None
+    return "builtin" if value == "builtin" else [{"path": str(f), "sha256": file_sha256(f)} for f in corpus_files(suite, value)]
 
 
 def _file_sentences(origin: str, value: str, file: Path) -> list[str]:

@@ -14,7 +14,7 @@ from mmhay.errors import ConfigError
 from mmhay.gallery import Gallery, Mosaic
 from mmhay.generators import GENERATORS, TASKS
 from mmhay.generators.distractors import pick_distractors
-from mmhay.generators.filler import corpus_sentences, draw_passage
+from mmhay.generators.filler import corpus_sentences, describe_text, draw_passage
 from mmhay.generators.haystacks import describe_sources, draw_tiles, picture_pool
 from mmhay.generators.insertion import Placed
 from mmhay.generators.needles import Needle, needle_pool
@@ -169,4 +169,7 @@ class MultiImageGenerator:
         )
 
     def sources(self) -> Mapping:
-        return describe_sources(self.suite, self.pictures, self.needles)
+        sources = describe_sources(self.suite, self.pictures, self.needles)
+        if self.suite.haystack.text is not None:  # suites without it describe what they always did
+            sources["text"] = describe_text(self.suite)
+        return sources
