@@ -136,11 +136,14 @@ class HaystackSettings(_Settings):
     """Where haystacks come from: ``builtin`` (procedural) or a folder of videos, images or
     recordings (by the generator). ``bed`` is the built-in sound of audio haystacks and
     soundtracks: ``noise``, ``hum``, ``music`` or ``mixed`` (all three in turns), or ``none``
-    (video) and ``source`` (the haystack videos' own soundtrack)."""
+    (video) and ``source`` (the haystack videos' own soundtrack). ``text`` is where the text
+    between images comes from: left out, a few fixed lines; ``builtin``, passages of a bundled
+    public-domain book; or a ``.txt`` / ``.md`` file or a folder of them (mmhay/generators/filler.py)."""
 
     source: Str = "builtin"
     shot_seconds: Annotated[tuple[Number, Number], AfterValidator(_positive_range)] = (4.0, 10.0)
     bed: Literal["none", "noise", "hum", "music", "mixed", "source"] = "none"
+    text: Optional[Str] = None
 
 
 Kind = Literal["image", "clip", "text", "sound"]
@@ -267,7 +270,7 @@ class GridSettings(_Settings):
 PROTOCOLS = ("vnbench", "vniah", "vniah_d", "timescope", "mlvu_needle")
 
 # (section, key) of the settings added after suites were first keyed (see SuiteConfig.key)
-_LATER_SETTINGS = (("audio", "peak_dbfs"), ("distractors", "offset"), ("needle", "questions"))
+_LATER_SETTINGS = (("audio", "peak_dbfs"), ("distractors", "offset"), ("needle", "questions"), ("haystack", "text"))
 
 
 class SuiteConfig(_Settings):

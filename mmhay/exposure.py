@@ -265,7 +265,7 @@ def _picture(entry: Mapping, media, given: Given, minimums: Minimums) -> dict:
     width, height = mosaic.size
     sizes = given.image_inputs or given.image_sizes
     wi, hi = sizes[index] if sizes and index < len(sizes) else (width, height)
-    part = (mosaic.cell[0], mosaic.cell[1]) if "row" in entry else (width, height)
+    part = (entry["box"][2], entry["box"][3]) if entry.get("box") else (mosaic.cell[0], mosaic.cell[1]) if "row" in entry else (width, height)
     result = {
         "label": entry["label"],
         "image": entry["image"],

@@ -1,7 +1,7 @@
 """Image haystacks: mosaics stitched from a grid of pictures, and galleries of images and text.
 
 A ``Mosaic`` is one image made of ``rows`` x ``cols`` tiles, each a picture fitted to its cell
-(the MMNeedle layout). A ``Gallery`` is the media of an image sample: a sequence of mosaics,
+(the MMNeedle layout), with pictures ``pasted`` into boxes over it (MM-NIAH's image needles). A ``Gallery`` is the media of an image sample: a sequence of mosaics,
 optionally interleaved with text. Both are recipes, rendered on demand, and round-trip through
 JSON like compositions.
 """
@@ -17,9 +17,10 @@ import numpy as np
 
 from mmhay.timeline import MediaRef, ref_from_json
 
-__all__ = ["Mosaic", "Gallery", "render_tile", "GALLERY_SCHEMA"]
+__all__ = ["Mosaic", "Paste", "Gallery", "render_tile", "document_text", "GALLERY_SCHEMA", "IMAGE_PLACEHOLDER"]
 
 GALLERY_SCHEMA = "Gallery.1"
+IMAGE_PLACEHOLDER = "<image>"  # an image's place in a document's text, as MM-NIAH's context writes it
 
 
 def render_tile(ref: MediaRef, size: tuple[int, int]) -> np.ndarray:
@@ -42,16 +43,34 @@ def render_tile(ref: MediaRef, size: tuple[int, int]) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class Paste:
+    """A picture filling ``box`` (x, y, width, height in pixels of the whole image), drawn over the tiles."""
+
+    ref: MediaRef
+    box: tuple[int, int, int, int]
+
+    def to_json(self) -> dict:
+        return {"ref": self.ref.to_json(), "box": list(self.box)}
+
+    @classmethod
+    def from_json(cls, data: Mapping) -> "Paste":
+        return cls(ref_from_json(data["ref"]), tuple(int(v) for v in data["box"]))
+
+
+@dataclass(frozen=True)
 class Mosaic:
-    """One image of ``rows`` x ``cols`` cells of ``cell`` (w, h) pixels; ``tiles`` in row-major order."""
+    """One image of ``rows`` x ``cols`` cells of ``cell`` (w, h) pixels; ``tiles`` in row-major
+    order, then the ``pasted`` pictures in order."""
 
     tiles: tuple[MediaRef, ...]
     rows: int
     cols: int
     cell: tuple[int, int]
+    pasted: tuple[Paste, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tiles", tuple(self.tiles))
+        object.__setattr__(self, "pasted", tuple(self.pasted))
         object.__setattr__(self, "cell", (int(self.cell[0]), int(self.cell[1])))
         if len(self.tiles) != self.rows * self.cols:
             raise ValueError(f"a {self.rows} x {self.cols} mosaic needs {self.rows * self.cols} tiles, not {len(self.tiles)}")
@@ -67,14 +86,21 @@ class Mosaic:
         for k, ref in enumerate(self.tiles):
             row, col = divmod(k, self.cols)
             image[row * height : (row + 1) * height, col * width : (col + 1) * width] = render_tile(ref, self.cell)
+        for paste in self.pasted:
+            x, y, w, h = paste.box
+            image[y : y + h, x : x + w] = render_tile(paste.ref, (w, h))
         return image
 
     def to_json(self) -> dict:
-        return {"schema": "Mosaic.1", "rows": self.rows, "cols": self.cols, "cell": list(self.cell), "tiles": [t.to_json() for t in self.tiles]}
+        data = {"schema": "Mosaic.1", "rows": self.rows, "cols": self.cols, "cell": list(self.cell), "tiles": [t.to_json() for t in self.tiles]}
+        if self.pasted:  # mosaics without pastes write what they always wrote
+            data["pasted"] = [p.to_json() for p in self.pasted]
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping) -> "Mosaic":
-        return cls(tuple(ref_from_json(t) for t in data["tiles"]), data["rows"], data["cols"], tuple(data["cell"]))
+        pasted = tuple(Paste.from_json(p) for p in data.get("pasted", ()))
+        return cls(tuple(ref_from_json(t) for t in data["tiles"]), data["rows"], data["cols"], tuple(data["cell"]), pasted)
 
 
 @dataclass(frozen=True)
@@ -104,3 +130,9 @@ class Gallery:
         if data.get("schema") != GALLERY_SCHEMA:
             raise ValueError(f"not a {GALLERY_SCHEMA}: {data.get('schema')!r}")
         return cls(tuple(item if isinstance(item, str) else Mosaic.from_json(item) for item in data["items"]))
+
+
+def document_text(items) -> str:
+    """A gallery's items as one string, MM-NIAH's ``context``: the texts in order, each image as
+    ``IMAGE_PLACEHOLDER``. Depths over an image document are fractions of this string."""
+    return "".join(item if isinstance(item, str) else IMAGE_PLACEHOLDER for item in items)

@@ -89,6 +89,7 @@ def write_lmms_eval_task(data: str | Path, out: str | Path, *, task: str | None 
     manifest = read_manifest(data)
     _check_manifest(data, manifest)
     _check_media_paths(data)
+    _check_no_text_needles(data, manifest)
     name = task or "mmhay_" + re.sub(r"[^0-9a-zA-Z_]+", "_", manifest["suite"]).strip("_").lower()
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise ConfigError("--task", "", "must be letters, digits and underscores, not starting with a digit", name)
@@ -115,6 +116,18 @@ def write_lmms_eval_task(data: str | Path, out: str | Path, *, task: str | None 
 # a Python string (a downloaded suite's manifest is as untrusted as its rows)
 _SUITE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}")
 _CONFIG_KEY = re.compile(r"[0-9a-f]{64}")
+
+
+def _check_no_text_needles(data: Path, manifest: dict) -> None:
+    """Refuse a document suite whose tasks hide needles in the text between images: the task
+    would drop the text, and the answer with it."""
+    config = manifest.get("config") if isinstance(manifest.get("config"), dict) else {}
+    if config.get("generator") != "document":
+        return
+    tasks = (config.get("grid") or {}).get("task") or [config.get("task")]
+    hidden = [t for t in tasks if isinstance(t, str) and t.endswith("_text")]
+    if hidden:
+        raise ConfigError(data, "task", f"{', '.join(hidden)} hide needles in the text between images, which an lmms-eval task drops; evaluate with mmhay eval", hidden[0])
 
 
 def _check_manifest(data: Path, manifest: dict) -> None:

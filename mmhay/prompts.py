@@ -17,6 +17,7 @@ INSTRUCTIONS = {
     AnswerType.BOOLEAN: "Answer yes or no.",
     AnswerType.SPAN: "Answer with the start and end time in seconds, as: start - end.",
     AnswerType.TEXT: "Answer with a word or a short phrase.",
+    AnswerType.COUNTS: "Answer with a list of numbers in square brackets, for example: [2, 0, 1].",
     AnswerType.GRID: (
         "Answer as 'index, row, column' (for example: 2, 1, 3), or -1 if no sub-image matches; "
         "for several captions, one answer per caption in their order, separated by semicolons."

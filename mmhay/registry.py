@@ -22,7 +22,7 @@ T = TypeVar("T")
 
 # The modules whose import fills each registry with its built-in entries.
 _BUILTIN_MODULES = {
-    "generator": ["mmhay.generators.timed", "mmhay.generators.image_grid", "mmhay.generators.multi_image"],
+    "generator": ["mmhay.generators.timed", "mmhay.generators.image_grid", "mmhay.generators.multi_image", "mmhay.generators.document"],
     "task": [
         "mmhay.generators.tasks.retrieval",
         "mmhay.generators.tasks.ordering",
@@ -36,6 +36,7 @@ _BUILTIN_MODULES = {
         "mmhay.generators.tasks.needle_qa",
         "mmhay.generators.tasks.recall",
         "mmhay.generators.tasks.motion",
+        "mmhay.generators.tasks.document",
     ],
     "procedural": ["mmhay.media.procedural", "mmhay.media.sounds", "mmhay.media.motion"],
     "sampler": ["mmhay.sampling"],

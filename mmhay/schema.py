@@ -28,6 +28,7 @@ class AnswerType(str, Enum):
     SPAN = "span"  # start and end seconds: "12.5,15"
     GRID = "grid"  # image index, row, column (or a set of them)
     TEXT = "text"  # free form, compared after normalisation
+    COUNTS = "counts"  # a list of counts, one per image or per needle, in order: "2,0,1"
 
 
 def option_letter(position: int) -> str:

@@ -147,7 +147,8 @@ def check_sample(sample) -> list[str]:
             if "row" in entry:
                 height, width = image.shape[0] // sample.truth["grid"], image.shape[1] // sample.truth["grid"]
                 image = image[(entry["row"] - 1) * height : entry["row"] * height, (entry["column"] - 1) * width : entry["column"] * width]
-            shown = error(image, {"box": None, "source": entry["source"], "start": 0}, Fraction(0), image.shape[1::-1])
+            box = entry.get("box")  # a picture pasted into a box of the image (MM-NIAH's image needles)
+            shown = error(image, {"box": box, "source": entry["source"], "start": 0}, Fraction(0), image.shape[1::-1])
             if shown >= SHOWS:
                 problems.append(f"{entry['label']} does not show in image {entry['image']} (error {shown:.1f})")
         return problems

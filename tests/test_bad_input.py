@@ -113,6 +113,11 @@ CONFIG_CASES = [
     ("insertion-unknown", {"needle": {"insertion": "splice"}}, ["suite.yaml: needle.insertion"]),
     ("missing-name", {"name": None}, ["suite.yaml: name = None: input should be a valid string"]),
     ("needles-zero-not-counting", {"grid": {"needles": [0]}}, ["suite.yaml: grid.needles[0] = 0: a count of 0 is asked by the counting tasks only", "retrieval shows at least one needle"]),
+    (
+        "document-text-missing",
+        {"generator": "document", "task": "retrieval_text", "haystack": {"text": "no_such_folder"}},
+        ["suite.yaml: haystack.text = 'no_such_folder': no such file or folder"],
+    ),
 ]
 
 

@@ -50,7 +50,7 @@ def test_broken_yaml_names_the_line(tmp_path):
 
 
 def test_unknown_task_lists_the_known_ones():
-    with pytest.raises(ConfigError, match=r"task = 'retreival': unknown task; known: count_instances, count_kind, count_spread, counting, cross_modal, localization, locate, motion_count, multihop, needle_qa, negative, ordering, recall_order, retrieval"):
+    with pytest.raises(ConfigError, match=r"task = 'retreival': unknown task; known: count_instances, count_kind, count_spread, counting, counting_image, counting_text, cross_modal, localization, locate, motion_count, multihop, needle_qa, negative, ordering, recall_order, retrieval, retrieval_image, retrieval_text"):
         parse_suite({"name": "s", "task": "retreival"})
 
 
@@ -80,11 +80,13 @@ def test_a_setting_added_later_changes_no_key_until_it_is_set():
     del before["audio"]["peak_dbfs"]  # the config as it was keyed before audio.peak_dbfs existed
     del before["distractors"]["offset"]  # and before distractors.offset
     del before["needle"]["questions"]  # and before needle.questions
+    del before["haystack"]["text"]  # and before haystack.text
     assert suite.key() == hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()
     assert parse_suite({"name": "a", "audio": {"peak_dbfs": -1.0}}).key() == suite.key()
     assert parse_suite({"name": "a", "audio": {"peak_dbfs": -3.0}}).key() != suite.key()
     assert parse_suite({"name": "a", "distractors": {"offset": 200}}).key() == suite.key()
     assert parse_suite({"name": "a", "distractors": {"offset": 100}}).key() != suite.key()
+    assert parse_suite({"name": "a", "haystack": {"text": "builtin"}}).key() != suite.key()
 
 
 def test_the_shipped_configs_are_valid():

@@ -58,6 +58,8 @@ def written_answer(answer_type: str, answer: str) -> str:
         return " - ".join(answer.split(","))
     if answer_type == "grid":
         return "; ".join(", ".join(cell.split(",")) for cell in answer.split(";"))
+    if answer_type == "counts":
+        return "[" + ", ".join(answer.split(",")) + "]"
     return answer
 
 

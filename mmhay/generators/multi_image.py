@@ -14,6 +14,7 @@ from mmhay.errors import ConfigError
 from mmhay.gallery import Gallery, Mosaic
 from mmhay.generators import GENERATORS, TASKS
 from mmhay.generators.distractors import pick_distractors
+from mmhay.generators.filler import corpus_sentences, describe_text, draw_passage
 from mmhay.generators.haystacks import describe_sources, draw_tiles, picture_pool
 from mmhay.generators.insertion import Placed
 from mmhay.generators.needles import Needle, needle_pool
@@ -24,7 +25,8 @@ from mmhay.timeline import FileRef
 
 __all__ = ["MultiImageGenerator", "multi_image_generator", "FILLER"]
 
-# Text set between images when a suite asks for it: it says nothing about any picture.
+# Text set between images when a suite asks for it and names no ``haystack.text``: it says
+# nothing about any picture.
 FILLER = (
     "Here is the next picture in the collection.",
     "The following image was added later.",
@@ -68,11 +70,20 @@ class MultiImageGenerator:
         return [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
 
     @cached_property
+    def filler(self) -> tuple[str, ...]:
+        """The sentences of ``haystack.text`` (none: the fixed lines of ``FILLER``)."""
+        return corpus_sentences(self.suite) if self.suite.haystack.text is not None else ()
+
+    @cached_property
     def group(self) -> int:
         return max(TASKS.get(cell.get("task", self.suite.task)).meta["group"] for cell in self.cells)
 
     def check(self) -> None:
         suite = self.suite
+        if suite.haystack.text is not None:
+            if not suite.image.text:
+                raise ConfigError(suite.origin, "haystack.text", "is the text between images: set image.text: true to put it there", suite.haystack.text)
+            self.filler  # a missing or empty text source fails before any sample is drawn
         for cell in self.cells:
             task = TASKS.get(cell.get("task", suite.task), source=suite.origin, key="task")
             if "images" not in task.meta["media"]:
@@ -115,7 +126,7 @@ class MultiImageGenerator:
         items: list[Any] = []
         for k, tile in enumerate(tiles):
             if suite.image.text and k:
-                items.append(FILLER[int(rng.integers(len(FILLER)))])
+                items.append(" ".join(draw_passage(self.filler, rng)) if self.filler else FILLER[int(rng.integers(len(FILLER)))])
             items.append(Mosaic((tile,), 1, 1, suite.image.cell))
         block = index // group
         scene = Scene(
@@ -158,4 +169,7 @@ class MultiImageGenerator:
         )
 
     def sources(self) -> Mapping:
-        return describe_sources(self.suite, self.pictures, self.needles)
+        sources = describe_sources(self.suite, self.pictures, self.needles)
+        if self.suite.haystack.text is not None:  # suites without it describe what they always did
+            sources["text"] = describe_text(self.suite)
+        return sources

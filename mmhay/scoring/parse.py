@@ -14,12 +14,13 @@ __all__ = [
     "parse_span",
     "parse_text",
     "parse_grid",
+    "parse_counts",
     "normalise_text",
     "parse_answer",
     "PARSED_TYPES",
 ]
 
-PARSED_TYPES = frozenset({"choice", "integer", "boolean", "sequence", "span", "text", "grid"})
+PARSED_TYPES = frozenset({"choice", "integer", "boolean", "sequence", "span", "text", "grid", "counts"})
 
 _MARKUP = re.compile(r"[*_`#]+")
 _SPACES = re.compile(r"\s+")
@@ -247,6 +248,23 @@ def parse_grid(text: object) -> str | None:
     return ";".join(answers) or None
 
 
+_COUNT_LIST = re.compile(r"\[\s*(\d+(?:\s*,\s*\d+)*)?\s*\]")
+
+
+def parse_counts(text: object) -> str | None:
+    """A list of counts, as MM-NIAH's counting tasks ask it: the first bracketed list of whole
+    numbers ("[2, 0, 1]", also inside a ```json block) -> "2,0,1"; "[]" -> "" (an empty list)."""
+    if not isinstance(text, str):
+        return None
+    match = _COUNT_LIST.search(text)
+    if not match:
+        return None
+    try:
+        return ",".join(str(int(v)) for v in re.split(r"\s*,\s*", match.group(1))) if match.group(1) else ""
+    except ValueError:  # more digits than int() reads
+        return None
+
+
 def normalise_text(text: str) -> str:
     """How text answers compare: lower case, no punctuation, no articles, digits run together
     ("4 8 2" reads as "482")."""
@@ -271,6 +289,8 @@ def parse_answer(answer_type: str, text: object, options: Sequence[str] = ()) ->
             return parse_text(text)
         if answer_type == "grid":
             return parse_grid(text)
+        if answer_type == "counts":
+            return parse_counts(text)
     except (ValueError, IndexError, OverflowError):  # no text may raise; a reading that fails is no answer
         return None
     raise ValueError(f"no parser for {answer_type!r} answers")

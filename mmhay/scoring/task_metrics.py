@@ -4,7 +4,8 @@ Counting: exact, within one, mean absolute error. Ordering: exact match, Kendall
 accuracy; recall in order (TimeScope's OCR task): the same over the words named. Negative
 needles: hallucination rate, and presence precision / recall / F1 over matched twins. Localization: mean temporal IoU and recall at IoU 0.3 / 0.5 / 0.7. Image grids: MMNeedle's
 existence, index and exact accuracy and hallucination rate, and for several needles its
-first-needle and all-needle index and exact accuracy (``evaluate_multi.py``). Circular: all rotations right.
+first-needle and all-needle index and exact accuracy (``evaluate_multi.py``). Count lists
+(MM-NIAH's counting): soft accuracy. Circular: all rotations right.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from itertools import combinations
 from mmhay.scoring.parse import parse_span
 from mmhay.scoring.score import span_iou
 
-__all__ = ["counting", "ordering", "recall_order", "negatives", "localization", "mmneedle", "mmneedle_multi", "circular", "family_metrics"]
+__all__ = ["counting", "ordering", "recall_order", "negatives", "localization", "mmneedle", "mmneedle_multi", "soft_accuracy", "circular", "family_metrics"]
 
 
 def _letter_value(record: Mapping, letter: str | None) -> str | None:
@@ -286,6 +287,29 @@ def mmneedle_multi(records: Sequence[Mapping]) -> dict:
     return {str(count): _multi_block(rs) for count, rs in sorted(by_count.items())}
 
 
+def soft_accuracy(records: Sequence[Mapping]) -> dict:
+    """MM-NIAH's soft accuracy over count lists (``calculate_scores.py``, ``is_correct``): per
+    sample the positional matches m between the given and the true list over the true list's
+    length M (extra given counts cost nothing, missing ones match nothing), averaged; an
+    unreadable answer scores 0. ``exact``: the whole list right."""
+    scores, exact, unread = [], 0, 0
+    for record in records:
+        truth = record["answer"].split(",") if record["answer"] else []
+        parsed = record.get("parsed")
+        unread += parsed is None
+        given = parsed.split(",") if parsed else []
+        matches = sum(g == t for g, t in zip(given, truth))
+        scores.append(matches / len(truth) if truth else float(given == truth))
+        exact += given == truth
+    n = len(records)
+    return {
+        "n": n,
+        "soft_accuracy": _round(sum(scores) / n) if n else None,
+        "exact": _round(exact / n) if n else None,
+        "unread": unread,
+    }
+
+
 def circular(records: Sequence[Mapping]) -> dict | None:
     """Circular accuracy: a question counts as right only if every rotation of its options was
     answered right (None when no question was asked in rotations)."""
@@ -311,6 +335,8 @@ FAMILIES = {
     "negative": negatives,
     "localization": localization,
     "locate": mmneedle,
+    "counting_text": soft_accuracy,
+    "counting_image": soft_accuracy,
 }
 
 
