@@ -18,7 +18,7 @@ from mmhay.config import SuiteConfig
 from mmhay.errors import ConfigError
 from mmhay.generators import GENERATORS, TASKS
 from mmhay.generators.distractors import offset_start, periodic_starts, pick_distractors
-from mmhay.generators.haystacks import HaystackPool, describe_sources, draw_bed, draw_haystack, haystack_pool, sound_pool
+from mmhay.generators.haystacks import BED_LEVEL_DBFS, HaystackPool, describe_sources, draw_bed, draw_haystack, haystack_pool, sound_pool
 from mmhay.generators.insertion import Item, Placed, Soundtrack, assemble, copy_boxes, overlay_box, source_soundtrack
 from mmhay.generators.needles import Needle, needle_pool
 from mmhay.generators.placement import NoRoom, allocate, fits, spaced_starts
@@ -83,6 +83,7 @@ class Cell:
     scale: float
     snr: float  # sounds' level over the bed, in dB
     shortest: int | None = None  # with needle.duration [low, high]: the fewest needle frames
+    bed: str = "none"  # haystack.bed, or grid.bed's for this cell
 
 
 @dataclass(frozen=True)
@@ -130,8 +131,8 @@ class TimedGenerator:
         task = TASKS.get(cell.task, source=self.suite.origin, key="task")
         if self.medium not in task.meta["media"]:
             return f"{cell.task} is not asked about {self.medium}"
-        if cell.kind == "sound" and cell.insertion == "insert":
-            return "sounds are mixed in (overlay) or spliced in (replace), not inserted"
+        if cell.kind == "sound" and cell.insertion == "insert" and self.medium == "video":
+            return "sounds in a video's soundtrack are mixed in (overlay) or spliced in (replace), not inserted; a recording (generator audio) takes inserted sounds"
         settings = Settings(
             cell.kind,
             cell.form,
@@ -186,6 +187,7 @@ class TimedGenerator:
             scale=facets.get("needle_scale", suite.needle.scale),
             snr=facets.get("snr", suite.needle.snr_db),
             shortest=shortest,
+            bed=facets.get("bed", suite.haystack.bed),
         )
 
     @cached_property
@@ -212,7 +214,7 @@ class TimedGenerator:
                 break
             log.info("%s: sample %d: a sound fell where the bed is silent; drawn again (%d)", suite.origin, index, attempt + 1)
         else:
-            key, value = ("haystack.source", suite.haystack.source) if self.recordings else ("haystack.bed", suite.haystack.bed)
+            key, value = ("haystack.source", suite.haystack.source) if self.recordings else ("grid.bed" if suite.grid.bed else "haystack.bed", cell.bed)
             raise ConfigError(
                 suite.origin,
                 key,
@@ -249,7 +251,9 @@ class TimedGenerator:
         }
         if entries["sound"]:
             truth["sounds"] = entries["sound"]
-        if media.sounds:
+        if media.sounds and media.sounds[0].level_dbfs is not None:
+            truth["level_dbfs"] = media.sounds[0].level_dbfs  # over silence: no SNR, an absolute level
+        elif media.sounds:
             truth["snr_db"] = media.sounds[0].snr_db
         if media.soundtrack:
             truth["peak_dbfs"] = media.peak_dbfs
@@ -356,7 +360,7 @@ class TimedGenerator:
     def _soundtrack(self, cell: Cell, items: list[Item], rng) -> Soundtrack:
         """The bed under a sample, as long as its output: none for a silent video with no sounds."""
         suite = self.suite
-        bed = suite.haystack.bed
+        bed = cell.bed
         has_sounds = any(item.needle.kind == "sound" for item in items)
         if self.medium == "video" and (bed in ("none", "source") and not (has_sounds and bed == "none")):
             return Soundtrack((), suite.audio.rate, suite.audio.channels, cell.snr)
@@ -364,7 +368,9 @@ class TimedGenerator:
         length = Fraction(cell.length + inserted) / self.rate
         shots = (seconds(suite.haystack.shot_seconds[0]), seconds(suite.haystack.shot_seconds[1]))
         clips = draw_bed("noise" if bed == "none" else bed, self.recordings, length, shots, rng)
-        return Soundtrack(tuple(clips), suite.audio.rate, suite.audio.channels, cell.snr)
+        # over silence a sound is as loud as it would be at its SNR over a built-in bed (docs/metrics.md)
+        level = BED_LEVEL_DBFS + cell.snr if bed == "silence" and not self.recordings else None
+        return Soundtrack(tuple(clips), suite.audio.rate, suite.audio.channels, cell.snr, level)
 
     @property
     def _gap(self) -> int:
