@@ -235,7 +235,8 @@ def needle_pool(suite: SuiteConfig, kind: str, *, strict: bool = False) -> tuple
             from mmhay.media.speech import SYNTHESISER, synthesiser_version
 
             if synthesiser_version() is None:
-                raise ConfigError(suite.origin, "needle.sound", f"spoken passkeys are read aloud by {SYNTHESISER}, which is not on PATH here; install it (apt-get install espeak-ng) or use events or dtmf", "spoken")
+                problem = f"spoken passkeys are read aloud by {SYNTHESISER}, which is not on PATH here; install it (apt-get install espeak-ng) or use events or dtmf"
+                raise ConfigError(suite.origin, "needle.sound", problem, "spoken")
         return builtin_sounds(suite.needle.sound) if kind == "sound" else builtin_needles(kind, suite.needle.text)
     if kind == "text":
         raise ConfigError(suite.origin, "needle.source", "text needles are built in; use source: builtin", source)

@@ -20,7 +20,7 @@ from mmhay.generators.haystacks import BED_LEVEL_DBFS
 from mmhay.media.audio import read_audio
 from mmhay.soundtrack import mix_gain
 from mmhay.timeline import GeneratorRef
-from mmhay.verify import normalised_xcorr, sound_template
+from mmhay.verify import check_sample, normalised_xcorr, sound_template
 
 RATE = 16000
 CONFIGS = Path(__file__).parents[2] / "configs"
@@ -125,6 +125,10 @@ def test_the_dass_suite_crosses_silence_white_noise_and_babble():
         assert needle["end"] - needle["start"] == 10, "DASS's 10 s clip"
         assert sample.media.duration == sample.truth["haystack_seconds"] + 10
         assert sample.media.soundtrack[0].ref.name == {"silence": "silence", "white": "noise", "babble": "babble"}[bed]
+    # the audit's truth check finds a needle at depth 0 before 20 s of silence (windows of pure
+    # silence once scored highest: their energy was the rounding noise of running sums)
+    assert beds["silence"].facets["depth"] == 0.0
+    assert check_sample(beds["silence"]) == [] and check_sample(beds["white"]) == []
 
 
 def test_spoken_passkeys_without_espeak_are_refused_in_one_line(tmp_path):
