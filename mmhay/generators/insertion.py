@@ -152,7 +152,7 @@ def assemble(
     for item in sorted(items, key=lambda i: (i.at, i.needle.kind != "sound")):
         if item.needle.kind == "sound":
             at = TimeRange(Fraction(item.at + shift) / rate, Fraction(item.frames) / rate)
-            mode = "splice" if insertion in ("replace", "insert") else "mix"
+            mode = "splice" if insertion == "replace" or inserting else "mix"  # a video's inserted pictures' sounds are mixed
             item = replace(item, needle=replace(item.needle, ref=_sound_ref(item.needle, at.duration)))  # the truth names what plays
             fade = Fraction(0) if inserting else Fraction(1, 100)
             sounds.append(Sound(item.needle.ref, at, soundtrack.snr_db, mode, fade, level_dbfs=soundtrack.level_dbfs))

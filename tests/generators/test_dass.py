@@ -106,12 +106,16 @@ def test_babble_holds_its_level_over_any_few_seconds_and_renders_the_same_in_any
     assert np.array_equal(babble(params, 12345, 3 * RATE, RATE), whole[12345 : 12345 + 3 * RATE])
 
 
-def test_sounds_in_a_videos_soundtrack_are_still_not_inserted():
+def test_sounds_in_a_videos_soundtrack_are_still_mixed_or_spliced():
     from mmhay.errors import ConfigError
 
     config = {"name": "v", "video": {"size": [64, 48], "fps": 4}, "haystack": {"bed": "white"}, "needle": {"kind": "sound", "insertion": "insert"}, "grid": {"length": [6]}}
     with pytest.raises(ConfigError, match="needle.insertion.*not inserted; a recording"):
         create_generator(parse_suite(config))
+    # and the sound each inserted picture plays with is mixed in, as it always was (configs/av_niah.yaml)
+    av = {"name": "av", "task": "cross_modal", "video": {"size": [64, 48], "fps": 4}, "haystack": {"bed": "music"}, "needle": {"kind": "image", "insertion": {"image": "insert", "sound": "overlay"}}, "grid": {"length": [10]}}
+    sample = create_generator(parse_suite(av)).sample(0)
+    assert sample.media.sounds and {sound.mode for sound in sample.media.sounds} == {"mix"}
 
 
 def test_the_dass_suite_crosses_silence_white_noise_and_babble():
