@@ -55,6 +55,8 @@ def audio_generator(suite: SuiteConfig, *, strict: bool = False) -> "TimedGenera
     for k, kind in enumerate(suite.grid.kind or [suite.needle.kind]):
         if kind != "sound":
             raise ConfigError(suite.origin, "needle.kind" if not suite.grid.kind else f"grid.kind[{k}]", "recordings hold sound needles; use kind sound", kind)
+    if suite.grid.bed and suite.haystack.source != "builtin":
+        raise ConfigError(suite.origin, "grid.bed", f"the recordings of haystack.source {suite.haystack.source} are the bed; leave grid.bed out", suite.grid.bed)
     pools = {"sound": needle_pool(suite, "sound", strict=strict)}
     generator = TimedGenerator(suite, suite.key(), "audio", HaystackPool((), (Fraction(20), Fraction(60))), sound_pool(suite, strict=strict), pools)
     generator.check()

@@ -121,10 +121,9 @@ def babble(params: Mapping, first: int, count: int, rate: int) -> np.ndarray:
     index = first + np.arange(count)
     block, within = index // rate, index % rate
     ramp = max(1, round(_RAMP * rate / 2))
-    gains = {b: _gain(seed, voices, b, rate, level) for b in range(max(0, int(block[0]) - 1), int(block[-1]) + 2)}
-    here = np.array([gains[int(b)] for b in block])
-    before = np.array([gains[max(0, int(b) - 1)] for b in block])
-    after = np.array([gains[int(b) + 1] for b in block])
+    lowest = max(0, int(block[0]) - 1)
+    gains = np.array([_gain(seed, voices, b, rate, level) for b in range(lowest, int(block[-1]) + 2)])
+    here, before, after = gains[block - lowest], gains[np.maximum(block - 1, 0) - lowest], gains[block + 1 - lowest]
     rising = np.clip((within + ramp) / (2 * ramp), 0, 1)  # near the start of a second, from the one before
     falling = np.clip((within - (rate - ramp)) / (2 * ramp), 0, 0.5)  # near its end, towards the one after
     gain = np.where(within < ramp, before * (1 - rising) + here * rising, here * (1 - falling) + after * falling)

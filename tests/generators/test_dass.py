@@ -112,6 +112,8 @@ def test_sounds_in_a_videos_soundtrack_are_still_mixed_or_spliced():
     config = {"name": "v", "video": {"size": [64, 48], "fps": 4}, "haystack": {"bed": "white"}, "needle": {"kind": "sound", "insertion": "insert"}, "grid": {"length": [6]}}
     with pytest.raises(ConfigError, match="needle.insertion.*not inserted; a recording"):
         create_generator(parse_suite(config))
+    with pytest.raises(ConfigError, match="grid.bed.*are the bed; leave grid.bed out"):
+        create_generator(parse_suite({**config, "generator": "audio", "haystack": {"source": "recordings"}, "grid": {"length": [6], "bed": ["white"]}}))
     # and the sound each inserted picture plays with is mixed in, as it always was (configs/av_niah.yaml)
     av = {"name": "av", "task": "cross_modal", "video": {"size": [64, 48], "fps": 4}, "haystack": {"bed": "music"}, "needle": {"kind": "image", "insertion": {"image": "insert", "sound": "overlay"}}, "grid": {"length": [10]}}
     sample = create_generator(parse_suite(av)).sample(0)
