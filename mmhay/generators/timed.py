@@ -345,7 +345,7 @@ class TimedGenerator:
             for k, item in enumerate(list(items)):
                 items.append(Item(sounds[int(rng.permutation(len(sounds))[k % len(sounds)])], "sound", item.at, item.frames))
         media, placed = assemble(haystack, items, cell.insertion, size, rate, self._soundtrack(cell, items, rng))
-        if self.medium == "video" and suite.haystack.bed == "source":
+        if self.medium == "video" and cell.bed == "source":
             media = replace(media, soundtrack=source_soundtrack(media))
         if media.soundtrack:
             media = replace(media, peak_dbfs=suite.audio.peak_dbfs)  # the whole recording fits under it
@@ -408,7 +408,7 @@ class TimedGenerator:
                     f"{distinct} needle(s){f', {decoys} decoy(s)' if decoys else ''} and {cell.distractors} distractor(s) needs at least {wanted}",
                     suite.needle.source,
                 )
-            if self.medium == "video" and suite.haystack.bed == "source" and (cell.kind == "sound" or task.meta.get("companions")):
+            if self.medium == "video" and cell.bed == "source" and (cell.kind == "sound" or task.meta.get("companions")):
                 self._check_source_sound(cell, task)
             width = 0 if cell.insertion == "insert" else cell.duration
             if task.meta.get("spaced"):
