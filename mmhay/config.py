@@ -135,14 +135,16 @@ class AudioSettings(_Settings):
 class HaystackSettings(_Settings):
     """Where haystacks come from: ``builtin`` (procedural) or a folder of videos, images or
     recordings (by the generator). ``bed`` is the built-in sound of audio haystacks and
-    soundtracks: ``noise``, ``hum``, ``music`` or ``mixed`` (all three in turns), or ``none``
-    (video) and ``source`` (the haystack videos' own soundtrack). ``text`` is where the text
-    between images comes from: left out, a few fixed lines; ``builtin``, passages of a bundled
-    public-domain book; or a ``.txt`` / ``.md`` file or a folder of them (mmhay/generators/filler.py)."""
+    soundtracks: ``noise`` (pink or brown), ``hum``, ``music`` or ``mixed`` (all three in turns),
+    ``white`` (white noise), ``babble`` (many synthesized voices at once), ``silence`` (sounds
+    set to an absolute level, docs/metrics.md), or ``none`` (video) and ``source`` (the
+    haystack videos' own soundtrack). ``text`` is where the text between images comes from: left
+    out, a few fixed lines; ``builtin``, passages of a bundled public-domain book; or a ``.txt`` /
+    ``.md`` file or a folder of them (mmhay/generators/filler.py)."""
 
     source: Str = "builtin"
     shot_seconds: Annotated[tuple[Number, Number], AfterValidator(_positive_range)] = (4.0, 10.0)
-    bed: Literal["none", "noise", "hum", "music", "mixed", "source"] = "none"
+    bed: Literal["none", "noise", "hum", "music", "mixed", "source", "silence", "white", "babble"] = "none"
     text: Optional[Str] = None
 
 
@@ -157,7 +159,8 @@ class NeedleSettings(_Settings):
 
     ``kind``: ``image`` (a picture), ``clip`` (a short video), ``text`` (a caption or card) or
     ``sound`` (in a recording, or in a video's soundtrack; ``sound`` picks the built-in
-    ``events`` or ``dtmf`` keypad digits, and ``snr_db`` its level over the bed).
+    ``events``, ``dtmf`` keypad digits or ``spoken`` passkeys read aloud by espeak-ng where it is
+    installed, and ``snr_db`` its level over the bed).
     ``source``: ``builtin``, or a folder of images (kind image) or videos (kind clip).
     ``captions``: a JSON object or a CSV file (columns ``file``, ``caption``) describing the
     folder's needles, by file name; without it a file's name describes it.
@@ -165,7 +168,8 @@ class NeedleSettings(_Settings):
     ``question``, ``answer``, optional ``options``), asked by the ``needle_qa`` task.
     ``text``: the built-in text needles, ``secret_word`` or ``passkey``.
     ``insertion``: ``insert`` adds the needle's frames, ``replace`` overwrites haystack frames,
-    ``overlay`` composites it into a box of the haystack frames (mixes a sound in at its SNR);
+    ``overlay`` composites it into a box of the haystack frames (mixes a sound in at its SNR;
+    ``insert`` puts a sound between the bed's samples, clean, so the recording gets longer);
     or a mapping of kind to insertion (``{image: insert, text: overlay}``) for suites that mix
     kinds. Left out, pictures, clips and text are inserted and sounds mixed in.
     ``duration``: seconds each needle shows, or ``[low, high]``: a duration drawn for each needle
@@ -179,7 +183,7 @@ class NeedleSettings(_Settings):
     captions: Optional[Str] = None
     questions: Optional[Str] = None
     text: Literal["secret_word", "passkey"] = "secret_word"
-    sound: Literal["events", "dtmf"] = "events"
+    sound: Literal["events", "dtmf", "spoken"] = "events"
     snr_db: Number = Field(0.0, ge=-30, le=30)
     insertion: Union[Insertion, dict[Kind, Insertion]] = "insert"
     duration: Annotated[Any, PlainValidator(_duration)] = 1.0  # seconds, or (low, high) seconds
@@ -220,7 +224,8 @@ class GridSettings(_Settings):
     ``zero``) only. ``task``, ``kind``, ``insertion``, ``form``, ``needle_duration`` and
     ``needle_scale`` override the single values set elsewhere in the config, one per cell. Image
     suites add ``images`` (images per sample) and ``grid_size`` (N of the N x N grid each image is
-    stitched from).
+    stitched from). ``bed`` overrides ``haystack.bed``, one per cell (DASS's silence, white noise
+    and babble in one suite).
     """
 
     length: Optional[list[Seconds]] = Field(None, min_length=1)
@@ -237,6 +242,7 @@ class GridSettings(_Settings):
     kind: Optional[list[Kind]] = Field(None, min_length=1)
     insertion: Optional[list[Insertion]] = Field(None, min_length=1)
     form: Optional[list[Form]] = Field(None, min_length=1)
+    bed: Optional[list[Literal["noise", "hum", "music", "mixed", "silence", "white", "babble"]]] = Field(None, min_length=1)
 
     @model_validator(mode="after")
     def _one_length(self) -> "GridSettings":
@@ -261,6 +267,7 @@ class GridSettings(_Settings):
             "needle_duration": self.needle_duration,
             "needle_scale": self.needle_scale,
             "snr": self.snr,
+            "bed": self.bed,
         }
         return {name: values for name, values in ordered.items() if values is not None}
 
@@ -270,7 +277,7 @@ class GridSettings(_Settings):
 PROTOCOLS = ("vnbench", "vniah", "vniah_d", "timescope", "mlvu_needle")
 
 # (section, key) of the settings added after suites were first keyed (see SuiteConfig.key)
-_LATER_SETTINGS = (("audio", "peak_dbfs"), ("distractors", "offset"), ("needle", "questions"), ("haystack", "text"))
+_LATER_SETTINGS = (("audio", "peak_dbfs"), ("distractors", "offset"), ("needle", "questions"), ("haystack", "text"), ("grid", "bed"))
 
 
 class SuiteConfig(_Settings):

@@ -38,7 +38,7 @@ _BUILTIN_MODULES = {
         "mmhay.generators.tasks.motion",
         "mmhay.generators.tasks.document",
     ],
-    "procedural": ["mmhay.media.procedural", "mmhay.media.sounds", "mmhay.media.motion"],
+    "procedural": ["mmhay.media.procedural", "mmhay.media.sounds", "mmhay.media.motion", "mmhay.media.babble", "mmhay.media.speech"],
     "sampler": ["mmhay.sampling"],
     "scorer": ["mmhay.relevance"],
     "adapter": ["mmhay.adapters.baselines", "mmhay.adapters.hf", "mmhay.adapters.api"],

@@ -76,13 +76,16 @@ def bed_level_dbfs(composition: Composition, sound: Sound, stats: DecodeStats | 
 
 
 def quiet_sounds(composition: Composition) -> list[Sound]:
-    """The sounds of ``composition`` whose bed is under ``SILENCE_FLOOR_DBFS``: their SNR cannot hold."""
-    return [sound for sound in composition.sounds if bed_level_dbfs(composition, sound) < SILENCE_FLOOR_DBFS]
+    """The sounds of ``composition`` set at an SNR whose bed is under ``SILENCE_FLOOR_DBFS``: their SNR cannot hold."""
+    return [sound for sound in composition.sounds if sound.level_dbfs is None and bed_level_dbfs(composition, sound) < SILENCE_FLOOR_DBFS]
 
 
 def sound_gain(sound: Sound, event: np.ndarray, bed: np.ndarray) -> float:
-    """The gain that puts ``event`` at ``sound.snr_db`` over ``bed`` (the bed it covers); a
-    ``ValueError`` if that bed is under the silence floor."""
+    """The gain that puts ``event`` at ``sound.snr_db`` over ``bed`` (the bed it covers), or at
+    ``sound.level_dbfs`` RMS where it has one; a ``ValueError`` if a bed it is set against is
+    under the silence floor."""
+    if sound.level_dbfs is not None:
+        return sqrt(10 ** (sound.level_dbfs / 10) / max(_power(event), 1e-20))
     reference = _power(bed)
     if _dbfs(reference) < SILENCE_FLOOR_DBFS:
         raise ValueError(
@@ -115,7 +118,7 @@ def _mix(composition: Composition, start: Fraction, end: Fraction, stats: Decode
         envelope = _crossfade(event.shape[1], round(sound.fade * rate))
         if sound.mode != "splice":
             event = event * envelope  # fades in and out; its level is set as heard
-        under = _bed(composition, sound.at.start, sound.at.end, stats)
+        under = _bed(composition, sound.at.start, sound.at.end, stats) if sound.level_dbfs is None else out[:, :0]
         event = event * sound_gain(sound, event, under)
         first, offset = round((a - start) * rate), round((a - sound.at.start) * rate)
         count = min(round((b - a) * rate), out.shape[1] - first, event.shape[1] - offset)

@@ -202,7 +202,9 @@ class Sound:
 
     ``mix`` adds it on top of the soundtrack at ``snr_db`` (its power over the soundtrack's
     during ``at``); ``splice`` replaces the soundtrack there, at the same relative level, with
-    crossfades of ``fade`` seconds. A source plays from ``source_start``.
+    crossfades of ``fade`` seconds (a splice with no fade over a copy of the bed that follows is
+    how a sound is inserted, the recording made longer). A source plays from ``source_start``.
+    With ``level_dbfs`` (over a bed of silence) the sound is set to that RMS level instead.
     """
 
     ref: MediaRef
@@ -211,9 +213,10 @@ class Sound:
     mode: str = "mix"
     fade: Fraction = Fraction(1, 100)
     source_start: Fraction = Fraction(0)
+    level_dbfs: float | None = None
 
     def to_json(self) -> dict:
-        return {
+        data = {
             "schema": "Sound.1",
             "ref": self.ref.to_json(),
             "at": self.at.to_json(),
@@ -222,6 +225,9 @@ class Sound:
             "fade": str(self.fade),
             "source_start": str(self.source_start),
         }
+        if self.level_dbfs is not None:  # sounds with an SNR serialize as they always did
+            data["level_dbfs"] = self.level_dbfs
+        return data
 
 
 @dataclass(frozen=True)
@@ -429,6 +435,7 @@ class Composition:
                 d["mode"],
                 Fraction(d["fade"]),
                 Fraction(d["source_start"]),
+                d.get("level_dbfs"),
             )
             for d in data.get("sounds", ())
         )

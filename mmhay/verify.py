@@ -110,7 +110,11 @@ def times_inside(entry: dict, rate) -> list[Fraction]:
 
 
 def normalised_xcorr(signal: np.ndarray, template: np.ndarray) -> np.ndarray:
-    """Pearson-like correlation of ``template`` with every window of ``signal``, by lag (FFT)."""
+    """Pearson-like correlation of ``template`` with every window of ``signal``, by lag (FFT).
+
+    A window 60 dB or more under the signal's mean power (silence, where a needle was put into a
+    bed of silence) scores about 0: its energy, a difference of running sums, is rounding noise there.
+    """
     from scipy.signal import correlate
 
     n = len(template)
@@ -119,7 +123,8 @@ def normalised_xcorr(signal: np.ndarray, template: np.ndarray) -> np.ndarray:
     sums = np.concatenate([[0.0], np.cumsum(signal.astype(np.float64))])
     squares = np.concatenate([[0.0], np.cumsum(signal.astype(np.float64) ** 2)])
     window_sum, window_square = sums[n:] - sums[:-n], squares[n:] - squares[:-n]
-    energy = np.sqrt(np.maximum(window_square - window_sum**2 / n, 1e-12))
+    floor = max(1e-12, 1e-6 * float(np.mean(signal.astype(np.float64) ** 2)) * n)
+    energy = np.sqrt(np.maximum(window_square - window_sum**2 / n, floor))
     return full / energy
 
 

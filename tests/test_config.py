@@ -81,12 +81,14 @@ def test_a_setting_added_later_changes_no_key_until_it_is_set():
     del before["distractors"]["offset"]  # and before distractors.offset
     del before["needle"]["questions"]  # and before needle.questions
     del before["haystack"]["text"]  # and before haystack.text
+    del before["grid"]["bed"]  # and before grid.bed
     assert suite.key() == hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()
     assert parse_suite({"name": "a", "audio": {"peak_dbfs": -1.0}}).key() == suite.key()
     assert parse_suite({"name": "a", "audio": {"peak_dbfs": -3.0}}).key() != suite.key()
     assert parse_suite({"name": "a", "distractors": {"offset": 200}}).key() == suite.key()
     assert parse_suite({"name": "a", "distractors": {"offset": 100}}).key() != suite.key()
     assert parse_suite({"name": "a", "haystack": {"text": "builtin"}}).key() != suite.key()
+    assert parse_suite({"name": "a", "grid": {"bed": ["white"]}}).key() != suite.key()
 
 
 def test_the_shipped_configs_are_valid():

@@ -24,7 +24,7 @@ from mmhay.media.probe import IMAGE_SUFFIXES, VIDEO_SUFFIXES, walk_files
 from mmhay.media.timing import seconds
 from mmhay.timeline import Clip, FileRef, GeneratorRef, MediaRef, TimeRange
 
-__all__ = ["HaystackPool", "source_folder", "nothing_readable", "warn_once", "describe_sources", "haystack_pool", "draw_haystack", "picture_pool", "draw_tiles", "sound_pool", "draw_bed"]
+__all__ = ["HaystackPool", "source_folder", "nothing_readable", "warn_once", "describe_sources", "haystack_pool", "draw_haystack", "picture_pool", "draw_tiles", "sound_pool", "draw_bed", "BED_LEVEL_DBFS"]
 
 log = logging.getLogger(__name__)
 
@@ -149,11 +149,26 @@ def draw_tiles(pictures: Sequence[FileRef], count: int, rng: np.random.Generator
 
 
 _BEDS = ("noise", "hum", "music")
+_WHOLE_BEDS = ("silence", "white", "babble")  # beds added later: each draws only what it needs
+
+# The level (RMS) of every built-in bed but silence: noise, white noise and babble hold it exactly,
+# hum and music about it.
+BED_LEVEL = 0.1
+BED_LEVEL_DBFS = -20.0
+BABBLE_VOICES = 8
 
 
 def draw_bed(bed: str, recordings: Sequence[FileRef], length: Fraction, shot: tuple[Fraction, Fraction], rng: np.random.Generator) -> list[Clip]:
     """Sound that lasts exactly ``length`` seconds: recordings end to end (random stretches), one
     synthesized bed, or (``mixed``) shots of all three kinds in turn."""
+    if bed in _WHOLE_BEDS and not recordings:
+        params = {
+            "silence": lambda: {},
+            "white": lambda: {"color": "white", "seed": int(rng.integers(2**31)), "level": BED_LEVEL},
+            "babble": lambda: {"seed": int(rng.integers(2**31)), "voices": BABBLE_VOICES, "level": BED_LEVEL},
+        }[bed]()
+        name = "noise" if bed == "white" else bed
+        return [Clip(GeneratorRef(name, params), TimeRange(Fraction(0), length))] if length > 0 else []
     clips: list[Clip] = []
     left = length
     tick = Fraction(1, 100)

@@ -111,12 +111,14 @@ def copy_boxes(needle: Needle, count: int, scale: float, frame: tuple[int, int],
 
 @dataclass(frozen=True)
 class Soundtrack:
-    """The sound under a composition: bed clips end to end, the rate, channels, and sounds' level."""
+    """The sound under a composition: bed clips end to end, the rate, channels, and sounds' level
+    (``snr_db`` over the bed, or ``level_dbfs`` RMS over a bed of silence)."""
 
     bed: tuple[Clip, ...] = ()
     rate: int = 16000
     channels: int = 1
     snr_db: float = 0.0
+    level_dbfs: float | None = None
 
 
 def assemble(
@@ -130,7 +132,11 @@ def assemble(
     """The composition with every item put in by ``insertion``, and where each item shows (in time order).
 
     ``rate`` is the unit of positions: video frames, or ticks of a recording with no video.
-    Sound needles go into the soundtrack: mixed in (``overlay``) or spliced in (``replace``).
+    Sound needles go into the soundtrack: mixed in (``overlay``), spliced in (``replace``), or,
+    in a recording with no video, inserted: the bed is cut where the sound goes and goes on after
+    it, so the recording gets longer by the sound (DASS's concatenation). The inserted sound is
+    a splice with no fade over a copy of the bed that follows it, which it hides whole and whose
+    level is the one its SNR is set against.
     """
     length = round(sum((clip.duration for clip in haystack or soundtrack.bed), Fraction(0)) * rate)
     segments: list[Segment] = []
@@ -139,14 +145,22 @@ def assemble(
     placed: list[Placed] = []
     cursor = 0  # haystack frames used so far
     shift = 0  # output frames minus haystack frames, from inserted needles
+    bed: list[Clip] = []  # a recording's bed, cut where sounds are inserted
+    bed_cursor = 0
+    inserting = insertion == "insert" and not haystack
     # a sound at the same place as a picture goes first, so that both start where the picture does
     for item in sorted(items, key=lambda i: (i.at, i.needle.kind != "sound")):
         if item.needle.kind == "sound":
             at = TimeRange(Fraction(item.at + shift) / rate, Fraction(item.frames) / rate)
-            mode = "splice" if insertion == "replace" else "mix"
+            mode = "splice" if insertion == "replace" or inserting else "mix"  # a video's inserted pictures' sounds are mixed
             item = replace(item, needle=replace(item.needle, ref=_sound_ref(item.needle, at.duration)))  # the truth names what plays
-            sounds.append(Sound(item.needle.ref, at, soundtrack.snr_db, mode))
+            fade = Fraction(0) if inserting else Fraction(1, 100)
+            sounds.append(Sound(item.needle.ref, at, soundtrack.snr_db, mode, fade, level_dbfs=soundtrack.level_dbfs))
             start = item.at + shift
+            if inserting:
+                bed += _cut(soundtrack.bed, bed_cursor, item.at, rate) + _continuation(soundtrack.bed, item.at, item.frames, length, rate)
+                bed_cursor = item.at
+                shift += item.frames
         elif insertion == "overlay":
             item = _measured(item, rate)
             start = item.at
@@ -169,12 +183,14 @@ def assemble(
             placed.append(Placed(*span, item.box if insertion == "overlay" and item.needle.kind != "sound" else None))
     if haystack:
         segments += _cut(haystack, cursor, length, rate)
+    if inserting:
+        bed += _cut(soundtrack.bed, bed_cursor, length, rate)
     composition = Composition(
         tuple(segments),
         size if haystack else (0, 0),
         rate if haystack else None,
         tuple(overlays),
-        soundtrack.bed,
+        tuple(bed) if inserting else soundtrack.bed,
         tuple(sounds),
         soundtrack.rate,
         soundtrack.channels,
@@ -231,6 +247,16 @@ def _overlay(item: Item, start: int, rate: Fraction) -> Overlay:
     if item.needle.kind == "text":
         return Overlay(at, item.box or SUBTITLE_BOX, text=item.needle.text)
     return Overlay(at, item.box, ref=item.needle.ref)
+
+
+def _continuation(bed: Sequence[Clip], start: int, count: int, length: int, rate: Fraction) -> list[Clip]:
+    """``count`` frames of ``bed`` from frame ``start`` on, from its beginning again where it ends."""
+    out = []
+    while count > 0:
+        take = min(count, length - start)
+        out += _cut(bed, start, start + take, rate)
+        count, start = count - take, 0
+    return out
 
 
 def _cut(haystack: Sequence[Clip], start: int, end: int, rate: Fraction) -> list[Clip]:

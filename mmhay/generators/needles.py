@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -132,7 +133,8 @@ SOUND_EVENTS = (
 
 
 def builtin_sounds(which: str) -> tuple[Needle, ...]:
-    """Built-in sound needles: synthesized ``events`` (beeps, chirps, clicks), or ``dtmf`` keypad passkeys."""
+    """Built-in sound needles: synthesized ``events`` (beeps, chirps, clicks), ``dtmf`` keypad passkeys,
+    or ``spoken`` passkeys (read aloud by espeak-ng)."""
     if which == "dtmf":
         rng = np.random.default_rng(20260102)  # a fixed pool of passkeys, the same everywhere
         keys = ["".join(str(int(d)) for d in rng.integers(0, 10, 5)) for _ in range(200)]
@@ -141,7 +143,28 @@ def builtin_sounds(which: str) -> tuple[Needle, ...]:
             Needle(k, f"the keypad digits {' '.join(k)}", "sound", ref=GeneratorRef("dtmf", {**params, "digits": k}), attributes={"template": "dtmf"}, duration=Fraction(3, 20) * 5 + Fraction(1, 10) * 4)
             for k in dict.fromkeys(keys)
         )
+    if which == "spoken":
+        return spoken_passkeys()
     return tuple(Needle(label, text, "sound", ref=GeneratorRef(name, params), attributes=attributes) for label, text, name, params, attributes in SOUND_EVENTS)
+
+
+SPOKEN_PASSKEYS = 40  # each is read aloud once when the pool is made (about 10 ms each)
+
+
+@lru_cache(maxsize=1)
+def spoken_passkeys() -> tuple[Needle, ...]:
+    """Five-digit passkeys read aloud by espeak-ng: a fixed pool, the same everywhere (the samples
+    as that version of espeak-ng reads them). Call only where ``synthesiser_version()`` is not None."""
+    from mmhay.media.speech import spoken_duration, synthesiser_version
+
+    rng = np.random.default_rng(20261204)
+    keys = dict.fromkeys("".join(str(int(d)) for d in rng.integers(0, 10, 5)) for _ in range(SPOKEN_PASSKEYS))
+    params = {"voice": "en", "speed": 150, "synthesiser": synthesiser_version()}
+    needles = []
+    for key in keys:
+        ref = GeneratorRef("spoken", {**params, "text": " ".join(key)})
+        needles.append(Needle(key, f"a voice reading the number {' '.join(key)}", "sound", ref=ref, attributes={"template": "spoken"}, duration=spoken_duration(ref.params)))
+    return tuple(needles)
 
 
 def folder_needles(folder: Path, kind: str, *, strict: bool = False, captions: Mapping[str, str] | None = None) -> tuple[Needle, ...]:
@@ -208,6 +231,12 @@ def needle_pool(suite: SuiteConfig, kind: str, *, strict: bool = False) -> tuple
         what = "a folder of needles" if source == "builtin" else "pictures or clips (kind image or clip)"
         raise ConfigError(suite.origin, "needle.questions", f"questions are asked about the files of {what}", suite.needle.questions)
     if source == "builtin":
+        if kind == "sound" and suite.needle.sound == "spoken":
+            from mmhay.media.speech import SYNTHESISER, synthesiser_version
+
+            if synthesiser_version() is None:
+                problem = f"spoken passkeys are read aloud by {SYNTHESISER}, which is not on PATH here; install it (apt-get install espeak-ng) or use events or dtmf"
+                raise ConfigError(suite.origin, "needle.sound", problem, "spoken")
         return builtin_sounds(suite.needle.sound) if kind == "sound" else builtin_needles(kind, suite.needle.text)
     if kind == "text":
         raise ConfigError(suite.origin, "needle.source", "text needles are built in; use source: builtin", source)

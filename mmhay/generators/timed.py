@@ -18,7 +18,7 @@ from mmhay.config import SuiteConfig
 from mmhay.errors import ConfigError
 from mmhay.generators import GENERATORS, TASKS
 from mmhay.generators.distractors import offset_start, periodic_starts, pick_distractors
-from mmhay.generators.haystacks import HaystackPool, describe_sources, draw_bed, draw_haystack, haystack_pool, sound_pool
+from mmhay.generators.haystacks import BED_LEVEL_DBFS, HaystackPool, describe_sources, draw_bed, draw_haystack, haystack_pool, sound_pool
 from mmhay.generators.insertion import Item, Placed, Soundtrack, assemble, copy_boxes, overlay_box, source_soundtrack
 from mmhay.generators.needles import Needle, needle_pool
 from mmhay.generators.placement import NoRoom, allocate, fits, spaced_starts
@@ -55,6 +55,8 @@ def audio_generator(suite: SuiteConfig, *, strict: bool = False) -> "TimedGenera
     for k, kind in enumerate(suite.grid.kind or [suite.needle.kind]):
         if kind != "sound":
             raise ConfigError(suite.origin, "needle.kind" if not suite.grid.kind else f"grid.kind[{k}]", "recordings hold sound needles; use kind sound", kind)
+    if suite.grid.bed and suite.haystack.source != "builtin":
+        raise ConfigError(suite.origin, "grid.bed", f"the recordings of haystack.source {suite.haystack.source} are the bed; leave grid.bed out", suite.grid.bed)
     pools = {"sound": needle_pool(suite, "sound", strict=strict)}
     generator = TimedGenerator(suite, suite.key(), "audio", HaystackPool((), (Fraction(20), Fraction(60))), sound_pool(suite, strict=strict), pools)
     generator.check()
@@ -83,6 +85,7 @@ class Cell:
     scale: float
     snr: float  # sounds' level over the bed, in dB
     shortest: int | None = None  # with needle.duration [low, high]: the fewest needle frames
+    bed: str = "none"  # haystack.bed, or grid.bed's for this cell
 
 
 @dataclass(frozen=True)
@@ -130,8 +133,8 @@ class TimedGenerator:
         task = TASKS.get(cell.task, source=self.suite.origin, key="task")
         if self.medium not in task.meta["media"]:
             return f"{cell.task} is not asked about {self.medium}"
-        if cell.kind == "sound" and cell.insertion == "insert":
-            return "sounds are mixed in (overlay) or spliced in (replace), not inserted"
+        if cell.kind == "sound" and cell.insertion == "insert" and self.medium == "video":
+            return "sounds in a video's soundtrack are mixed in (overlay) or spliced in (replace), not inserted; a recording (generator audio) takes inserted sounds"
         settings = Settings(
             cell.kind,
             cell.form,
@@ -186,6 +189,7 @@ class TimedGenerator:
             scale=facets.get("needle_scale", suite.needle.scale),
             snr=facets.get("snr", suite.needle.snr_db),
             shortest=shortest,
+            bed=facets.get("bed", suite.haystack.bed),
         )
 
     @cached_property
@@ -212,7 +216,7 @@ class TimedGenerator:
                 break
             log.info("%s: sample %d: a sound fell where the bed is silent; drawn again (%d)", suite.origin, index, attempt + 1)
         else:
-            key, value = ("haystack.source", suite.haystack.source) if self.recordings else ("haystack.bed", suite.haystack.bed)
+            key, value = ("haystack.source", suite.haystack.source) if self.recordings else ("grid.bed" if suite.grid.bed else "haystack.bed", cell.bed)
             raise ConfigError(
                 suite.origin,
                 key,
@@ -249,7 +253,9 @@ class TimedGenerator:
         }
         if entries["sound"]:
             truth["sounds"] = entries["sound"]
-        if media.sounds:
+        if media.sounds and media.sounds[0].level_dbfs is not None:
+            truth["level_dbfs"] = media.sounds[0].level_dbfs  # over silence: no SNR, an absolute level
+        elif media.sounds:
             truth["snr_db"] = media.sounds[0].snr_db
         if media.soundtrack:
             truth["peak_dbfs"] = media.peak_dbfs
@@ -339,7 +345,7 @@ class TimedGenerator:
             for k, item in enumerate(list(items)):
                 items.append(Item(sounds[int(rng.permutation(len(sounds))[k % len(sounds)])], "sound", item.at, item.frames))
         media, placed = assemble(haystack, items, cell.insertion, size, rate, self._soundtrack(cell, items, rng))
-        if self.medium == "video" and suite.haystack.bed == "source":
+        if self.medium == "video" and cell.bed == "source":
             media = replace(media, soundtrack=source_soundtrack(media))
         if media.soundtrack:
             media = replace(media, peak_dbfs=suite.audio.peak_dbfs)  # the whole recording fits under it
@@ -356,7 +362,7 @@ class TimedGenerator:
     def _soundtrack(self, cell: Cell, items: list[Item], rng) -> Soundtrack:
         """The bed under a sample, as long as its output: none for a silent video with no sounds."""
         suite = self.suite
-        bed = suite.haystack.bed
+        bed = cell.bed
         has_sounds = any(item.needle.kind == "sound" for item in items)
         if self.medium == "video" and (bed in ("none", "source") and not (has_sounds and bed == "none")):
             return Soundtrack((), suite.audio.rate, suite.audio.channels, cell.snr)
@@ -364,7 +370,9 @@ class TimedGenerator:
         length = Fraction(cell.length + inserted) / self.rate
         shots = (seconds(suite.haystack.shot_seconds[0]), seconds(suite.haystack.shot_seconds[1]))
         clips = draw_bed("noise" if bed == "none" else bed, self.recordings, length, shots, rng)
-        return Soundtrack(tuple(clips), suite.audio.rate, suite.audio.channels, cell.snr)
+        # over silence a sound is as loud as it would be at its SNR over a built-in bed (docs/metrics.md)
+        level = BED_LEVEL_DBFS + cell.snr if bed == "silence" and not self.recordings else None
+        return Soundtrack(tuple(clips), suite.audio.rate, suite.audio.channels, cell.snr, level)
 
     @property
     def _gap(self) -> int:
@@ -400,7 +408,7 @@ class TimedGenerator:
                     f"{distinct} needle(s){f', {decoys} decoy(s)' if decoys else ''} and {cell.distractors} distractor(s) needs at least {wanted}",
                     suite.needle.source,
                 )
-            if self.medium == "video" and suite.haystack.bed == "source" and (cell.kind == "sound" or task.meta.get("companions")):
+            if self.medium == "video" and cell.bed == "source" and (cell.kind == "sound" or task.meta.get("companions")):
                 self._check_source_sound(cell, task)
             width = 0 if cell.insertion == "insert" else cell.duration
             if task.meta.get("spaced"):

@@ -1,4 +1,4 @@
-"""Synthesized sound: beds (noise, hum, music-like) and events (tones, chirps, clicks, DTMF digits).
+"""Synthesized sound: beds (noise, hum, music-like; babble in mmhay.media.babble) and events (tones, chirps, clicks, DTMF digits).
 
 Every source renders any window ``[start, end)`` of itself at any rate, mono float32, and the same
 window always gives the same samples: beds are made in one-second blocks, each seeded by its
@@ -38,6 +38,10 @@ def render_sound(name: str, params: Mapping, start: Fraction, end: Fraction, rat
 
 def sound_duration(name: str, params: Mapping) -> Fraction | None:
     """How long an event lasts (None for beds, which last as long as asked)."""
+    if name == "spoken":
+        from mmhay.media.speech import spoken_duration
+
+        return spoken_duration(params)
     if name == "dtmf":
         return Fraction(params["tone"]) * len(params["digits"]) + Fraction(params["gap"]) * (len(params["digits"]) - 1)
     return Fraction(params["duration"]) if "duration" in params else None

@@ -114,13 +114,6 @@ def test_keypad_digits_are_asked_as_text_and_play_whole():
     assert needle["end"] - needle["start"] == pytest.approx(5 * 0.15 + 4 * 0.1)
 
 
-def test_sounds_are_not_inserted():
-    from mmhay.errors import ConfigError
-
-    with pytest.raises(ConfigError, match="mixed in .overlay. or spliced in .replace., not inserted"):
-        create_generator(_suite(needle={"insertion": "insert"}))
-
-
 def test_a_recording_round_trips_through_its_file(tmp_path):
     sample = create_generator(_suite()).sample(2)
     sample.media.write(tmp_path / "x.flac")

@@ -162,6 +162,8 @@ def mention(needle: Needle) -> str:
         return f'the {"number" if needle.attributes.get("template") == "passkey" else "word"} "{needle.label}"'
     if needle.attributes.get("template") == "dtmf":
         return f'the keypad digits "{needle.label}"'
+    if needle.attributes.get("template") == "spoken":
+        return f'the spoken number "{needle.label}"'
     return needle.description
 
 

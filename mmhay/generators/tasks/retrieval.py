@@ -26,6 +26,10 @@ def retrieval(scene: Scene) -> Question:
         text = "A telephone keypad dials a number in the recording. Which digits are dialed?"
         wrong = [n.label for n in pick(scene.pool, scene.options - 1, scene.rng, scene.shown_labels)]
         right = needle.label
+    elif needle.attributes.get("template") == "spoken":
+        text = "A voice reads out a number in the recording. What is the number?"
+        wrong = [n.label for n in pick(scene.pool, scene.options - 1, scene.rng, scene.shown_labels)]
+        right = needle.label
     elif needle.kind == "text":
         subject = "passkey" if needle.attributes.get("template") == "passkey" else "secret word"
         text = f"A caption {scene.where} tells a {subject}. What is the {subject}?"
