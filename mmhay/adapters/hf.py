@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mmhay.adapters import ADAPTERS, Answer, Request
+from mmhay.adapters.audio_visual import sound_arguments, sound_batch_key, sound_content, thinker_config, with_soundtrack_flag, woven_prompts
 from mmhay.adapters.received import received_inputs
 from mmhay.adapters.video_metadata import video_metadata
 from mmhay.errors import ConfigError, ModelError
@@ -125,6 +126,7 @@ def load_hf_model(settings: HFSettings) -> "HFModel":
     try:
         with quiet_progress_bars():
             processor = AutoProcessor.from_pretrained(path)
+            kwargs.update(thinker_config(path))  # an omni checkpoint answers through its thinker alone
             try:
                 model = AutoModelForImageTextToText.from_pretrained(path, **kwargs)
             except ValueError:  # not an image-text model: one that hears (Qwen2-Audio) loads as multimodal
@@ -242,7 +244,7 @@ class HFModel:
         answers: dict[int, Answer] = {}
         kinds: dict[str, list[int]] = {}
         for i, request in enumerate(requests):
-            kinds.setdefault(self._kind(request), []).append(i)
+            kinds.setdefault(self._kind(request) + sound_batch_key(self.processor, request, self.as_video), []).append(i)
         for indices in kinds.values():
             for i, answer in zip(indices, ask([requests[i] for i in indices])):
                 answers[i] = answer
@@ -296,6 +298,7 @@ class HFModel:
         inputs = self._inputs(requests, texts).to(self.model.device)
         counts, kind = None, self._kind(requests[0])
         received = received_inputs(self.processor, self.model.config, requests, inputs, kind)
+        texts = woven_prompts(self.processor, texts, inputs, kind, self.as_video)
         if requests[0].compress and kind == "video":
             from mmhay.adapters.token_compression import compressed_generation_inputs
 
@@ -339,9 +342,7 @@ class HFModel:
         kind = self._kind(request)
         content: list[dict] = []
         if kind.startswith("audio"):
-            content.append({"type": "audio"})
-            if kind == "audio+video":
-                content.append({"type": "video"})
+            content += sound_content(self.processor, kind, self.as_video, len(request.frames) if request.frames is not None else 0)
         elif kind == "images":
             order = request.interleaved or tuple(range(len(request.images)))
             content += [{"type": "image"} if isinstance(item, int) else {"type": "text", "text": item} for item in order]
@@ -358,14 +359,15 @@ class HFModel:
         kind = self._kind(requests[0])
         extra: dict[str, Any] = {}
         if kind.startswith("audio"):
-            extra.update(audio=[r.audio.mean(axis=0) for r in requests], sampling_rate=requests[0].audio_rate)
+            extra.update(sound_arguments(self.processor, requests, kind, self.as_video))
         if kind == "images":
             extra["images"] = [list(r.images) for r in requests]
-        elif kind == "frames":
+        elif kind == "frames" or (kind == "audio+video" and not self.as_video):
             extra["images"] = [list(r.frames) for r in requests]
         elif kind in ("video", "audio+video"):
             extra.update(videos=[r.frames for r in requests], **self._video_options(requests))
-        return self.processor(text=texts, padding=True, return_tensors="pt", **extra)
+        inputs = self.processor(text=texts, padding=True, return_tensors="pt", **extra)
+        return with_soundtrack_flag(self.processor, inputs, kind, self.as_video)
 
     def _video_options(self, requests: Sequence[Request]) -> dict[str, Any]:
         """Keep the frames mmhay sampled (the processor must not sample again), and tell the
