@@ -24,7 +24,7 @@ import numpy as np
 
 from mmhay.adapters import Request
 
-__all__ = ["interleaves_soundtrack", "shown_span", "sound_arguments", "sound_content", "sound_batch_key", "thinker_config", "with_soundtrack_flag"]
+__all__ = ["sound_extractor", "interleaves_soundtrack", "shown_span", "sound_arguments", "sound_content", "sound_batch_key", "thinker_config", "with_soundtrack_flag"]
 
 
 def thinker_config(path: str | Path) -> dict[str, Any]:
@@ -35,6 +35,11 @@ def thinker_config(path: str | Path) -> dict[str, Any]:
     config = AutoConfig.from_pretrained(path)
     thinker = getattr(config, "thinker_config", None)
     return {"config": thinker} if thinker is not None else {}
+
+
+def sound_extractor(processor):
+    """The processor's audio feature extractor (``feature_extractor``; Phi-4's ``audio_processor``), or None."""
+    return getattr(processor, "feature_extractor", None) or getattr(processor, "audio_processor", None)
 
 
 def interleaves_soundtrack(processor) -> bool:
@@ -71,7 +76,7 @@ def sound_batch_key(processor, request: Request, as_video: bool) -> str:
 
 def sound_arguments(processor, requests: Sequence[Request], kind: str, as_video: bool) -> dict[str, Any]:
     """The processor's keyword arguments for the sound of a batch of ``kind`` audio or audio+video."""
-    rate = int(getattr(processor.feature_extractor, "sampling_rate", 0) or requests[0].audio_rate)
+    rate = int(getattr(sound_extractor(processor), "sampling_rate", 0) or requests[0].audio_rate)
     audio = [_soundtrack(request, rate, kind) for request in requests]
     arguments: dict[str, Any] = {"audio": audio, "sampling_rate": rate}
     if kind == "audio+video" and as_video and interleaves_soundtrack(processor):

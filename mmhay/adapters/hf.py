@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mmhay.adapters import ADAPTERS, Answer, Request
-from mmhay.adapters.audio_visual import sound_arguments, sound_batch_key, sound_content, thinker_config, with_soundtrack_flag, woven_prompts
+from mmhay.adapters.audio_visual import sound_arguments, sound_batch_key, sound_content, sound_extractor, thinker_config, with_soundtrack_flag, woven_prompts
 from mmhay.adapters.received import received_inputs
 from mmhay.adapters.video_metadata import video_metadata
 from mmhay.errors import ConfigError, ModelError
@@ -138,6 +138,8 @@ def load_hf_model(settings: HFSettings) -> "HFModel":
         model = model.to(device)
     model.eval()
     _pad_on_the_left(processor)
+    if getattr(processor, "chat_template", None) is None:  # Phi-4-multimodal's processor leaves its template on the tokenizer
+        processor.chat_template = getattr(getattr(processor, "tokenizer", None), "chat_template", None)
     has_video = getattr(processor, "video_processor", None) is not None
     as_video = has_video if settings.frames_as == "auto" else settings.frames_as == "video"
     if as_video and not has_video and settings.frames_as == "video":
@@ -197,8 +199,8 @@ class HFModel:
 
     @property
     def takes_audio(self) -> bool:
-        """Whether the processor has an audio feature extractor (Qwen2-Audio, Qwen2.5-Omni, ...)."""
-        return getattr(self.processor, "feature_extractor", None) is not None
+        """Whether the processor has an audio feature extractor (Qwen2-Audio, Qwen-Omni, Phi-4-multimodal)."""
+        return sound_extractor(self.processor) is not None
 
     @property
     def sees(self) -> bool:

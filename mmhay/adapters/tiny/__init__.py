@@ -17,7 +17,7 @@ __all__ = ["TINY_FAMILIES", "TINY_SCORERS", "TINY_TRAINED", "make_tiny_checkpoin
 
 
 def _builders() -> dict[str, Callable[[Path, int], None]]:
-    from mmhay.adapters.tiny import clip, finder, gemma, internvl, llava, omni, qwen, smolvlm
+    from mmhay.adapters.tiny import clip, finder, gemma, internvl, llava, omni, phi4, qwen, smolvlm
 
     return {
         "qwen2-vl": qwen.qwen2_vl,
@@ -31,6 +31,7 @@ def _builders() -> dict[str, Callable[[Path, int], None]]:
         "qwen2-audio": qwen.qwen2_audio,
         "qwen2.5-omni": omni.qwen2_5_omni,
         "qwen3-omni": omni.qwen3_omni,
+        "phi4-multimodal": phi4.phi4_multimodal,
         "clip": clip.clip,
         "needle-finder": finder.needle_finder,
     }
@@ -49,6 +50,7 @@ TINY_FAMILIES = (
     "qwen2-audio",
     "qwen2.5-omni",
     "qwen3-omni",
+    "phi4-multimodal",
 )
 # and models that are not asked questions: the relevance scorer of the keyclip sampler
 TINY_SCORERS = ("clip",)
