@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmhay.adapters import Request, create_adapter
+from mmhay.adapters import Answer, Request, create_adapter
 from mmhay.adapters.audio_visual import sound_arguments
 from mmhay.adapters.tiny import make_tiny_checkpoint
 from mmhay.build import build_suite
@@ -96,3 +96,13 @@ def test_the_sound_is_the_span_the_frames_cover_at_the_extractors_rate(tmp_path)
     assert arguments["fps"] == pytest.approx(1.0), "the frames' rate over the span, so frames and sound line up"
     spectrum = np.abs(np.fft.rfft(sound))
     assert np.argmax(spectrum) * 16000 / len(sound) == pytest.approx(440, abs=1)
+
+    # a 4-second and an 8-second video: the processor takes one frame rate a call, so they are asked apart
+    short, long = (
+        Request(key=key, prompt="Q?", answer_type="choice", frames=frames, frame_times=tuple(seconds * (k + 0.5) / 4 for k in range(4)),
+                duration=seconds, audio=tone[:, : rate * seconds], audio_rate=rate)
+        for key, seconds in (("short", 4), ("long", 8))
+    )
+    calls = []
+    model._per_kind([short, long, short], lambda batch: calls.append([r.key for r in batch]) or [Answer("") for _ in batch])
+    assert sorted(calls) == [["long"], ["short", "short"]]

@@ -7,6 +7,7 @@ alone (``mmhay.adapters.audio_visual.thinker_config``).
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 from mmhay.adapters.tiny.common import SPECIAL_TOKENS, TINY_DECODER, byte_level_tokenizer, decoder_token_ids, save_checkpoint
@@ -129,7 +130,8 @@ def qwen2_5_omni(out: Path, seed: int) -> None:
         "initializer_range": 0.3,  # wide enough that a 32-wide model's answer depends on what it is given
     }
     config = Qwen2_5OmniConfig(thinker_config=thinker, talker_config=_quiet_talker(ids), enable_audio_output=False)
-    save_checkpoint(Qwen2_5OmniForConditionalGeneration, config, processor, ids, out, seed)
+    with _warnings_off():  # saving diffs against a default talker, whose token ids transformers finds out of range
+        save_checkpoint(Qwen2_5OmniForConditionalGeneration, config, processor, ids, out, seed)
 
 
 def qwen3_omni(out: Path, seed: int) -> None:
@@ -194,3 +196,15 @@ def _quiet_talker(ids: dict[str, int]) -> dict:
         "vision_end_token_id": ids[_QWEN25_TOKENS["vision_eos_token"]],
         "audio_end_token_id": ids[_QWEN25_TOKENS["audio_eos_token"]],
     }
+
+
+@contextmanager
+def _warnings_off():
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
