@@ -24,7 +24,17 @@ import numpy as np
 
 from mmhay.adapters import Request
 
-__all__ = ["sound_extractor", "interleaves_soundtrack", "shown_span", "sound_arguments", "sound_content", "sound_batch_key", "thinker_config", "with_soundtrack_flag"]
+__all__ = [
+    "interleaves_soundtrack",
+    "shown_span",
+    "sound_arguments",
+    "sound_batch_key",
+    "sound_content",
+    "sound_extractor",
+    "thinker_config",
+    "with_soundtrack_flag",
+    "woven_prompts",
+]
 
 
 def thinker_config(path: str | Path) -> dict[str, Any]:
@@ -130,13 +140,9 @@ def woven_prompts(processor, texts: Sequence[str], inputs, kind: str, as_video: 
     import re
 
     tokenizer = processor.tokenizer
-    runs = re.compile("|".join(f"(?:{re.escape(token)})+" for token in (processor.video_token, processor.audio_token)))
+    runs = re.compile("|".join(f"({re.escape(token)})(?:{re.escape(token)})*" for token in (processor.video_token, processor.audio_token)))
     woven = []
     for ids, mask in zip(inputs["input_ids"].tolist(), inputs["attention_mask"].tolist()):
         text = tokenizer.decode([token for token, kept in zip(ids, mask) if kept], skip_special_tokens=False)
-        woven.append(runs.sub(lambda run: run.group(0)[: len(_first_token(run.group(0), processor))], text))
+        woven.append(runs.sub(lambda run: run.group(run.lastindex), text))
     return woven
-
-
-def _first_token(run: str, processor) -> str:
-    return processor.video_token if run.startswith(processor.video_token) else processor.audio_token
