@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mmhay.adapters import ADAPTERS, Answer, Request
+from mmhay.adapters.audio_visual import sound_arguments, sound_batch_key, sound_content, sound_extractor, thinker_config, with_soundtrack_flag, woven_prompts
 from mmhay.adapters.received import received_inputs
 from mmhay.adapters.video_metadata import video_metadata
 from mmhay.errors import ConfigError, ModelError
@@ -125,6 +126,7 @@ def load_hf_model(settings: HFSettings) -> "HFModel":
     try:
         with quiet_progress_bars():
             processor = AutoProcessor.from_pretrained(path)
+            kwargs.update(thinker_config(path))  # an omni checkpoint answers through its thinker alone
             try:
                 model = AutoModelForImageTextToText.from_pretrained(path, **kwargs)
             except ValueError:  # not an image-text model: one that hears (Qwen2-Audio) loads as multimodal
@@ -136,6 +138,8 @@ def load_hf_model(settings: HFSettings) -> "HFModel":
         model = model.to(device)
     model.eval()
     _pad_on_the_left(processor)
+    if getattr(processor, "chat_template", None) is None:  # Phi-4-multimodal's processor leaves its template on the tokenizer
+        processor.chat_template = getattr(getattr(processor, "tokenizer", None), "chat_template", None)
     has_video = getattr(processor, "video_processor", None) is not None
     as_video = has_video if settings.frames_as == "auto" else settings.frames_as == "video"
     if as_video and not has_video and settings.frames_as == "video":
@@ -195,8 +199,8 @@ class HFModel:
 
     @property
     def takes_audio(self) -> bool:
-        """Whether the processor has an audio feature extractor (Qwen2-Audio, Qwen2.5-Omni, ...)."""
-        return getattr(self.processor, "feature_extractor", None) is not None
+        """Whether the processor has an audio feature extractor (Qwen2-Audio, Qwen-Omni, Phi-4-multimodal)."""
+        return sound_extractor(self.processor) is not None
 
     @property
     def sees(self) -> bool:
@@ -242,7 +246,7 @@ class HFModel:
         answers: dict[int, Answer] = {}
         kinds: dict[str, list[int]] = {}
         for i, request in enumerate(requests):
-            kinds.setdefault(self._kind(request), []).append(i)
+            kinds.setdefault(self._kind(request) + sound_batch_key(self.processor, request, self.as_video), []).append(i)
         for indices in kinds.values():
             for i, answer in zip(indices, ask([requests[i] for i in indices])):
                 answers[i] = answer
@@ -296,6 +300,7 @@ class HFModel:
         inputs = self._inputs(requests, texts).to(self.model.device)
         counts, kind = None, self._kind(requests[0])
         received = received_inputs(self.processor, self.model.config, requests, inputs, kind)
+        texts = woven_prompts(self.processor, texts, inputs, kind, self.as_video)
         if requests[0].compress and kind == "video":
             from mmhay.adapters.token_compression import compressed_generation_inputs
 
@@ -339,9 +344,7 @@ class HFModel:
         kind = self._kind(request)
         content: list[dict] = []
         if kind.startswith("audio"):
-            content.append({"type": "audio"})
-            if kind == "audio+video":
-                content.append({"type": "video"})
+            content += sound_content(self.processor, kind, self.as_video, len(request.frames) if request.frames is not None else 0)
         elif kind == "images":
             order = request.interleaved or tuple(range(len(request.images)))
             content += [{"type": "image"} if isinstance(item, int) else {"type": "text", "text": item} for item in order]
@@ -358,14 +361,15 @@ class HFModel:
         kind = self._kind(requests[0])
         extra: dict[str, Any] = {}
         if kind.startswith("audio"):
-            extra.update(audio=[r.audio.mean(axis=0) for r in requests], sampling_rate=requests[0].audio_rate)
+            extra.update(sound_arguments(self.processor, requests, kind, self.as_video))
         if kind == "images":
             extra["images"] = [list(r.images) for r in requests]
-        elif kind == "frames":
+        elif kind == "frames" or (kind == "audio+video" and not self.as_video):
             extra["images"] = [list(r.frames) for r in requests]
         elif kind in ("video", "audio+video"):
             extra.update(videos=[r.frames for r in requests], **self._video_options(requests))
-        return self.processor(text=texts, padding=True, return_tensors="pt", **extra)
+        inputs = self.processor(text=texts, padding=True, return_tensors="pt", **extra)
+        return with_soundtrack_flag(self.processor, inputs, kind, self.as_video)
 
     def _video_options(self, requests: Sequence[Request]) -> dict[str, Any]:
         """Keep the frames mmhay sampled (the processor must not sample again), and tell the

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mmhay.adapters import Request
+from mmhay.adapters.audio_visual import sound_extractor
 
 __all__ = ["received_inputs"]
 
@@ -32,7 +33,7 @@ def received_inputs(processor, config, requests: Sequence[Request], inputs, kind
             for row, count in zip(received, counts):
                 row["frame_sizes" if kind == "frames" else "image_sizes"], sizes = sizes[:count], sizes[count:]
     if kind.startswith("audio"):
-        extractor = processor.feature_extractor
+        extractor = sound_extractor(processor)
         limit, rate = getattr(extractor, "n_samples", None), getattr(extractor, "sampling_rate", None)
         hop = getattr(extractor, "hop_length", None)
         mask = inputs.get("feature_attention_mask")

@@ -17,7 +17,7 @@ __all__ = ["TINY_FAMILIES", "TINY_SCORERS", "TINY_TRAINED", "make_tiny_checkpoin
 
 
 def _builders() -> dict[str, Callable[[Path, int], None]]:
-    from mmhay.adapters.tiny import clip, finder, gemma, internvl, llava, qwen, smolvlm
+    from mmhay.adapters.tiny import clip, finder, gemma, internvl, llava, omni, phi4, qwen, smolvlm
 
     return {
         "qwen2-vl": qwen.qwen2_vl,
@@ -29,13 +29,29 @@ def _builders() -> dict[str, Callable[[Path, int], None]]:
         "gemma3": gemma.gemma3,
         "internvl": internvl.internvl,
         "qwen2-audio": qwen.qwen2_audio,
+        "qwen2.5-omni": omni.qwen2_5_omni,
+        "qwen3-omni": omni.qwen3_omni,
+        "phi4-multimodal": phi4.phi4_multimodal,
         "clip": clip.clip,
         "needle-finder": finder.needle_finder,
     }
 
 
-# the families a user meets as checkpoints: the vision-language ones, then one that hears
-TINY_FAMILIES = ("qwen2-vl", "qwen2.5-vl", "qwen3-vl", "llava-onevision", "llava-next-video", "smolvlm2", "gemma3", "internvl", "qwen2-audio")
+# the families a user meets as checkpoints: the vision-language ones, one that hears, then ones that see and hear
+TINY_FAMILIES = (
+    "qwen2-vl",
+    "qwen2.5-vl",
+    "qwen3-vl",
+    "llava-onevision",
+    "llava-next-video",
+    "smolvlm2",
+    "gemma3",
+    "internvl",
+    "qwen2-audio",
+    "qwen2.5-omni",
+    "qwen3-omni",
+    "phi4-multimodal",
+)
 # and models that are not asked questions: the relevance scorer of the keyclip sampler
 TINY_SCORERS = ("clip",)
 # and trained ones, shipped as files: the needle-finder (a Qwen2-VL that finds quickstart needles)
