@@ -48,8 +48,11 @@ def preview_sample(sample: Sample, out: str | Path, *, frames: int = 12) -> Prev
     sheet = out / f"{stem}.png"
     if isinstance(sample.media, Gallery):
         media = out / f"{stem}-images.png"
-        _save_png(np.concatenate(_gallery_tiles(sample), axis=1), media)
-        _save_png(_stack(_header(sample, max(t.shape[1] for t in _gallery_tiles(sample)) * 1), _gallery_tiles(sample)), sheet)
+        tiles = _gallery_tiles(sample)
+        _save_png(np.concatenate(tiles, axis=1), media)
+        rows = [np.concatenate(tiles[k : k + _COLUMNS], axis=1) for k in range(0, len(tiles), _COLUMNS)]
+        width = max(_TILE_WIDTH * _COLUMNS, *(row.shape[1] for row in rows))
+        _save_png(_stack(_header(sample, width, _text_needle_lines(sample)), rows), sheet)
     elif not sample.media.segments:
         media = out / f"{stem}.flac"
         sample.media.write(media)
@@ -92,7 +95,10 @@ def _gallery_tiles(sample: Sample) -> list[np.ndarray]:
             for entry in sample.truth.get(role, []):
                 if entry.get("image") != k + 1:
                     continue
-                if cell and "row" in entry:
+                if "box" in entry:  # a picture pasted into the image
+                    x, y, w, h = entry["box"]
+                    draw.rectangle([x, y, x + w - 1, y + h - 1], outline=color, width=3)
+                elif cell and "row" in entry:
                     x, y = (entry["column"] - 1) * cell[0], (entry["row"] - 1) * cell[1]
                     draw.rectangle([x, y, x + cell[0] - 1, y + cell[1] - 1], outline=color, width=4)
                 else:
@@ -185,8 +191,16 @@ def _tile(pixels: np.ndarray, t: Fraction, rate: Fraction, entries) -> np.ndarra
     return np.asarray(tile)
 
 
-def _header(sample: Sample, width: int) -> np.ndarray:
-    """The question, options and answer above the frames."""
+def _text_needle_lines(sample: Sample) -> list[str]:
+    """The needle sentences of a document's text, with where they are (none elsewhere)."""
+    return [
+        f"text needle at depth {entry['depth']:.2f} (item {entry['item']}): {entry['text']}"
+        for entry in sample.truth.get("text_needles", [])
+    ]
+
+
+def _header(sample: Sample, width: int, marked: list[str] = ()) -> np.ndarray:
+    """The question, options and answer above the frames, then ``marked`` lines (in red)."""
     from PIL import Image, ImageDraw
 
     from mmhay.media.captions import font
@@ -194,10 +208,11 @@ def _header(sample: Sample, width: int) -> np.ndarray:
 
     lines = [f"{sample.id}  ·  task {sample.task}  ·  facets {json.dumps(dict(sample.facets))}"]
     lines += prompt_for(sample).splitlines()
-    lines.append(f"answer: {sample.answer}")
+    plain = len(lines)
+    lines += [f"answer: {sample.answer}", *marked]
     heading = font(16)
     image = Image.new("RGB", (width, 12 + 22 * len(lines)), (245, 245, 245))
     draw = ImageDraw.Draw(image)
     for i, line in enumerate(lines):
-        draw.text((10, 6 + 22 * i), line, fill=(0, 0, 0) if i < len(lines) - 1 else NEEDLE_COLOR, font=heading)
+        draw.text((10, 6 + 22 * i), line, fill=(0, 0, 0) if i < plain else NEEDLE_COLOR, font=heading)
     return np.asarray(image)

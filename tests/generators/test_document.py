@@ -151,3 +151,23 @@ def test_filler_comes_from_the_corpus_deterministically(tmp_path):
         create_generator(parse_suite({**multi, "haystack": {"text": str(tmp_path / "empty")}}))
     with pytest.raises(ConfigError, match=r"haystack\.text.*set image\.text: true"):
         create_generator(parse_suite({**corpus, "image": {"cell": [32, 32]}}))
+
+
+def test_the_preview_outlines_each_pasted_picture_at_its_box_and_names_the_text_needles(built, tmp_path):
+    from PIL import Image
+
+    from mmhay.preview import NEEDLE_COLOR, _text_needle_lines, preview_sample
+
+    samples, _, _ = built
+    pasted = next(s for s in samples if s.task == "retrieval_image")
+    images = np.asarray(Image.open(preview_sample(pasted, tmp_path / "image").video))
+    for entry in pasted.truth["needles"]:
+        x, y, w, h = entry["box"]
+        left = (entry["image"] - 1) * (CELL + 8)  # the images side by side, 8 px apart
+        edge = images[y : y + h, left + x]  # the box's left side
+        assert (edge == NEEDLE_COLOR).all(axis=1).all()
+        assert not (images[y + h // 2, left + x + w // 2] == NEEDLE_COLOR).all()  # outlined, not filled
+    texts = next(s for s in samples if s.task == "retrieval_text")
+    lines = _text_needle_lines(texts)
+    assert len(lines) == len(texts.truth["text_needles"]) > 0
+    assert all(line.endswith(entry["text"]) for line, entry in zip(lines, texts.truth["text_needles"]))
