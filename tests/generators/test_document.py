@@ -164,9 +164,12 @@ def test_the_preview_outlines_each_pasted_picture_at_its_box_and_names_the_text_
     for entry in pasted.truth["needles"]:
         x, y, w, h = entry["box"]
         left = (entry["image"] - 1) * (CELL + 8)  # the images side by side, 8 px apart
-        edge = images[y : y + h, left + x]  # the box's left side
-        assert (edge == NEEDLE_COLOR).all(axis=1).all()
-        assert not (images[y + h // 2, left + x + w // 2] == NEEDLE_COLOR).all()  # outlined, not filled
+        tile = images[:, left : left + CELL]
+        red = (tile == NEEDLE_COLOR).all(axis=2)
+        ring = np.zeros_like(red)
+        ring[y : y + h, x : x + w] = True
+        ring[y + 3 : y + h - 3, x + 3 : x + w - 3] = False  # a 3-pixel outline of the box, nothing else
+        assert (red == ring).all()
     texts = next(s for s in samples if s.task == "retrieval_text")
     lines = _text_needle_lines(texts)
     assert len(lines) == len(texts.truth["text_needles"]) > 0
