@@ -56,10 +56,14 @@ def write_vlmevalkit_dataset(data: str | Path, out: str | Path, *, name: str | N
     if frames < 1:
         raise ConfigError("--frames", "", "must be at least 1", frames)
     check_sampler(sampler)
+    samples = list(open_data(data).samples())
+    for sample in samples:  # refused before anything is written
+        if sample.modality == "audio" or sample.truth.get("needs_audio"):
+            raise DatasetError(data, f"sample {sample.id}: its answer is in the sound, which a VLMEvalKit custom dataset cannot carry")
     out = output_folder(out).resolve()
     images = output_folder(out / "images" / name)
     rows: dict[str, list[dict]] = {"mcq": [], "open": []}
-    for number, sample in enumerate(open_data(data).samples()):
+    for number, sample in enumerate(samples):
         paths = _write_pictures(sample, images, number, frames, sampler, data)
         row = {"index": number, "image_path": json.dumps([str(path) for path in paths]), "category": sample.task, "mmhay_id": sample.id}
         if sample.answer_type.value == "choice" and sample.options:
@@ -107,8 +111,6 @@ def _write_pictures(sample, folder: Path, number: int, frames: int, sampler: str
     from mmhay.sampling import footage_for, plan_frames, render_plan
 
     media = sample.media
-    if sample.modality == "audio" or sample.truth.get("needs_audio"):
-        raise DatasetError(data, f"sample {sample.id}: its answer is in the sound, which a VLMEvalKit custom dataset cannot carry")
     if isinstance(media, Gallery):
         pictures = media.render()
     elif getattr(media, "segments", None):
