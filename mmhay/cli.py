@@ -304,10 +304,24 @@ def _print_runs(runs: list[dict], *, grid: bool) -> None:
 def _export(args) -> int:
     from mmhay.lmms_eval_task import write_lmms_eval_task
 
+    if args.format == "vlmevalkit":
+        return _export_vlmevalkit(args)
     written = write_lmms_eval_task(args.data, args.out, task=args.task, max_new_tokens=args.max_new_tokens)
     task = written[0].stem
     print(f"wrote {', '.join(str(path) for path in written)}")
     print(f"evaluate with: python -m lmms_eval --model MODEL --model_args pretrained=... --tasks {task} --include_path {args.out}")
+    return 0
+
+
+def _export_vlmevalkit(args) -> int:
+    from mmhay.vlmevalkit_dataset import write_vlmevalkit_dataset
+
+    summary = write_vlmevalkit_dataset(args.data, args.out, name=args.name, frames=args.frames, sampler=args.sampler)
+    for dataset, rows in summary["datasets"].items():
+        print(f"wrote {args.out / (dataset + '.tsv')} ({rows} rows)")
+    if any(name.endswith("_openended") for name in summary["datasets"]):
+        print("the open-ended questions are answered but not scored by VLMEvalKit (its custom VQA dataset has no scorer)")
+    print(f"evaluate with: {summary['command']}")
     return 0
 
 

@@ -123,12 +123,15 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, help="folder to write report.html (tables, heatmaps, curves, failures) into")
     report.add_argument("--no-pictures", action="store_true", help="leave the frames out of the failures: a far smaller page for many runs")
 
-    export = commands.add_parser("export", help="write a built suite as a task of another evaluation tool (lmms-eval)")
-    export.add_argument("format", choices=["lmms-eval"], help="the tool: lmms-eval")
+    export = commands.add_parser("export", help="write a built suite as a task of another evaluation tool (lmms-eval, VLMEvalKit)")
+    export.add_argument("format", choices=["lmms-eval", "vlmevalkit"], help="the tool: lmms-eval, or vlmevalkit (custom datasets)")
     export.add_argument("data", type=Path, help="built suite folder")
-    export.add_argument("--out", type=Path, required=True, help="folder for the task (give it to lmms-eval as --include_path)")
-    export.add_argument("--task", help="task name (default mmhay_SUITE)")
-    export.add_argument("--max-new-tokens", type=_positive, default=32, help="generation length (default 32, as mmhay eval's hf models)")
+    export.add_argument("--out", type=Path, required=True, help="folder for the task (lmms-eval's --include_path; VLMEvalKit's LMUData)")
+    export.add_argument("--task", help="lmms-eval: task name (default mmhay_SUITE)")
+    export.add_argument("--max-new-tokens", type=_positive, default=32, help="lmms-eval: generation length (default 32, as mmhay eval's hf models)")
+    export.add_argument("--name", help="vlmevalkit: dataset name (default MMHAY_SUITE)")
+    export.add_argument("--frames", type=_positive, default=16, help="vlmevalkit: frames written per video sample (default 16, as mmhay eval)")
+    export.add_argument("--sampler", default="uniform", help="vlmevalkit: frame sampler, as mmhay eval's (default uniform)")
 
     needles = commands.add_parser("import-needles", help="convert a published suite's needle file (LongVA, VideoChat-Flash) into a needle folder and a questions file")
     from mmhay.needle_import import FORMATS
