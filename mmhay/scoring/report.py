@@ -234,7 +234,8 @@ def p_value_text(p: float) -> str:
 
 
 def paired_lines(compared: Mapping) -> list[str]:
-    """The paired comparison of two runs (``mmhay.report.paired_runs``) in a few lines of text."""
+    """The paired comparison of two runs (``mmhay.report.paired_runs``) in a few lines of text;
+    the runs are named by their folders (the table above names their models)."""
     m = compared["mcnemar"]
     statistic = f", chi-square {m['statistic']:.3f}" if m.get("statistic") is not None else ""
     left_out = [f"{compared[key]} only in {compared[name]}" for key, name in (("only_in_first", "first"), ("only_in_second", "second")) if compared[key]]
@@ -242,8 +243,8 @@ def paired_lines(compared: Mapping) -> list[str]:
         f"Paired comparison on {compared['samples']} samples both runs scored ({compared['clusters']} clusters)"
         + (f"; left out: {', '.join(left_out)}" if left_out else "")
         + ":",
-        f"  first  {compared['first']} ({compared['first_label']}): {_pct(compared['first_accuracy'])}%",
-        f"  second {compared['second']} ({compared['second_label']}): {_pct(compared['second_accuracy'])}%",
+        f"  first  {compared['first']}: {_pct(compared['first_accuracy'])}%",
+        f"  second {compared['second']}: {_pct(compared['second_accuracy'])}%",
         f"  difference (first - second): {100 * compared['difference']:+.1f} points, 95% CI {100 * compared['low']:+.1f} to {100 * compared['high']:+.1f} (paired cluster bootstrap)",
         f"  McNemar ({m['test']}{statistic}): {compared['only_first_right']} right only in the first, "
         f"{compared['only_second_right']} only in the second, p = {p_value_text(m['p_value'])}",
