@@ -43,6 +43,11 @@ def test_report_compares_runs_and_plots_the_frame_budget(built_small, tmp_path):
     # runs of one model and suite get a section and a heatmap each, named by their settings
     assert "<h2>random on small · 4 frames, uniform</h2>" in html and "<h2>random on small · 8 frames, uniform</h2>" in html
     assert len(list((tmp_path / "both").glob("heatmap-*.png"))) == 2
+    # two runs on the same samples: their paired comparison, under the runs' table
+    first, second = load_run(tmp_path / "f4"), load_run(tmp_path / "f8")
+    compared = paired_comparison(first[1], second[1], seed_for("paired", *run_labels([first[0], second[0]])))
+    assert "<h2>Paired comparison</h2>" in html and f"{100 * compared['low']:+.1f} to {100 * compared['high']:+.1f}" in html
+    assert f"<td class=\"n\">{compared['samples']}</td>" in html and compared["samples"] == first[0]["overall"]["n"]
 
 
 def test_circular_runs_report_plain_and_circular_accuracy_side_by_side(tmp_path):
@@ -143,15 +148,13 @@ def test_twins_that_fail_together_widen_the_interval_and_the_metrics_say_how_it_
 
 def test_report_of_two_runs_compares_them_paired_and_refuses_runs_with_no_common_sample(twin_runs, tmp_path, capsys):
     a, b = twin_runs / "a", twin_runs / "b"
-    assert main(["report", str(a), str(b), "--out", str(tmp_path / "ab"), "--no-pictures"]) == 0
+    assert main(["report", str(a), str(b)]) == 0  # the page: test_report_compares_runs_and_plots_the_frame_budget
     printed = capsys.readouterr().out
     compared = paired_comparison(load_run(a)[1], load_run(b)[1], seed_for("paired", *run_labels([load_run(a)[0], load_run(b)[0]])))
     assert compared["first_accuracy"] == load_run(a)[0]["overall"]["accuracy"] and compared["second_accuracy"] == load_run(b)[0]["overall"]["accuracy"]
     assert "Paired comparison on 12 samples both runs scored (6 clusters):" in printed
     assert f"difference (first - second): {100 * compared['difference']:+.1f} points, 95% CI {100 * compared['low']:+.1f} to {100 * compared['high']:+.1f}" in printed
     assert f"McNemar (exact binomial): {compared['only_first_right']} right only in the first, {compared['only_second_right']} only in the second" in printed
-    html = (tmp_path / "ab" / "report.html").read_text()
-    assert "<h2>Paired comparison</h2>" in html and f"{100 * compared['low']:+.1f} to {100 * compared['high']:+.1f}" in html
     # the same ids for other samples (another seed of the suite), or no common id: refused in one line
     for name, change in (("other-seed", lambda m, r: ({**m, "data": {**m["data"], "seed": 4}}, r)), ("other-ids", lambda m, r: (m, [{**x, "id": "x" + x["id"]} for x in r]))):
         other = tmp_path / name
