@@ -261,12 +261,16 @@ def _audit(args) -> int:
 
 
 def _report(args) -> int:
-    from mmhay.report import load_run, write_report
+    from mmhay.report import load_run, paired_runs, write_report
+    from mmhay.scoring.report import paired_lines
 
     runs = [load_run(run)[0] for run in args.runs]
+    paired = paired_runs(*args.runs) if len(runs) == 2 else None  # refused before anything is written
     _print_runs(runs, grid=len(runs) == 1)
+    if paired:
+        print("\n".join(paired_lines(paired)))
     if args.out:
-        print(f"wrote {write_report(args.runs, args.out, pictures=not args.no_pictures)}")
+        print(f"wrote {write_report(args.runs, args.out, pictures=not args.no_pictures, paired=paired)}")
     return 0
 
 

@@ -118,7 +118,9 @@ def parser() -> argparse.ArgumentParser:
     audit.add_argument("--sampler", default="uniform", help="sampler whose shown rate the audit reports (default uniform)")
     audit.add_argument("--frames", type=_positive, default=16, help="frame budget whose shown rate the audit reports (default 16)")
 
-    report = commands.add_parser("report", help="the results of one or more runs side by side: a table, and an HTML page")
+    report = commands.add_parser(
+        "report", help="the results of one or more runs side by side: a table, and an HTML page; two runs are also compared on their common samples (paired)"
+    )
     report.add_argument("runs", type=Path, nargs="+", help="run folders written by `mmhay eval`")
     report.add_argument("--out", type=Path, help="folder to write report.html (tables, heatmaps, curves, failures) into")
     report.add_argument("--no-pictures", action="store_true", help="leave the frames out of the failures: a far smaller page for many runs")

@@ -4,7 +4,8 @@ The page holds the tables, the depth x length heatmaps per task (image grids: im
 size and row x column), accuracy against haystack
 length, accuracy against the frame budget (for runs that differ only in frames), and the worst
 failures of each run with the frames the model saw and its raw answer. Heatmaps are also written
-as PNG files beside the page.
+as PNG files beside the page. Two runs are also compared on the samples both answered
+(``paired_runs``: the difference in accuracy with a paired interval, and McNemar's test).
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ import numpy as np
 
 from mmhay.atomic import output_folder, write_bytes_atomic, write_text_atomic
 from mmhay.errors import DatasetError
+from mmhay.scoring.bootstrap import seed_for
 from mmhay.scoring.html import data_uri, page
+from mmhay.scoring.paired import paired_comparison
 from mmhay.scoring.plots import budget_curve_png, exposure_heatmaps_png, heatmap_png, length_curve_png
 from mmhay.scoring.report import run_labels
 
-__all__ = ["load_run", "write_report", "FAILURES_SHOWN"]
+__all__ = ["load_run", "paired_runs", "write_report", "FAILURES_SHOWN"]
 
 FAILURES_SHOWN = 8
 
@@ -41,12 +44,29 @@ def load_run(run: Path) -> tuple[dict, list[dict]]:
     return loaded, records
 
 
-def write_report(runs: Sequence[Path], out: Path, *, pictures: bool = True, samples: Mapping[str, Any] | None = None) -> Path:
+def paired_runs(first: Path, second: Path) -> dict:
+    """Two runs compared on the samples both scored (``paired_comparison``), with their folders
+    and labels; a ``DatasetError`` when they share no sample: runs on data of another config or
+    seed (their sample ids name other samples), or on samples none of which the other answered."""
+    (a, records_a), (b, records_b) = load_run(Path(first)), load_run(Path(second))
+    labels = run_labels([a, b])
+    # the config key and seed name the samples: ids of other data are other samples
+    same_data = all(a["data"].get(key) == b["data"].get(key) for key in ("config_key", "seed") if key in a["data"] and key in b["data"])
+    compared = paired_comparison(records_a, records_b, seed_for("paired", *labels)) if same_data else None
+    if compared is None:
+        raise DatasetError(Path(second), f"shares no sample with {first} (matched by id, task and answer, on data of one config and seed); a paired comparison needs runs on the same samples")
+    return {"first": str(first), "second": str(second), "first_label": labels[0], "second_label": labels[1], **compared}
+
+
+def write_report(
+    runs: Sequence[Path], out: Path, *, pictures: bool = True, samples: Mapping[str, Any] | None = None, paired: Mapping[str, Any] | None = None
+) -> Path:
     """Write ``out/report.html`` (and the heatmap PNGs) for ``runs``; return the page's path.
 
     ``samples`` (by id) are the runs' samples where the caller already holds them, as ``mmhay
     eval`` does: the failures' pictures come from them instead of reading the data again (a
-    config's source folders would be probed and hashed a second time)."""
+    config's source folders would be probed and hashed a second time). ``paired`` is the
+    comparison of two runs (``paired_runs``), shown on the page under the runs' table."""
     output_folder(out)
     loaded = [load_run(Path(run)) for run in runs]
     labels = run_labels([metrics for metrics, _ in loaded])
@@ -89,6 +109,7 @@ def write_report(runs: Sequence[Path], out: Path, *, pictures: bool = True, samp
             "Frame budget": budget,
         },
         failures,
+        paired,
     )
     path = out / "report.html"
     write_text_atomic(path, html)

@@ -1,11 +1,18 @@
+import json
 import re
 
+import pytest
 import yaml
 from conftest import SMALL_SUITE
 
 from mmhay.adapters import create_adapter
 from mmhay.cli import main
 from mmhay.evaluate import EvalSettings, evaluate, open_data
+from mmhay.report import load_run
+from mmhay.scoring.bootstrap import bootstrap_interval, seed_for
+from mmhay.scoring.metrics import summarize
+from mmhay.scoring.paired import paired_comparison
+from mmhay.scoring.report import run_labels
 
 
 def _external_references(html: str) -> list[str]:
@@ -36,6 +43,11 @@ def test_report_compares_runs_and_plots_the_frame_budget(built_small, tmp_path):
     # runs of one model and suite get a section and a heatmap each, named by their settings
     assert "<h2>random on small · 4 frames, uniform</h2>" in html and "<h2>random on small · 8 frames, uniform</h2>" in html
     assert len(list((tmp_path / "both").glob("heatmap-*.png"))) == 2
+    # two runs on the same samples: their paired comparison, under the runs' table
+    first, second = load_run(tmp_path / "f4"), load_run(tmp_path / "f8")
+    compared = paired_comparison(first[1], second[1], seed_for("paired", *run_labels([first[0], second[0]])))
+    assert "<h2>Paired comparison</h2>" in html and f"{100 * compared['low']:+.1f} to {100 * compared['high']:+.1f}" in html
+    assert f"<td class=\"n\">{compared['samples']}</td>" in html and compared["samples"] == first[0]["overall"]["n"]
 
 
 def test_circular_runs_report_plain_and_circular_accuracy_side_by_side(tmp_path):
@@ -93,3 +105,64 @@ def test_eval_of_a_config_probes_each_source_file_once(tiny_qwen2_vl, counter_vi
     plots = [path.name.split("-")[0] for path in (tmp_path / "small").glob("*.png")]
     assert sorted(plots) == ["exposure", "heatmap"], "the heatmap, and the three-panel exposure heatmaps"
     assert "Failures" in html and html.count("data:image/png;base64,") == len(plots)
+
+
+# a suite of negative twins: 6 scenes, each asked about its shown needle and an absent look-alike
+TWIN_SUITE = {
+    "name": "twins",
+    "seed": 3,
+    "samples": 12,
+    "task": "negative",
+    "video": {"size": [64, 48], "fps": 4},
+    "haystack": {"shot_seconds": [2, 3]},
+    "grid": {"length": [4], "depth": [0.0, 1.0]},
+}
+
+
+@pytest.fixture(scope="module")
+def twin_runs(tmp_path_factory):
+    """Two runs of the random baseline (seeds 0 and 5) on the twin suite."""
+    root = tmp_path_factory.mktemp("twins")
+    config = root / "twins.yaml"
+    config.write_text(yaml.safe_dump(TWIN_SUITE))
+    for name, seed in (("a", "0"), ("b", "5")):
+        evaluate(open_data(config), create_adapter("random", {"seed": seed}), root / name, EvalSettings(frames=2))
+    return root
+
+
+def test_twins_that_fail_together_widen_the_interval_and_the_metrics_say_how_it_was_made(twin_runs):
+    metrics, records = load_run(twin_runs / "a")
+    assert metrics["intervals"]["clusters"] == 6 and metrics["intervals"]["clusters_of_several"] == 6
+    assert metrics["overall"]["clusters"] == 6 and metrics["by_task"]["negative"]["clusters"] == 6
+    assert all(cell["clusters"] * 2 == cell["n"] for cell in metrics["grid"]["cells"].values())
+    # a model that sees a scene or misses it: both twins right, or both wrong
+    alike = [{**r, "correct": (r["index"] // 2) % 2 == 0} for r in records]
+    summary = summarize(alike)
+    overall = summary["overall"]
+    low, high = bootstrap_interval([1.0 if r["correct"] else 0.0 for r in alike], seed_for("accuracy", "overall"))
+    assert overall["accuracy"] == 0.5 and overall["high"] - overall["low"] > 1.2 * (high - low), (overall, low, high)
+    # without the pairing (ids that share no scene) the interval is the independent one again
+    apart = summarize([{**r, "asked_present": None} for r in alike])["overall"]
+    assert (apart["low"], apart["high"], apart["clusters"]) == (round(low, 6), round(high, 6), 12)
+
+
+def test_report_of_two_runs_compares_them_paired_and_refuses_runs_with_no_common_sample(twin_runs, tmp_path, capsys):
+    a, b = twin_runs / "a", twin_runs / "b"
+    assert main(["report", str(a), str(b)]) == 0  # the page: test_report_compares_runs_and_plots_the_frame_budget
+    printed = capsys.readouterr().out
+    compared = paired_comparison(load_run(a)[1], load_run(b)[1], seed_for("paired", *run_labels([load_run(a)[0], load_run(b)[0]])))
+    assert compared["first_accuracy"] == load_run(a)[0]["overall"]["accuracy"] and compared["second_accuracy"] == load_run(b)[0]["overall"]["accuracy"]
+    assert "Paired comparison on 12 samples both runs scored (6 clusters):" in printed
+    assert f"difference (first - second): {100 * compared['difference']:+.1f} points, 95% CI {100 * compared['low']:+.1f} to {100 * compared['high']:+.1f}" in printed
+    assert f"McNemar (exact binomial): {compared['only_first_right']} right only in the first, {compared['only_second_right']} only in the second" in printed
+    # the same ids for other samples (another seed of the suite), or no common id: refused in one line
+    for name, change in (("other-seed", lambda m, r: ({**m, "data": {**m["data"], "seed": 4}}, r)), ("other-ids", lambda m, r: (m, [{**x, "id": "x" + x["id"]} for x in r]))):
+        other = tmp_path / name
+        other.mkdir()
+        changed, rows = change(*load_run(b))
+        (other / "metrics.json").write_text(json.dumps(changed))
+        (other / "samples.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+        assert main(["report", str(a), str(other), "--out", str(tmp_path / f"no-{name}")]) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and err.count("\n") == 1 and f"{other}: shares no sample with {a}" in err, err
+        assert not (tmp_path / f"no-{name}").exists()

@@ -6,7 +6,7 @@ import base64
 from collections.abc import Mapping, Sequence
 from html import escape
 
-from mmhay.scoring.report import MULTI_HEADER, SHOWN_COLUMNS, multi_rows, run_labels, shown_columns, shown_table
+from mmhay.scoring.report import MULTI_HEADER, SHOWN_COLUMNS, multi_rows, p_value_text, run_labels, shown_columns, shown_table
 
 __all__ = ["page", "data_uri"]
 
@@ -104,9 +104,38 @@ def _failure(item: Mapping) -> str:
     )
 
 
-def page(runs: Sequence[Mapping], plots: Mapping[str, Sequence[tuple[str, bytes]]], failures: Mapping[str, Sequence[Mapping]]) -> str:
-    """The report page for ``runs`` (their metrics.json), with ``plots`` (titled PNGs by section)
-    and ``failures`` (wrong answers with their pictures, by run)."""
+def _paired_table(compared: Mapping) -> str:
+    """The paired comparison of two runs: accuracies on the common samples, their difference with
+    its interval, the discordant counts and McNemar's test."""
+    m = compared["mcnemar"]
+    row = [
+        str(compared["samples"]),
+        str(compared["clusters"]),
+        _pct(compared["first_accuracy"]),
+        _pct(compared["second_accuracy"]),
+        f"{100 * compared['difference']:+.1f}",
+        f"{100 * compared['low']:+.1f} to {100 * compared['high']:+.1f}",
+        str(compared["only_first_right"]),
+        str(compared["only_second_right"]),
+        m["test"],
+        p_value_text(m["p_value"]),
+    ]
+    header = ["common samples", "clusters", "first %", "second %", "difference (points)", "95% CI (paired)", "right only in first", "right only in second", "McNemar", "p"]
+    return (
+        "<h2>Paired comparison</h2>"
+        f"<p>first: <b>{escape(compared['first_label'])}</b> ({escape(compared['first'])}) · second: <b>{escape(compared['second_label'])}</b> ({escape(compared['second'])})"
+        f" · {compared['only_in_first']} samples only in the first, {compared['only_in_second']} only in the second, left out</p>"
+        + _table(header, [row], numeric_from=0)
+        + "<p class='muted'>The difference is the first run's accuracy minus the second's on the samples both scored; its interval resamples clusters of samples (docs/metrics.md, \"Paired comparison of two runs\").</p>"
+    )
+
+
+def page(
+    runs: Sequence[Mapping], plots: Mapping[str, Sequence[tuple[str, bytes]]], failures: Mapping[str, Sequence[Mapping]], paired: Mapping | None = None
+) -> str:
+    """The report page for ``runs`` (their metrics.json), with ``plots`` (titled PNGs by section),
+    ``failures`` (wrong answers with their pictures, by run) and, for two runs, their ``paired``
+    comparison."""
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width, initial-scale=1'>",
@@ -114,8 +143,10 @@ def page(runs: Sequence[Mapping], plots: Mapping[str, Sequence[tuple[str, bytes]
         f"<style>{_STYLE}</style></head><body>",
         "<h1>mmhay report</h1>",
         _runs_table(runs),
-        "<p class='muted'>Accuracy counts each question once; circular accuracy counts a question right only if every rotation of its options was. Intervals are 95% percentile bootstraps. Definitions: docs/metrics.md.</p>",
+        "<p class='muted'>Accuracy counts each question once; circular accuracy counts a question right only if every rotation of its options was. Intervals are 95% percentile bootstraps over clusters (the twins of one scene resampled together). Definitions: docs/metrics.md.</p>",
     ]
+    if paired:
+        parts.append(_paired_table(paired))
     for section, images in plots.items():
         if images:
             parts.append(f"<h2>{escape(section)}</h2><div class='plots'>")

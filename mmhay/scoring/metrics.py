@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from math import sqrt
 
 from mmhay.scoring.bootstrap import bootstrap_interval, seed_for
+from mmhay.scoring.clusters import clustering_summary, with_clusters
 from mmhay.scoring.task_metrics import circular, family_metrics, mmneedle, mmneedle_multi
 
 __all__ = ["Accuracy", "accuracy", "wilson_interval", "summarize", "usage_means", "exposure_summary", "shown_cell", "grid_axes", "image_grid_cells"]
@@ -22,9 +23,10 @@ class Accuracy:
     """Accuracy of ``n`` answers: ``correct`` of them right, ``unparsed`` unreadable (and wrong).
 
     ``stderr`` is the binomial standard error; ``low``..``high`` the 95% percentile bootstrap
-    interval (seeded by the cell it describes, so a rerun gives the same); ``chance`` the mean
-    probability of being right by guessing uniformly, over the answers whose answer space is
-    finite (None when none is).
+    interval over the ``clusters`` the answers make (records of one scene resampled together,
+    mmhay/scoring/clusters.py; seeded by the cell it describes, so a rerun gives the same);
+    ``chance`` the mean probability of being right by guessing uniformly, over the answers whose
+    answer space is finite (None when none is).
     """
 
     n: int
@@ -35,6 +37,7 @@ class Accuracy:
     low: float
     high: float
     chance: float | None
+    clusters: int
 
     def to_json(self) -> dict:
         return {key: round(value, 6) if isinstance(value, float) else value for key, value in asdict(self).items()}
@@ -51,15 +54,18 @@ def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float,
 
 
 def accuracy(records: Sequence[Mapping], label: object = "") -> Accuracy:
-    """Accuracy of ``records``; ``label`` names the cell, and seeds its bootstrap interval."""
+    """Accuracy of ``records``; ``label`` names the cell, and seeds its bootstrap interval. Records
+    with a ``cluster`` key (``with_clusters``) are resampled by cluster; a record without one is
+    a cluster by itself."""
     n = len(records)
     correct = sum(1 for r in records if r["correct"])
     unparsed = sum(1 for r in records if r.get("parsed") is None)
     p = correct / n if n else 0.0
-    low, high = bootstrap_interval([1.0 if r["correct"] else 0.0 for r in records], seed_for("accuracy", label))
+    clusters = [r.get("cluster") or ("record", k) for k, r in enumerate(records)]
+    low, high = bootstrap_interval([1.0 if r["correct"] else 0.0 for r in records], seed_for("accuracy", label), clusters=clusters)
     chances = [r["chance"] for r in records if r.get("chance") is not None]
     mean_chance = sum(chances) / len(chances) if chances else None
-    return Accuracy(n, correct, unparsed, p, sqrt(p * (1 - p) / n) if n else 0.0, low, high, mean_chance)
+    return Accuracy(n, correct, unparsed, p, sqrt(p * (1 - p) / n) if n else 0.0, low, high, mean_chance, len(set(clusters)))
 
 
 def _group(records: Iterable[Mapping], key) -> dict[str, list[Mapping]]:
@@ -129,9 +135,11 @@ def summarize(records: Sequence[Mapping]) -> dict:
     and per task), each task's own metrics, and circular accuracy where questions were rotated.
 
     Accuracy counts each question once: rotations after the first only enter circular accuracy.
+    Every interval resamples the clusters of ``with_clusters`` (``intervals`` says how many).
     """
-    plain = [r for r in records if not r.get("rotation")]
+    plain = with_clusters([r for r in records if not r.get("rotation")])
     summary: dict = {
+        "intervals": clustering_summary(plain),
         "overall": accuracy(plain, "overall").to_json(),
         "by_task": {task: accuracy(rs, ("task", task)).to_json() for task, rs in _group(plain, lambda r: r["task"]).items()},
         "by_modality": {m: accuracy(rs, ("modality", m)).to_json() for m, rs in _group(plain, lambda r: r.get("modality", "video")).items()},
@@ -193,6 +201,8 @@ def exposure_summary(records: Sequence[Mapping]) -> dict | None:
     records = [r for r in records if "exposure" in r]
     if not records:
         return None
+    if "cluster" not in records[0]:
+        records = with_clusters(records)
     summary: dict = {
         "minimums": records[0]["exposure"].get("minimums", {}),
         "overall": shown_cell(records, "overall"),

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from mmhay.scoring.metrics import grid_axes
 
-__all__ = ["run_markdown", "comparison_markdown", "summary_row", "data_label", "run_labels", "exposure_markdown", "shown_table", "headline_markdown", "multi_rows", "MULTI_HEADER"]
+__all__ = ["run_markdown", "comparison_markdown", "summary_row", "data_label", "run_labels", "exposure_markdown", "shown_table", "headline_markdown", "multi_rows", "MULTI_HEADER", "paired_lines", "intervals_line", "p_value_text"]
 
 
 def data_label(identity: Mapping) -> str:
@@ -61,6 +61,8 @@ def run_markdown(metrics: Mapping) -> str:
         "",
         _table(["model"] + _HEADER[1:], [summary_row(model, metrics["overall"], metrics.get("skipped", 0))]),
     ]
+    if metrics.get("intervals"):
+        parts += ["", intervals_line(metrics["intervals"])]
     if metrics.get("skipped"):
         parts += ["", f"{metrics['skipped']} samples were skipped (their answer is in a sound the model cannot hear, or pictures it cannot see); `samples` counts the rest."]
     if metrics.get("usage", {}).get("visual_tokens") is not None:
@@ -214,3 +216,36 @@ def run_labels(runs: Sequence[Mapping]) -> list[str]:
             name = f"{name} · {', '.join(parts)}"
         labels.append(name)
     return labels
+
+
+def intervals_line(intervals: Mapping) -> str:
+    """How a run's intervals were made: over how many clusters of how many samples."""
+    several = intervals.get("clusters_of_several", 0)
+    shared = f", {several} of them holding several samples of one scene (twins)" if several else " (each sample its own)"
+    return (
+        f"95% CIs: percentile bootstrap over {intervals['clusters']} clusters of {intervals['samples']} samples{shared}"
+        ' (docs/metrics.md, "Intervals over clusters").'
+    )
+
+
+def p_value_text(p: float) -> str:
+    """A p-value as read: three significant digits, or "< 0.0001"."""
+    return "< 0.0001" if p < 1e-4 else f"{p:.3g}"
+
+
+def paired_lines(compared: Mapping) -> list[str]:
+    """The paired comparison of two runs (``mmhay.report.paired_runs``) in a few lines of text;
+    the runs are named by their folders (the table above names their models)."""
+    m = compared["mcnemar"]
+    statistic = f", chi-square {m['statistic']:.3f}" if m.get("statistic") is not None else ""
+    left_out = [f"{compared[key]} only in {compared[name]}" for key, name in (("only_in_first", "first"), ("only_in_second", "second")) if compared[key]]
+    return [
+        f"Paired comparison on {compared['samples']} samples both runs scored ({compared['clusters']} clusters)"
+        + (f"; left out: {', '.join(left_out)}" if left_out else "")
+        + ":",
+        f"  first  {compared['first']}: {_pct(compared['first_accuracy'])}%",
+        f"  second {compared['second']}: {_pct(compared['second_accuracy'])}%",
+        f"  difference (first - second): {100 * compared['difference']:+.1f} points, 95% CI {100 * compared['low']:+.1f} to {100 * compared['high']:+.1f} (paired cluster bootstrap)",
+        f"  McNemar ({m['test']}{statistic}): {compared['only_first_right']} right only in the first, "
+        f"{compared['only_second_right']} only in the second, p = {p_value_text(m['p_value'])}",
+    ]
