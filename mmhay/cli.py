@@ -265,10 +265,12 @@ def _report(args) -> int:
     from mmhay.scoring.report import paired_lines
 
     runs = [load_run(run)[0] for run in args.runs]
-    paired = paired_runs(*args.runs) if len(runs) == 2 else None  # refused before anything is written
+    paired = paired_runs(*args.runs) if len(runs) == 2 else None
     _print_runs(runs, grid=len(runs) == 1)
     if paired:
         print("\n".join(paired_lines(paired)))
+    elif len(runs) == 2:
+        print(f"no paired comparison: {args.runs[1]} shares no sample with {args.runs[0]} (matched by id, task and answer, on data of one config and seed)")
     if args.out:
         print(f"wrote {write_report(args.runs, args.out, pictures=not args.no_pictures, paired=paired)}")
     return 0

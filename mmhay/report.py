@@ -44,17 +44,18 @@ def load_run(run: Path) -> tuple[dict, list[dict]]:
     return loaded, records
 
 
-def paired_runs(first: Path, second: Path) -> dict:
+def paired_runs(first: Path, second: Path) -> dict | None:
     """Two runs compared on the samples both scored (``paired_comparison``), with their folders
-    and labels; a ``DatasetError`` when they share no sample: runs on data of another config or
-    seed (their sample ids name other samples), or on samples none of which the other answered."""
+    and labels; None when they share no sample: runs on data of another config or seed (their
+    sample ids name other samples), or on samples none of which the other answered (two runs of
+    different suites are still shown side by side, unpaired)."""
     (a, records_a), (b, records_b) = load_run(Path(first)), load_run(Path(second))
     labels = run_labels([a, b])
     # the config key and seed name the samples: ids of other data are other samples
     same_data = all(a["data"].get(key) == b["data"].get(key) for key in ("config_key", "seed") if key in a["data"] and key in b["data"])
     compared = paired_comparison(records_a, records_b, seed_for("paired", *labels)) if same_data else None
     if compared is None:
-        raise DatasetError(Path(second), f"shares no sample with {first} (matched by id, task and answer, on data of one config and seed); a paired comparison needs runs on the same samples")
+        return None
     return {"first": str(first), "second": str(second), "first_label": labels[0], "second_label": labels[1], **compared}
 
 
