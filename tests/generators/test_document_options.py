@@ -8,6 +8,7 @@ import base64
 import io
 import json
 import threading
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import cv2
@@ -20,6 +21,7 @@ from mmhay.build import build_suite, iter_built_samples
 from mmhay.config import parse_suite
 from mmhay.errors import ConfigError
 from mmhay.evaluate import EvalSettings, evaluate, open_data
+from mmhay.schema import rotations
 
 K = 3  # options
 SUITE = {
@@ -69,6 +71,9 @@ def test_the_picture_at_the_answer_is_the_pasted_one_and_turns_with_its_letter(b
     for row in rows:  # rotation r shows at letter i the picture rotation 0 showed at i - r
         for i, picture in enumerate(row.media.render_options()):
             assert np.array_equal(picture, first[row.group][(i - row.rotation) % K])
+    # rotated at evaluation (``mmhay eval --circular`` of a build without rotations): the same
+    turned = [r for row in rows if row.rotation == 0 for r in rotations(replace(row, group=""))]
+    assert [(r.answer, [o.tiles[0] for o in r.media.options]) for r in turned] == [(r.answer, [o.tiles[0] for o in r.media.options]) for r in rows]
 
 
 class Recorder:
