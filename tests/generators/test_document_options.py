@@ -22,6 +22,7 @@ from mmhay.config import parse_suite
 from mmhay.errors import ConfigError
 from mmhay.evaluate import EvalSettings, evaluate, open_data
 from mmhay.schema import rotations
+from mmhay.verify import check_sample
 
 K = 3  # options
 SUITE = {
@@ -71,6 +72,9 @@ def test_the_picture_at_the_answer_is_the_pasted_one_and_turns_with_its_letter(b
     for row in rows:  # rotation r shows at letter i the picture rotation 0 showed at i - r
         for i, picture in enumerate(row.media.render_options()):
             assert np.array_equal(picture, first[row.group][(i - row.rotation) % K])
+    assert check_sample(rows[1]) == []  # mmhay audit agrees, and finds a wrong picture at the letter
+    wrong = replace(rows[1], answer=chr(ord("A") + (ord(rows[1].answer) - ord("A") + 1) % K))
+    assert "option picture at" in " ".join(check_sample(wrong))
     # rotated at evaluation (``mmhay eval --circular`` of a build without rotations): the same
     turned = [r for row in rows if row.rotation == 0 for r in rotations(replace(row, group=""))]
     assert [(r.answer, [o.tiles[0] for o in r.media.options]) for r in turned] == [(r.answer, [o.tiles[0] for o in r.media.options]) for r in rows]
