@@ -1,11 +1,12 @@
 """Models behind an OpenAI-compatible chat completions endpoint (OpenAI, vLLM, SGLang, LM Studio, ...).
 
 ``openai:MODEL`` posts each request to ``BASE_URL/chat/completions``: frames and images as
-base64 data URLs (options that are pictures inside the question text, at their letters), sound as base64 WAV (``input_audio``) when ``audio=true``. Up to
-``concurrency`` requests are in flight at once; a request that meets 429, a 5xx, a timeout or a
-dropped connection is tried again after an exponential backoff (``Retry-After`` honoured). The
-key is read from the environment variable ``api_key_env`` names and goes nowhere but the
-``Authorization`` header: not into the run, the cache, the logs or any error message.
+base64 data URLs (options that are pictures inside the question, each after its letter), sound
+as base64 WAV (``input_audio``) when ``audio=true``. Up to ``concurrency`` requests are in
+flight at once; a request that meets 429, a 5xx, a timeout or a dropped connection is tried
+again after an exponential backoff (``Retry-After`` honoured). The key is read from the
+environment variable ``api_key_env`` names and goes nowhere but the ``Authorization`` header:
+not into the run, the cache, the logs or any error message.
 """
 
 from __future__ import annotations
