@@ -1,7 +1,7 @@
 """The files a built sample is written to, its dataset columns, and reading it back.
 
 A video sample is ``videos/NNNNNN.mp4`` (with its soundtrack, if any); an image sample is
-``images/NNNNNN-K.png``, one per image, also stored in the dataset as ``datasets.Image``; a sound
+``images/NNNNNN-K.png``, one per image (then one per option picture), also stored in the dataset as ``datasets.Image``; a sound
 sample is ``audio/NNNNNN.flac``, also stored as ``datasets.Audio``. A sample read back is a
 composition (or gallery) of its files.
 """
@@ -24,7 +24,10 @@ def media_files(sample: Sample) -> list[str]:
     """The files (relative to the build folder) that hold ``sample``'s media."""
     media = sample.media
     if isinstance(media, Gallery):
-        return [f"images/{sample.index:06d}-{k}.png" for k in range(len(media.images))]
+        # option pictures follow the images, as MM-NIAH appends them to images_list; a rotation's
+        # (``--circular``) are its question's files, in its own option order
+        n, k = len(media.images), len(media.options)
+        return [f"images/{sample.index:06d}-{i}.png" for i in range(n)] + [f"images/{sample.index:06d}-{n + (i - sample.rotation) % k}.png" for i in range(k)]
     if not media.segments:
         return [f"audio/{sample.index:06d}.flac"]
     return [f"videos/{sample.index:06d}.mp4"]
@@ -38,7 +41,7 @@ def write_media(sample: Sample, out: Path) -> None:
 
     media, names = sample.media, media_files(sample)
     if isinstance(media, Gallery):
-        for name, pixels in zip(names, media.render()):
+        for name, pixels in zip(names, media.render() + media.render_options()):
             path = out / name
             partial = temporary_path(path)
             try:
@@ -86,7 +89,8 @@ def read_media(sample: Sample, out: Path) -> Composition | Gallery:
                 continue
             ref = FileRef.image(out / next(files))
             items.append(Mosaic((ref,), 1, 1, item.size))
-        return Gallery(tuple(items))
+        options = tuple(Mosaic((FileRef.image(out / next(files)),), 1, 1, option.size) for option in sample.media.options)
+        return Gallery(tuple(items), options)
     if not sample.media.segments:
         return Composition.from_sound_file(out / names[0])
     return Composition.from_file(out / names[0])

@@ -206,10 +206,13 @@ class DistractorSettings(_Settings):
 
 
 class QuestionSettings(_Settings):
-    """How questions are asked: multiple ``choice`` with ``options`` options, or ``open``-ended."""
+    """How questions are asked: multiple ``choice`` with ``options`` options, or ``open``-ended.
+    ``option_media: image`` makes the options of a question about a picture pictures (MM-NIAH's
+    ``choices_image_path``; the document generator's retrieval_image), not words."""
 
     form: Form = "choice"
     options: Int = Field(4, ge=2, le=26)
+    option_media: Literal["text", "image"] = "text"
 
 
 class GridSettings(_Settings):
@@ -277,7 +280,7 @@ class GridSettings(_Settings):
 PROTOCOLS = ("vnbench", "vniah", "vniah_d", "timescope", "mlvu_needle")
 
 # (section, key) of the settings added after suites were first keyed (see SuiteConfig.key)
-_LATER_SETTINGS = (("audio", "peak_dbfs"), ("distractors", "offset"), ("needle", "questions"), ("haystack", "text"), ("grid", "bed"))
+_LATER_SETTINGS = (("audio", "peak_dbfs"), ("distractors", "offset"), ("needle", "questions"), ("haystack", "text"), ("grid", "bed"), ("question", "option_media"))
 
 
 class SuiteConfig(_Settings):
@@ -383,6 +386,7 @@ def parse_suite(data: Any, *, origin: str = "<config>", folder: Path | None = No
         registry("task").get(task, source=origin, key=f"grid.task[{k}]")
     _check_zero_counts(suite, origin)
     _check_needles_fit(suite, origin)
+    _check_option_media(suite, origin)
     if suite.protocol in ("vniah", "vniah_d") and suite.grid.depth is None:
         raise ConfigError(origin, "protocol", f"{suite.protocol} reports the mean over depth x length cells: the suite needs grid.depth", suite.protocol)
     return suite
@@ -405,6 +409,16 @@ def _check_zero_counts(suite: SuiteConfig, origin: str) -> None:
                 f"a count of 0 is asked by the counting tasks only ({counting}); {name} shows at least one needle",
                 0,
             )
+
+
+def _check_option_media(suite: SuiteConfig, origin: str) -> None:
+    """Refuse picture options where no question has them: retrieval_image, asked as a choice."""
+    if suite.question.option_media != "image":
+        return
+    if "retrieval_image" not in (suite.grid.task or [suite.task]):
+        raise ConfigError(origin, "question.option_media", "pictures as options are built for retrieval_image (generator: document) only; no task of the suite is", "image")
+    if suite.question.form != "choice":
+        raise ConfigError(origin, "question.option_media", "pictures as options need question.form: choice", "image")
 
 
 def _check_needles_fit(suite: SuiteConfig, origin: str) -> None:

@@ -304,6 +304,8 @@ def shown_media(sample: Sample, adapter: Adapter, settings: EvalSettings) -> dic
     if isinstance(media, Gallery):
         if adapter.needs_frames:
             shown["images"] = tuple(media.render())
+            if media.options:  # options that are pictures (MM-NIAH's choices_image_path)
+                shown["option_images"] = tuple(media.render_options())
             if any(isinstance(item, str) for item in media.items):
                 counter = iter(range(len(media.images)))
                 shown["interleaved"] = tuple(item if isinstance(item, str) else next(counter) for item in media.items)

@@ -105,12 +105,16 @@ class Mosaic:
 
 @dataclass(frozen=True)
 class Gallery:
-    """The media of an image sample: mosaics (and pictures) in order, with optional text between them."""
+    """The media of an image sample: mosaics (and pictures) in order, with optional text between
+    them. ``options`` are pictures that are a question's options (MM-NIAH's ``choices_image_path``),
+    in option order: shown after the question, each at its letter, not among ``images``."""
 
     items: tuple[Union[Mosaic, str], ...]
+    options: tuple[Mosaic, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "items", tuple(self.items))
+        object.__setattr__(self, "options", tuple(self.options))
 
     @property
     def images(self) -> list[Mosaic]:
@@ -120,8 +124,15 @@ class Gallery:
         """Every image, in order."""
         return [mosaic.render() for mosaic in self.images]
 
+    def render_options(self) -> list[np.ndarray]:
+        """Every option picture, in option order."""
+        return [mosaic.render() for mosaic in self.options]
+
     def to_json(self) -> dict:
-        return {"schema": GALLERY_SCHEMA, "items": [item if isinstance(item, str) else item.to_json() for item in self.items]}
+        data = {"schema": GALLERY_SCHEMA, "items": [item if isinstance(item, str) else item.to_json() for item in self.items]}
+        if self.options:  # galleries without option pictures write what they always wrote
+            data["options"] = [option.to_json() for option in self.options]
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping | str) -> "Gallery":
@@ -129,7 +140,8 @@ class Gallery:
             data = json.loads(data)
         if data.get("schema") != GALLERY_SCHEMA:
             raise ValueError(f"not a {GALLERY_SCHEMA}: {data.get('schema')!r}")
-        return cls(tuple(item if isinstance(item, str) else Mosaic.from_json(item) for item in data["items"]))
+        options = tuple(Mosaic.from_json(option) for option in data.get("options", ()))
+        return cls(tuple(item if isinstance(item, str) else Mosaic.from_json(item) for item in data["items"]), options)
 
 
 def document_text(items) -> str:

@@ -128,6 +128,8 @@ def _check_no_text_needles(data: Path, manifest: dict) -> None:
     hidden = [t for t in tasks if isinstance(t, str) and t.endswith("_text")]
     if hidden:
         raise ConfigError(data, "task", f"{', '.join(hidden)} hide needles in the text between images, which an lmms-eval task drops; evaluate with mmhay eval", hidden[0])
+    if (config.get("question") or {}).get("option_media") == "image":  # lmms-eval shows every picture before the text
+        raise ConfigError(data, "question.option_media", "options that are pictures go after the question, at their letters, which an lmms-eval task cannot place; evaluate with mmhay eval", "image")
 
 
 def _check_manifest(data: Path, manifest: dict) -> None:

@@ -108,15 +108,20 @@ class Sample:
 def rotations(sample: Sample) -> list[Sample]:
     """The K rotations of a multiple-choice sample (its options turned 0..K-1 places), linked by
     ``group``: circular evaluation counts the question right only if every rotation is. Other
-    answer types have one rotation, the sample itself."""
+    answer types have one rotation, the sample itself. Options that are pictures (a gallery's
+    ``options``) turn with their letters."""
     from dataclasses import replace
 
     if sample.answer_type is not AnswerType.CHOICE or len(sample.options) < 2:
         return [replace(sample, group=sample.id, rotation=0)]
     k = len(sample.options)
     right = ord(sample.answer) - ord("A")
+    pictures = getattr(sample.media, "options", ())
     turned = []
     for r in range(k):
         options = tuple(sample.options[(i - r) % k] for i in range(k))
-        turned.append(replace(sample, id=f"{sample.id}-r{r}" if r else sample.id, options=options, answer=option_letter((right + r) % k), group=sample.id, rotation=r))
+        media = replace(sample.media, options=tuple(pictures[(i - r) % k] for i in range(k))) if pictures else sample.media
+        turned.append(
+            replace(sample, id=f"{sample.id}-r{r}" if r else sample.id, options=options, answer=option_letter((right + r) % k), media=media, group=sample.id, rotation=r)
+        )
     return turned

@@ -124,15 +124,19 @@ class NeedleStream(IterableDataset):
 
 def example_for(sample, frames: int, sampler: str = "uniform", *, index: int | None = None) -> dict:
     """One training example: the chat, its pixels, and where they came from."""
+    from mmhay.adapters import split_at_pictures
     from mmhay.gallery import Gallery
     from mmhay.prompts import prompt_for
     from mmhay.sampling import footage_for, frame_rate, plan_frames, render_plan
 
     media = sample.media
     example: dict[str, Any] = {"id": sample.id, "index": sample.index if index is None else index, "task": sample.task, "answer": sample.answer}
+    prompt: list[dict] = [{"type": "text", "text": prompt_for(sample)}]
     if isinstance(media, Gallery):
-        example["images"] = list(media.render())
-        placeholders = [{"type": "image"} for _ in example["images"]]
+        example["images"] = list(media.render()) + list(media.render_options())
+        placeholders = [{"type": "image"} for _ in media.images]
+        if media.options:  # options that are pictures: each at its letter's <image>, after the images
+            prompt = [{"type": "image"} if isinstance(part, int) else {"type": "text", "text": part} for part in split_at_pictures(prompt[0]["text"], len(media.options), sample.id)]
     else:
         plan = plan_frames(sampler, footage_for(sample), frames)
         pixels, times = render_plan(media, plan)
@@ -143,7 +147,7 @@ def example_for(sample, frames: int, sampler: str = "uniform", *, index: int | N
         example["duration"] = float(media.duration)
         placeholders = [{"type": "video"}]
     example["messages"] = [
-        {"role": "user", "content": [*placeholders, {"type": "text", "text": prompt_for(sample)}]},
+        {"role": "user", "content": [*placeholders, *prompt]},
         {"role": "assistant", "content": [{"type": "text", "text": str(sample.answer)}]},
     ]
     return example

@@ -156,6 +156,11 @@ def check_sample(sample) -> list[str]:
             shown = error(image, {"box": box, "source": entry["source"], "start": 0}, Fraction(0), image.shape[1::-1])
             if shown >= SHOWS:
                 problems.append(f"{entry['label']} does not show in image {entry['image']} (error {shown:.1f})")
+        if media.options and entries:  # options that are pictures: the answer's is the pasted one
+            picture = media.options[ord(sample.answer) - ord("A")].render()
+            shown = error(picture, {"box": [0, 0, *picture.shape[1::-1]], "source": entries[0]["source"], "start": 0}, Fraction(0), picture.shape[1::-1])
+            if shown >= SHOWS:
+                problems.append(f"the option picture at {sample.answer} is not {entries[0]['label']} (error {shown:.1f})")
         return problems
     if not media.segments or "samples" in (entries[0] if entries else {}):
         audio = media.audio()[0]

@@ -15,7 +15,7 @@ import numpy as np
 from mmhay.errors import ConfigError
 from mmhay.registry import registry
 
-__all__ = ["ADAPTERS", "Adapter", "Answer", "Request", "create_adapter", "parse_model_args"]
+__all__ = ["ADAPTERS", "Adapter", "Answer", "Request", "create_adapter", "parse_model_args", "prompt_parts", "split_at_pictures"]
 
 ADAPTERS = registry("adapter")
 
@@ -27,7 +27,9 @@ class Request:
     A video sample gives ``frames``, with ``frame_times`` (the seconds at which each is shown)
     and ``fps`` (the video's rate, when known): processors that encode time use both. An image
     sample gives ``images``, and in ``interleaved`` the texts and image indices in reading
-    order when the images come with text between them. A sample with sound gives ``audio`` at
+    order when the images come with text between them; ``option_images`` are options that are
+    pictures, shown inside the prompt at its ``<image>`` placeholders (``A. <image>``), in order
+    (``prompt_parts``). A sample with sound gives ``audio`` at
     ``audio_rate`` to models that hear. ``facets`` describe the answer space (baselines use them).
     ``reference`` is the right answer, given only to likelihood scoring of an open answer, which
     teacher-forces it (``mmhay.adapters.likelihood``); empty otherwise.
@@ -44,6 +46,7 @@ class Request:
     fps: float | None = None
     images: tuple[np.ndarray, ...] = ()
     interleaved: tuple[str | int, ...] = ()  # text and image indices in reading order, before the prompt
+    option_images: tuple[np.ndarray, ...] = ()  # the options' pictures, at the prompt's <image>s
     audio: np.ndarray | None = None  # float32 [channels, samples]
     audio_rate: int | None = None
     facets: Mapping[str, Any] = field(default_factory=dict)
@@ -90,6 +93,36 @@ class Adapter(Protocol):
         """One answer per request, in order. A batch is of one kind of media (video, images,
         audio or none), as the evaluator groups them."""
         ...
+
+
+def prompt_parts(request: Request, shows_pictures: bool = True) -> list[str | int]:
+    """The prompt as text pieces and option picture indices, in reading order: each ``<image>``
+    of the prompt is the next of ``option_images`` (MM-NIAH's ``A. <image>``); the prompt alone
+    where there are none. A ``ModelError`` where the adapter does not show pictures with this
+    request's media (``shows_pictures``), and the options would be lost."""
+    from mmhay.errors import ModelError
+
+    if request.option_images and not shows_pictures:
+        raise ModelError(f"{request.key}: its options are pictures, which this model is not shown with this media; evaluate it with one that takes images")
+    return split_at_pictures(request.prompt, len(request.option_images), request.key)
+
+
+def split_at_pictures(prompt: str, pictures: int, key: str = "") -> list[str | int]:
+    """``prompt`` cut at its ``<image>`` placeholders into text pieces and the indices 0, 1, ...
+    of the ``pictures`` shown there; the prompt alone where there are none."""
+    from mmhay.errors import ModelError
+    from mmhay.gallery import IMAGE_PLACEHOLDER
+
+    if not pictures:
+        return [prompt]
+    pieces = prompt.split(IMAGE_PLACEHOLDER)
+    if len(pieces) - 1 != pictures:
+        raise ModelError(f"{key}: the prompt has {len(pieces) - 1} {IMAGE_PLACEHOLDER} places for {pictures} option pictures")
+    parts: list[str | int] = []
+    for k, piece in enumerate(pieces):
+        parts += [piece] if piece else []
+        parts += [k] if k < pictures else []
+    return parts
 
 
 def parse_model_args(text: str | None) -> dict[str, str]:

@@ -1,11 +1,12 @@
 """Models behind an OpenAI-compatible chat completions endpoint (OpenAI, vLLM, SGLang, LM Studio, ...).
 
 ``openai:MODEL`` posts each request to ``BASE_URL/chat/completions``: frames and images as
-base64 data URLs, sound as base64 WAV (``input_audio``) when ``audio=true``. Up to
-``concurrency`` requests are in flight at once; a request that meets 429, a 5xx, a timeout or a
-dropped connection is tried again after an exponential backoff (``Retry-After`` honoured). The
-key is read from the environment variable ``api_key_env`` names and goes nowhere but the
-``Authorization`` header: not into the run, the cache, the logs or any error message.
+base64 data URLs (options that are pictures inside the question, each after its letter), sound
+as base64 WAV (``input_audio``) when ``audio=true``. Up to ``concurrency`` requests are in
+flight at once; a request that meets 429, a 5xx, a timeout or a dropped connection is tried
+again after an exponential backoff (``Retry-After`` honoured). The key is read from the
+environment variable ``api_key_env`` names and goes nowhere but the ``Authorization`` header:
+not into the run, the cache, the logs or any error message.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from mmhay.adapters import ADAPTERS, Answer, Request
+from mmhay.adapters import ADAPTERS, Answer, Request, prompt_parts
 from mmhay.errors import ConfigError
 
 __all__ = ["APISettings", "APIModel", "api_model"]
@@ -219,7 +220,8 @@ class APIModel:
             times = ", ".join(f"{t:.1f}" for t in request.frame_times)
             content.append({"type": "text", "text": f"{len(request.frames)} frames of a {request.duration:.1f}-second video, shown at {times} seconds:"})
             content += [self._image(frame) for frame in request.frames]
-        content.append({"type": "text", "text": request.prompt})
+        # options that are pictures go inside the question, each after its letter (MM-NIAH's A. <image>)
+        content += [self._image(request.option_images[part]) if isinstance(part, int) else {"type": "text", "text": part} for part in prompt_parts(request)]
         body: dict[str, Any] = {
             "model": s.model,
             "messages": [{"role": "user", "content": content}],
@@ -241,7 +243,7 @@ class APIModel:
     def _received(self, request: Request) -> dict:
         """The sizes the pictures were sent at (``Answer.received``)."""
         if request.images:
-            return {"image_sizes": [list(self._sent_size(i.shape[1], i.shape[0])) for i in request.images]}
+            return {"image_sizes": [list(self._sent_size(i.shape[1], i.shape[0])) for i in (*request.images, *request.option_images)]}
         if request.frames is not None and len(request.frames):
             return {"frame_sizes": [list(self._sent_size(f.shape[1], f.shape[0])) for f in request.frames]}
         return {}

@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS calls (
 
 
 def media_digest(request: Request) -> str:
-    """SHA-256 of everything the model is shown: pixels, frame times, images, sound."""
+    """SHA-256 of everything the model is shown: pixels, frame times, images, option pictures, sound."""
     digest = hashlib.sha256()
 
     def add(label: str, array: np.ndarray | None) -> None:
@@ -62,6 +62,8 @@ def media_digest(request: Request) -> str:
     digest.update(json.dumps([round(t, 6) for t in request.frame_times]).encode())
     for image in request.images:
         add("image", image)
+    for image in request.option_images:  # options that are pictures, in option order (none: the key as before)
+        add("option", image)
     digest.update(json.dumps(list(request.interleaved)).encode())
     add("audio", request.audio)
     digest.update(f"rate:{request.audio_rate}".encode())

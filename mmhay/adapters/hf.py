@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from mmhay.adapters import ADAPTERS, Answer, Request
+from mmhay.adapters import ADAPTERS, Answer, Request, prompt_parts
 from mmhay.adapters.audio_visual import sound_arguments, sound_batch_key, sound_content, sound_extractor, thinker_config, with_soundtrack_flag, woven_prompts
 from mmhay.adapters.received import received_inputs
 from mmhay.adapters.video_metadata import video_metadata
@@ -352,7 +352,7 @@ class HFModel:
             content.append({"type": "video"})
         elif kind == "frames":
             content += [{"type": "image"} for _ in request.frames]
-        content.append({"type": "text", "text": request.prompt})
+        content += [{"type": "image"} if isinstance(part, int) else {"type": "text", "text": part} for part in prompt_parts(request, kind == "images")]
         return self.processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False)
 
     def _inputs(self, requests: Sequence[Request], texts: Sequence[str] | None = None):
@@ -363,7 +363,7 @@ class HFModel:
         if kind.startswith("audio"):
             extra.update(sound_arguments(self.processor, requests, kind, self.as_video))
         if kind == "images":
-            extra["images"] = [list(r.images) for r in requests]
+            extra["images"] = [[*r.images, *r.option_images] for r in requests]  # option pictures after the images, as the prompt places them
         elif kind == "frames" or (kind == "audio+video" and not self.as_video):
             extra["images"] = [list(r.frames) for r in requests]
         elif kind in ("video", "audio+video"):

@@ -27,7 +27,7 @@ def received_inputs(processor, config, requests: Sequence[Request], inputs, kind
             for row, request, size in zip(received, requests, sizes):
                 row["frame_sizes"] = [size] * len(request.frames)
     elif kind in ("images", "frames"):
-        counts = [len(r.images) if kind == "images" else len(r.frames) for r in requests]
+        counts = [len(r.images) + len(r.option_images) if kind == "images" else len(r.frames) for r in requests]
         sizes = _image_input_sizes(processor, config, inputs, sum(counts))
         if sizes:
             for row, count in zip(received, counts):

@@ -8,7 +8,8 @@ texts in order, each image written as ``<image>`` (``mmhay.gallery.document_text
 sentence goes between two sentences of a passage (or at a passage's start or end), where its
 depth comes nearest the depth asked; a pasted picture's depth is its image's. Facets: ``depth``
 is the 0.2-wide bin of the needles' mean depth (MM-NIAH's ``int(depth / 0.2)``, a depth of 1 in
-the last bin), ``length`` the number of images.
+the last bin), ``length`` the number of images. With ``question.option_media: image``,
+retrieval_image's options are pictures (the gallery's ``options``), shown after the question.
 """
 
 from __future__ import annotations
@@ -156,6 +157,7 @@ class DocumentGenerator:
             image_pool=self.needles,
             rng=sample_rng(self.config_key, suite.seed, index, Stream.QUESTION),
             position=lambda k: balanced_position(self.config_key, suite.seed, index, k),
+            option_media=suite.question.option_media,
         )
         question = task.obj(scene)
         depths = [p.depth for p in text_placed] + [p.depth for p in pasted]
@@ -182,12 +184,24 @@ class DocumentGenerator:
             options=question.options,
             answer=question.answer,
             answer_type=question.answer_type,
-            media=Gallery(tuple(items)),
+            media=Gallery(tuple(items), self._option_pictures(question.detail.get("option_labels", ()))),
             truth=truth,
             facets=facets,
             seed=suite.seed,
             index=index,
         )
+
+    def _option_pictures(self, labels) -> tuple[Mosaic, ...]:
+        """The pictures that are the options (``question.option_media: image``), in option order:
+        each needle's picture alone, its longer side the image's shorter side."""
+        by_label = {needle.label: needle for needle in self.needles}
+        side = min(self.suite.image.cell)
+        pictures = []
+        for label in labels:
+            needle = by_label[label]
+            size = (side, max(1, round(side / needle.aspect))) if needle.aspect >= 1 else (max(1, round(side * needle.aspect)), side)
+            pictures.append(Mosaic((needle.ref,), 1, 1, size))
+        return tuple(pictures)
 
     def _boxes(self, pasted, count: int, rng: np.random.Generator) -> list[tuple[int, int, int, int]]:
         """A box for each pasted picture: its longer side ``needle.scale`` of the image's shorter

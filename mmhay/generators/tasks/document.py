@@ -2,7 +2,8 @@
 
 ``retrieval_text``: a secret-word (or passkey) sentence among the filler; what is it.
 ``counting_text``: several "The little penguin counted N needles." sentences; the counts, in order.
-``retrieval_image``: a small picture pasted into one image; which picture is it.
+``retrieval_image``: a small picture pasted into one image; which picture is it (its options the
+pictures' descriptions, or with ``question.option_media: image`` the pictures themselves).
 ``counting_image``: one picture pasted into some of the images, 0 or more times each; the count
 in each image, in image order.
 
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mmhay.gallery import IMAGE_PLACEHOLDER
 from mmhay.generators.needles import Needle
 from mmhay.generators.tasks import Question, choice_question, pick, register_task
 from mmhay.schema import AnswerType
@@ -76,6 +78,7 @@ class DocumentScene:
     image_pool: tuple[Needle, ...]
     rng: np.random.Generator
     position: Callable[[int], int]
+    option_media: str = "text"  # "image": retrieval_image's options are the pictures themselves
 
 
 def _target(facets: Mapping, rng: np.random.Generator) -> float:
@@ -157,8 +160,12 @@ def retrieval_image(scene: DocumentScene) -> Question:
     text = "A small picture is pasted into one of the images of this document. What does it show?"
     if scene.form == "open":
         return Question(text, (), needle.label, AnswerType.TEXT, needle)
-    wrong = [n.description for n in pick(scene.image_pool, scene.options - 1, scene.rng, exclude={needle.label})]
-    text, options, answer = choice_question(text, needle.description, wrong, scene.position(scene.options))
+    wrong = pick(scene.image_pool, scene.options - 1, scene.rng, exclude={needle.label})
+    if scene.option_media == "image":  # MM-NIAH's choices_image_path: each option "<image>", its picture shown there
+        text = "A small picture is pasted into one of the images of this document. Which of these pictures is it?"
+        text, labels, answer = choice_question(text, needle.label, [n.label for n in wrong], scene.position(scene.options))
+        return Question(text, (IMAGE_PLACEHOLDER,) * len(labels), answer, AnswerType.CHOICE, needle, detail={"option_labels": list(labels)})
+    text, options, answer = choice_question(text, needle.description, [n.description for n in wrong], scene.position(scene.options))
     return Question(text, options, answer, AnswerType.CHOICE, needle)
 
 
