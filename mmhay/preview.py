@@ -51,6 +51,8 @@ def preview_sample(sample: Sample, out: str | Path, *, frames: int = 12) -> Prev
         tiles = _gallery_tiles(sample)
         _save_png(np.concatenate(tiles, axis=1), media)
         rows = [np.concatenate(tiles[k : k + _COLUMNS], axis=1) for k in range(0, len(tiles), _COLUMNS)]
+        if sample.media.options:  # the option pictures, in letter order, the answer's outlined
+            rows.append(np.concatenate(_option_tiles(sample), axis=1))
         width = max(_TILE_WIDTH * _COLUMNS, *(row.shape[1] for row in rows))
         _save_png(_stack(_header(sample, width, _text_needle_lines(sample)), rows), sheet)
     elif not sample.media.segments:
@@ -189,6 +191,26 @@ def _tile(pixels: np.ndarray, t: Fraction, rate: Fraction, entries) -> np.ndarra
     tile.paste(frame, (0, 0))
     tile.paste(caption, (0, frame.height))
     return np.asarray(tile)
+
+
+def _option_tiles(sample: Sample) -> list[np.ndarray]:
+    """A question's option pictures, each under its letter, the right one outlined in red."""
+    from PIL import Image, ImageDraw
+
+    from mmhay.media.captions import font
+    from mmhay.schema import option_letter
+
+    tiles = []
+    for k, pixels in enumerate(sample.media.render_options()):
+        image = Image.new("RGB", (pixels.shape[1] + 8, pixels.shape[0] + 30), (255, 255, 255))
+        image.paste(Image.fromarray(pixels), (0, 30))
+        draw = ImageDraw.Draw(image)
+        letter = option_letter(k)
+        draw.text((4, 4), f"option {letter}", fill=NEEDLE_COLOR if letter == sample.answer else (0, 0, 0), font=font(16))
+        if letter == sample.answer:
+            draw.rectangle([0, 30, pixels.shape[1] - 1, 30 + pixels.shape[0] - 1], outline=NEEDLE_COLOR, width=4)
+        tiles.append(np.asarray(image))
+    return tiles
 
 
 def _text_needle_lines(sample: Sample) -> list[str]:

@@ -164,3 +164,19 @@ def test_picture_options_are_refused_where_no_question_has_them():
         parse_suite({**SUITE, "task": "retrieval_text"})
     with pytest.raises(ConfigError, match="question.form: choice"):
         parse_suite({**SUITE, "question": {"form": "open", "option_media": "image"}})
+
+
+def test_the_preview_shows_the_option_pictures_under_their_letters_the_answer_outlined(built):
+    from mmhay.preview import NEEDLE_COLOR, _option_tiles
+
+    sample = built[1][0]
+    tiles = _option_tiles(sample)
+    options = sample.media.render_options()
+    assert len(tiles) == len(options) == len(sample.options)
+    right = ord(sample.answer) - ord("A")
+    for k, (tile, option) in enumerate(zip(tiles, options)):
+        h, w = option.shape[:2]
+        outlined = (tile[30 : 30 + h, 0] == NEEDLE_COLOR).all()
+        assert outlined == (k == right)
+        inner = tile[34 : 26 + h, 4 : w - 4]
+        assert (inner == option[4:-4, 4:-4]).all()  # the option's own pixels, in letter order
