@@ -80,7 +80,7 @@ def test_each_ingredient_of_the_cache_key_changed_asks_the_model_again(tiny_qwen
     shutil.copytree(snapshot, repo / "snapshots" / ("b" * 40), symlinks=True)
     (repo / "refs" / "main").write_text("b" * 40)
     model = create_adapter("hf:mmhay/tiny", {"max_new_tokens": "1"})
-    assert model.identity()["checkpoint"]["revision"] == "b" * 40
+    assert model.checkpoint["revision"] == "b" * 40
     assert asked(model) == 1, "another hub revision with the same files"
     with pytest.raises(DatasetError, match="another model"):
         evaluate(data, model, runs[0], EvalSettings(frames=2, render_workers=0), cache=answers)
