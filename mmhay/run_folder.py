@@ -35,7 +35,7 @@ def claim_run_folder(out: Path, run: dict) -> None:
         if isinstance(previous, dict) and _without_software(previous) == _without_software(run):
             # answers of two environments in one run could not be told apart: what makes the
             # answers must be as it was; other software may differ, and the first record stays
-            change = first_difference(previous.get("software"), run.get("software", {}), OUTPUT_SOFTWARE)
+            change = first_difference(previous.get("software"), run.get("software", {}), OUTPUT_SOFTWARE) or _model_software_difference(previous, run)
             if change:
                 raise DatasetError(out, f"holds a run made with other software ({change}); resume it there, or choose another --out")
             log.warning("%s: resumed with other software beside mmhay (%s); run.json keeps the first record", out, first_difference(previous.get("software"), run.get("software", {})))
@@ -48,7 +48,21 @@ def claim_run_folder(out: Path, run: dict) -> None:
 
 
 def _without_software(run: dict) -> dict:
-    return {key: value for key, value in run.items() if key != "software"}
+    """``run`` less its software record, and the model's (versions its answers are keyed on):
+    the software is compared apart, to say which version differs."""
+    rest = {key: value for key, value in run.items() if key != "software"}
+    if isinstance(rest.get("model"), dict):
+        rest["model"] = {key: value for key, value in rest["model"].items() if key != "software"}
+    return rest
+
+
+def _model_software_difference(previous: dict, run: dict) -> str:
+    """The first way the software the model's answers are keyed on (``mmhay.adapters.fingerprint``) differs, or ""."""
+    there, here = (record.get("model", {}).get("software", {}) for record in (previous, run))
+    for name in sorted(set(there) | set(here)):
+        if there.get(name) != here.get(name):
+            return f"{name} {there.get(name, 'not recorded')} there, {here.get(name, 'not recorded')} here"
+    return ""
 
 
 def _record_files(out: Path) -> list[Path]:

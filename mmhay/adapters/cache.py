@@ -2,6 +2,8 @@
 
 An answer is stored under the digest of (model identity and generation settings, prompt, the
 bytes of the media shown, and the reference answer where likelihood scoring teacher-forces it).
+A transformers model's identity holds its files, revision and software
+(``mmhay.adapters.fingerprint``), so an edited or upgraded setup asks again.
 The store is SQLite in write-ahead-log mode with full syncs: an answer is on disk before the
 evaluator moves on, and a process killed at any instant (SIGKILL included) leaves every
 committed answer readable. A log of the calls made to the model lets a

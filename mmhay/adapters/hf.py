@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from mmhay.adapters import ADAPTERS, Answer, Request, prompt_parts
+from mmhay.adapters import ADAPTERS, Answer, Request, fingerprint, prompt_parts
 from mmhay.adapters.audio_visual import sound_arguments, sound_batch_key, sound_content, sound_extractor, thinker_config, with_soundtrack_flag, woven_prompts
 from mmhay.adapters.received import received_inputs
 from mmhay.adapters.video_metadata import video_metadata
@@ -144,7 +144,7 @@ def load_hf_model(settings: HFSettings) -> "HFModel":
     as_video = has_video if settings.frames_as == "auto" else settings.frames_as == "video"
     if as_video and not has_video and settings.frames_as == "video":
         raise ConfigError("--model-args", "frames_as", "this processor has no video processor; use images", "video")
-    return HFModel(settings, processor, model, as_video, _fingerprint(local) if local.exists() else source)
+    return HFModel(settings, processor, model, as_video, fingerprint.checkpoint_fingerprint(path))
 
 
 @contextmanager
@@ -159,18 +159,6 @@ def quiet_progress_bars():
     finally:
         if enabled:
             hf_logging.enable_progress_bar()
-
-
-def _fingerprint(folder: Path) -> str:
-    """A short digest of a local checkpoint's config and weights index, so runs of two checkpoints differ."""
-    digest = hashlib.sha256()
-    for name in ("config.json", "generation_config.json", "model.safetensors.index.json"):
-        if (folder / name).is_file():
-            digest.update((folder / name).read_bytes())
-    for weights in sorted(folder.glob("*.safetensors")):
-        stat = weights.stat()
-        digest.update(f"{weights.name}:{stat.st_size}".encode())
-    return digest.hexdigest()[:16]
 
 
 def _pad_on_the_left(processor) -> None:
@@ -189,7 +177,7 @@ class HFModel:
     processor: Any
     model: Any
     as_video: bool
-    checkpoint: str
+    checkpoint: dict  # revision, file digests, weights digest (``mmhay.adapters.fingerprint``)
     needs_frames: bool = field(default=True, init=False)
 
     @property
@@ -224,6 +212,7 @@ class HFModel:
             "max_new_tokens": self.settings.max_new_tokens,
             "frames_as": "video" if self.as_video else "images",
             "decoding": "greedy",
+            "software": fingerprint.output_software(),
         }
         if self.settings.attn_implementation:
             identity["attn_implementation"] = self.settings.attn_implementation
