@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from math import sqrt
 
 from mmhay.scoring.bootstrap import bootstrap_interval, seed_for
+from mmhay.scoring.reasoning import reasoning_summary
 from mmhay.scoring.task_metrics import circular, family_metrics, mmneedle, mmneedle_multi
 
 __all__ = ["Accuracy", "accuracy", "wilson_interval", "summarize", "usage_means", "exposure_summary", "shown_cell", "grid_axes", "image_grid_cells"]
@@ -19,7 +20,8 @@ __all__ = ["Accuracy", "accuracy", "wilson_interval", "summarize", "usage_means"
 
 @dataclass(frozen=True)
 class Accuracy:
-    """Accuracy of ``n`` answers: ``correct`` of them right, ``unparsed`` unreadable (and wrong).
+    """Accuracy of ``n`` answers: ``correct`` of them right, ``unparsed`` unreadable (and wrong; an
+    answer cut off inside its reasoning is not one of them, see ``reasoning_summary``).
 
     ``stderr`` is the binomial standard error; ``low``..``high`` the 95% percentile bootstrap
     interval (seeded by the cell it describes, so a rerun gives the same); ``chance`` the mean
@@ -54,7 +56,8 @@ def accuracy(records: Sequence[Mapping], label: object = "") -> Accuracy:
     """Accuracy of ``records``; ``label`` names the cell, and seeds its bootstrap interval."""
     n = len(records)
     correct = sum(1 for r in records if r["correct"])
-    unparsed = sum(1 for r in records if r.get("parsed") is None)
+    # an answer cut off inside its reasoning is no unreadable answer: it is counted in "reasoning" instead
+    unparsed = sum(1 for r in records if r.get("parsed") is None and not r.get("reasoning", {}).get("cut_off"))
     p = correct / n if n else 0.0
     low, high = bootstrap_interval([1.0 if r["correct"] else 0.0 for r in records], seed_for("accuracy", label))
     chances = [r["chance"] for r in records if r.get("chance") is not None]
@@ -158,6 +161,9 @@ def summarize(records: Sequence[Mapping]) -> dict:
     tokens = usage_means(plain)
     if tokens:
         summary["usage"] = tokens
+    reasoned = reasoning_summary(plain)
+    if reasoned:
+        summary["reasoning"] = reasoned
     shown = exposure_summary(plain)
     if shown:
         summary["exposure"] = shown
