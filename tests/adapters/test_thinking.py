@@ -56,3 +56,21 @@ def test_a_model_that_does_not_reason_keeps_its_budget_and_identity(tiny_qwen2_v
     assert set(model.identity()) == {"adapter", "pretrained", "checkpoint", "dtype", "max_new_tokens", "frames_as", "decoding"}
     assert main(["eval", "--model", f"hf:{tiny_qwen2_vl}", "--model-args", "enable_thinking=true", "--data", str(built_small), "--out", str(tmp_path)]) == 2
     assert "enable_thinking" in capsys.readouterr().err
+
+
+def test_the_tags_and_the_reasoning_are_read_from_the_tokenizer_and_the_chat_template():
+    from mmhay.adapters.reasoning import Thinking, thinking_of
+    from mmhay.adapters.tiny.common import byte_level_tokenizer
+    from mmhay.scoring.reasoning import ThinkTags
+
+    tokenizer = byte_level_tokenizer()
+    tokenizer.chat_template = "{% if enable_thinking is false %}<seed:think></seed:think>{% endif %}"  # tags as text (Keye, InternVL)
+    assert thinking_of(tokenizer) == Thinking(ThinkTags("<seed:think>", "</seed:think>"), None, False, True, True)
+    tokenizer.add_tokens(["◁think▷", "◁/think▷"], special_tokens=True)  # Kimi-VL's
+    tokenizer.chat_template = "{{ messages[0]['content'] }}◁think▷"
+    kimi = thinking_of(tokenizer)
+    assert kimi.tags == ThinkTags("◁think▷", "◁/think▷") and kimi.reasons and kimi.special and not kimi.switch
+    tokenizer.add_tokens(["<think>", "</think>"])  # Qwen3-VL Instruct's tokens, and a template that never thinks
+    tokenizer.chat_template = "{{ messages[0]['content'] }}"
+    instruct = thinking_of(tokenizer)
+    assert instruct.tags == ThinkTags() and instruct.ids is not None and not instruct.special and not instruct.reasons
