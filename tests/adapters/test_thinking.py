@@ -39,6 +39,7 @@ def test_a_reasoning_model_is_read_after_its_reasoning(reasoner, built_small, tm
     assert [record["output"] for record in records] == [reasoning] * 2 and all(record["parsed"] is None for record in records)
     assert all(record["reasoning"]["cut_off"] for record in records)
     assert metrics["reasoning"]["cut_off"] == 2 and metrics["overall"]["unparsed"] == 0
+    assert "2 were cut off inside it" in (tmp_path / "cut" / "results.md").read_text()
 
 
 

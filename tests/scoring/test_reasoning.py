@@ -43,6 +43,13 @@ def test_other_tags_and_prompts_that_open_them():
     assert opened_in("<|im_start|>assistant\n<think>\n") and not opened_in("assistant\n<think>\n\n</think>\n\n") and not opened_in(None)
 
 
+def test_lmms_eval_reads_past_the_reasoning_too():
+    from mmhay.lmms_eval_task import process_results
+
+    doc = {"id": "s", "task": "t", "answer_type": "choice", "options": list(OPTIONS), "answer": "B"}
+    assert process_results(doc, ["<think>option A is tempting</think>The answer is B."])["mmhay_accuracy"]["parsed"] == "B"
+
+
 def _record(parsed, correct, reasoning=None):
     record = {"task": "t", "parsed": parsed, "correct": correct, "chance": 0.5, "facets": {}}
     return {**record, "reasoning": reasoning} if reasoning else record
