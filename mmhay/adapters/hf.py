@@ -19,7 +19,7 @@ from typing import Any
 
 from mmhay.adapters import ADAPTERS, Answer, Request
 from mmhay.adapters.audio_visual import sound_arguments, sound_batch_key, sound_content, sound_extractor, thinker_config, with_soundtrack_flag, woven_prompts
-from mmhay.adapters.reasoning import chat_switch, decoded_replies, reasoning_usage, settled, thinking_of
+from mmhay.adapters.reasoning import Thinking, chat_switch, decoded_replies, reasoning_usage, settled, thinking_of
 from mmhay.adapters.received import received_inputs
 from mmhay.adapters.video_metadata import video_metadata
 from mmhay.errors import ConfigError, ModelError
@@ -195,7 +195,7 @@ class HFModel:
     model: Any
     as_video: bool
     checkpoint: str
-    thinking: Any = None  # what the checkpoint declares about reasoning (mmhay.adapters.reasoning.Thinking)
+    thinking: Thinking = Thinking()  # what the checkpoint declares about reasoning: its think tags, whether it reasons
     needs_frames: bool = field(default=True, init=False)
 
     @property
