@@ -84,9 +84,8 @@ def hf_model(argument: str | None, args: dict[str, str]) -> "HFModel":
     settings = HFSettings(pretrained=pretrained, **typed)
     if settings.frames_as not in ("auto", "video", "images"):
         raise ConfigError("--model-args", "frames_as", "must be auto, video or images", settings.frames_as)
-    for key in ("max_new_tokens", "batch_size"):
-        if getattr(settings, key) is not None and getattr(settings, key) < 1:
-            raise ConfigError("--model-args", key, "must be at least 1")
+    if settings.batch_size < 1 or settings.max_new_tokens is not None and settings.max_new_tokens < 1:
+        raise ConfigError("--model-args", "batch_size" if settings.batch_size < 1 else "max_new_tokens", "must be at least 1")
     return load_hf_model(settings)
 
 
@@ -148,7 +147,7 @@ def load_hf_model(settings: HFSettings) -> "HFModel":
     as_video = has_video if settings.frames_as == "auto" else settings.frames_as == "video"
     if as_video and not has_video and settings.frames_as == "video":
         raise ConfigError("--model-args", "frames_as", "this processor has no video processor; use images", "video")
-    thinking = thinking_of(processor)  # the tags it thinks between, and whether its chat template makes it think
+    thinking = thinking_of(processor)  # its think tags, and whether its chat template makes it think: the token budget follows
     return HFModel(settled(settings, thinking), processor, model, as_video, _fingerprint(local) if local.exists() else source, thinking)
 
 
