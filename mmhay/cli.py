@@ -360,7 +360,7 @@ def _list(args) -> int:
 
 
 def _tiny(args) -> int:
-    from mmhay.adapters.tiny import TINY_TRAINED, make_tiny_checkpoint
+    from mmhay.adapters.tiny import TINY_SCRIPTED, TINY_TRAINED, make_tiny_checkpoint
     from mmhay.adapters.tiny.finder import FINDER_FRAMES
 
     out = make_tiny_checkpoint(args.family, args.out, seed=args.seed)
@@ -370,7 +370,7 @@ def _tiny(args) -> int:
         use = f"evaluate it with --model hf:{out} --frames {FINDER_FRAMES}, the frame count it was trained at"
     else:
         use = f"evaluate it with --model hf:{out}"
-    kind = "trained" if args.family in TINY_TRAINED else "random-weight"
+    kind = "trained" if args.family in TINY_TRAINED else "hand-set" if args.family in TINY_SCRIPTED else "random-weight"
     print(f"wrote a tiny {kind} {args.family} checkpoint to {out}/ ({use})")
     return 0
 

@@ -147,9 +147,9 @@ def parser() -> argparse.ArgumentParser:
     listing.add_argument("kind", nargs="?", help="one kind (plural accepted), e.g. samplers")
 
     tiny = commands.add_parser("tiny-model", help="write a tiny checkpoint: random weights (offline smoke tests) or the trained needle-finder")
-    from mmhay.adapters.tiny import TINY_FAMILIES, TINY_SCORERS, TINY_TRAINED
+    from mmhay.adapters.tiny import TINY_FAMILIES, TINY_SCORERS, TINY_SCRIPTED, TINY_TRAINED
 
-    tiny.add_argument("family", metavar="FAMILY", help=f"model family: {', '.join(TINY_FAMILIES + TINY_SCORERS + TINY_TRAINED)}")
+    tiny.add_argument("family", metavar="FAMILY", help=f"model family: {', '.join(TINY_FAMILIES + TINY_SCORERS + TINY_TRAINED + TINY_SCRIPTED)}")
     tiny.add_argument("--out", type=Path, required=True, help="folder to write the checkpoint into")
     tiny.add_argument("--seed", type=_non_negative, default=0, help="weight seed (default 0; the needle-finder's weights are trained, not drawn)")
     return parser

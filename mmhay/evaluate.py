@@ -47,6 +47,7 @@ from mmhay.schema import Sample
 from mmhay.scoring.headline import headlines
 from mmhay.scoring.metrics import summarize
 from mmhay.scoring.parse import PARSED_TYPES, parse_answer
+from mmhay.scoring.reasoning import DEFAULT_TAGS, ThinkTags, opened_in, split_reasoning
 from mmhay.scoring.report import run_markdown
 from mmhay.scoring.score import chance, is_correct
 from mmhay.software import software
@@ -374,16 +375,19 @@ def _answer_batch(
         if keys[sample_id] in cached:
             answers[sample_id] = cached[keys[sample_id]]
             counts["cached"] += 1
+    tags = getattr(getattr(adapter, "thinking", None), "tags", DEFAULT_TAGS)  # the think tags the checkpoint declares
     for sample in batch:
         if sample.id in answers:
-            records[sample.id] = _scored(sample, requests[sample.id], answers[sample.id], settings, adapter.needs_frames)
+            records[sample.id] = _scored(sample, requests[sample.id], answers[sample.id], settings, adapter.needs_frames, tags)
     return [records[sample.id] for sample in batch if sample.id in records], failures
 
 
-def _scored(sample: Sample, request: Request, answer: Answer, settings: EvalSettings, looks: bool = True) -> dict:
+def _scored(sample: Sample, request: Request, answer: Answer, settings: EvalSettings, looks: bool = True, tags: ThinkTags = DEFAULT_TAGS) -> dict:
     kind = sample.answer_type.value
     read = likelihood_verdict(answer, kind, sample.answer)  # None: generated, to be parsed
-    parsed, correct = read or (parse_answer(kind, answer.text, sample.options), None)
+    # the reasoning is never read for the answer (mmhay.scoring.reasoning)
+    reasoned = split_reasoning(answer.text, tags, opened_in(answer.prompt, tags))
+    parsed, correct = read or (parse_answer(kind, reasoned.answer, sample.options), None)
     if looks:
         given = frame_given(request.frames, request.frame_times, answer.received, request.audio, request.audio_rate, request.images)
     else:  # a baseline is credited with what the sampler would have shown
@@ -399,6 +403,10 @@ def _scored(sample: Sample, request: Request, answer: Answer, settings: EvalSett
         "chance": chance(kind, len(sample.options)),
         "exposure": shown,
     }
+    if reasoned.thought and read is None:
+        record["reasoning"] = {"chars": len(reasoned.reasoning), "cut_off": reasoned.cut_off, "final_text": reasoned.answer}
+        if "reasoning_tokens" in answer.usage:
+            record["reasoning"]["tokens"] = answer.usage["reasoning_tokens"]
     if sample.task in COUNTING_TASKS:
         record["correct_vs_shown_count"] = _counts_shown(sample, parsed, shown["shown_count"])
     if request.audio is not None and getattr(sample.media, "peak_dbfs", None) is not None:

@@ -229,9 +229,10 @@ def doc_to_text(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str
 def process_results(doc: dict, results: list[str]) -> dict:
     """mmhay's parse and score of the model's answer, for both metrics of the task."""
     from mmhay.scoring.parse import parse_answer
+    from mmhay.scoring.reasoning import split_reasoning
     from mmhay.scoring.score import is_correct
 
-    output = results[0] if results else ""
+    output = split_reasoning(results[0]).answer if results else ""  # the reasoning is never read for the answer
     options = tuple(doc["options"])
     parsed = parse_answer(doc["answer_type"], output, options)
     record = {"id": doc["id"], "task": doc["task"], "correct": bool(is_correct(doc["answer_type"], parsed, doc["answer"])), "parsed": parsed}

@@ -19,6 +19,7 @@ from typing import Any
 
 from mmhay.adapters import ADAPTERS, Answer, Request, fingerprint, prompt_parts
 from mmhay.adapters.audio_visual import sound_arguments, sound_batch_key, sound_content, sound_extractor, thinker_config, with_soundtrack_flag, woven_prompts
+from mmhay.adapters.reasoning import Thinking, chat_switch, decoded_replies, reasoning_usage, settled, thinking_of
 from mmhay.adapters.received import received_inputs
 from mmhay.adapters.video_metadata import video_metadata
 from mmhay.errors import ConfigError, ModelError
@@ -40,6 +41,7 @@ _OPTIONS = {
     "top_p",
     "seed",
     "batch_size",
+    "enable_thinking",
 }
 
 
@@ -52,18 +54,19 @@ class HFSettings:
     device: str = "auto"  # auto (cuda if present, the rank's own GPU under torchrun), cpu, cuda, cuda:N
     device_map: str | None = None  # e.g. "auto" to shard a large model over GPUs
     attn_implementation: str | None = None  # eager, sdpa, flash_attention_2
-    max_new_tokens: int = 32
+    max_new_tokens: int | None = None  # None: 32, or 8192 where the chat template reasons (mmhay.adapters.reasoning)
     frames_as: str = "auto"  # auto, video, images
     do_sample: bool = False  # greedy unless asked; sampling is seeded per batch by ``seed``
     temperature: float = 1.0
     top_p: float = 1.0
     seed: int = 0
     batch_size: int = 1  # requests per generate() call when --batch-size is not given
+    enable_thinking: bool | None = None  # passed to chat templates that take it; None: the template's own default
 
 
 @ADAPTERS.register("hf")
 def hf_model(argument: str | None, args: dict[str, str]) -> "HFModel":
-    """A transformers checkpoint (hf:PATH_OR_ID; model-args: dtype, device, device_map, attn_implementation, max_new_tokens, frames_as, do_sample, temperature, top_p, seed, batch_size)."""
+    """A transformers checkpoint (hf:PATH_OR_ID; model-args: dtype, device, device_map, attn_implementation, max_new_tokens, frames_as, do_sample, temperature, top_p, seed, batch_size, enable_thinking)."""
     unknown = set(args) - _OPTIONS
     if unknown:
         raise ConfigError("--model-args", sorted(unknown)[0], f"unknown option; expected one of: {', '.join(sorted(_OPTIONS))}")
@@ -72,7 +75,7 @@ def hf_model(argument: str | None, args: dict[str, str]) -> "HFModel":
     if not pretrained:
         raise ConfigError("--model", "hf", "needs a checkpoint: hf:PATH_OR_ID or --model-args pretrained=PATH_OR_ID")
     typed: dict[str, Any] = dict(args)
-    for key, kind in (("max_new_tokens", int), ("seed", int), ("batch_size", int), ("temperature", float), ("top_p", float), ("do_sample", _boolean)):
+    for key, kind in (("max_new_tokens", int), ("seed", int), ("batch_size", int), ("temperature", float), ("top_p", float), ("do_sample", _boolean), ("enable_thinking", _boolean)):
         if key in typed:
             try:
                 typed[key] = kind(typed[key])
@@ -81,8 +84,8 @@ def hf_model(argument: str | None, args: dict[str, str]) -> "HFModel":
     settings = HFSettings(pretrained=pretrained, **typed)
     if settings.frames_as not in ("auto", "video", "images"):
         raise ConfigError("--model-args", "frames_as", "must be auto, video or images", settings.frames_as)
-    if settings.max_new_tokens < 1 or settings.batch_size < 1:
-        raise ConfigError("--model-args", "max_new_tokens" if settings.max_new_tokens < 1 else "batch_size", "must be at least 1")
+    if settings.batch_size < 1 or settings.max_new_tokens is not None and settings.max_new_tokens < 1:
+        raise ConfigError("--model-args", "batch_size" if settings.batch_size < 1 else "max_new_tokens", "must be at least 1")
     return load_hf_model(settings)
 
 
@@ -144,7 +147,8 @@ def load_hf_model(settings: HFSettings) -> "HFModel":
     as_video = has_video if settings.frames_as == "auto" else settings.frames_as == "video"
     if as_video and not has_video and settings.frames_as == "video":
         raise ConfigError("--model-args", "frames_as", "this processor has no video processor; use images", "video")
-    return HFModel(settings, processor, model, as_video, fingerprint.checkpoint_fingerprint(path))
+    thinking = thinking_of(processor)  # its think tags, and whether its chat template makes it think: the token budget follows
+    return HFModel(settled(settings, thinking), processor, model, as_video, fingerprint.checkpoint_fingerprint(path), thinking)
 
 
 @contextmanager
@@ -178,6 +182,7 @@ class HFModel:
     model: Any
     as_video: bool
     checkpoint: dict  # revision, file digests, weights digest (``mmhay.adapters.fingerprint``)
+    thinking: Thinking = Thinking()  # what the checkpoint declares about reasoning: its think tags, whether it reasons
     needs_frames: bool = field(default=True, init=False)
 
     @property
@@ -214,6 +219,7 @@ class HFModel:
             "decoding": "greedy",
             "software": fingerprint.output_software(),
         }
+        identity.update(chat_switch(self.settings))  # enable_thinking, where it was given
         if self.settings.attn_implementation:
             identity["attn_implementation"] = self.settings.attn_implementation
         if self.settings.do_sample:
@@ -262,7 +268,7 @@ class HFModel:
             output = self.model.generate(**inputs, **options)
         prompt_length = inputs["input_ids"].shape[1]
         new_tokens = output[:, prompt_length:]
-        replies = self.processor.batch_decode(new_tokens, skip_special_tokens=True)
+        replies = decoded_replies(self.processor, self.thinking, new_tokens)
         pad = self.processor.tokenizer.pad_token_id
         eos = _eos_ids(self.model)
         prompt_tokens = inputs["attention_mask"].sum(dim=1).tolist()  # one copy from the device, not one a token
@@ -273,6 +279,7 @@ class HFModel:
             generated = [t for t in tokens if t != pad]
             completion = next((k + 1 for k, t in enumerate(generated) if t in eos), len(generated))
             usage = {"prompt_tokens": int(prompt_tokens[row]), "completion_tokens": completion, "visual_tokens": int(visual_tokens[row])}
+            usage.update(reasoning_usage(self.thinking, [t for t in generated[:completion] if t not in eos], text))
             answers.append(Answer(reply.strip(), prompt=text, usage=usage, received=received[row]))
         return answers
 
@@ -342,7 +349,7 @@ class HFModel:
         elif kind == "frames":
             content += [{"type": "image"} for _ in request.frames]
         content += [{"type": "image"} if isinstance(part, int) else {"type": "text", "text": part} for part in prompt_parts(request, kind == "images")]
-        return self.processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False)
+        return self.processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False, **chat_switch(self.settings))
 
     def _inputs(self, requests: Sequence[Request], texts: Sequence[str] | None = None):
         """The processor's tensors for a batch of requests of one kind."""

@@ -13,6 +13,7 @@ from math import sqrt
 
 from mmhay.scoring.bootstrap import bootstrap_interval, seed_for
 from mmhay.scoring.clusters import clustering_summary, with_clusters
+from mmhay.scoring.reasoning import reasoning_summary
 from mmhay.scoring.task_metrics import circular, family_metrics, mmneedle, mmneedle_multi
 
 __all__ = ["Accuracy", "accuracy", "wilson_interval", "summarize", "usage_means", "exposure_summary", "shown_cell", "grid_axes", "image_grid_cells"]
@@ -20,7 +21,8 @@ __all__ = ["Accuracy", "accuracy", "wilson_interval", "summarize", "usage_means"
 
 @dataclass(frozen=True)
 class Accuracy:
-    """Accuracy of ``n`` answers: ``correct`` of them right, ``unparsed`` unreadable (and wrong).
+    """Accuracy of ``n`` answers: ``correct`` of them right, ``unparsed`` unreadable (and wrong; an
+    answer cut off inside its reasoning is not one of them, see ``reasoning_summary``).
 
     ``stderr`` is the binomial standard error; ``low``..``high`` the 95% percentile bootstrap
     interval over the ``clusters`` the answers make (records of one scene resampled together,
@@ -59,7 +61,8 @@ def accuracy(records: Sequence[Mapping], label: object = "") -> Accuracy:
     a cluster by itself."""
     n = len(records)
     correct = sum(1 for r in records if r["correct"])
-    unparsed = sum(1 for r in records if r.get("parsed") is None)
+    # an answer cut off inside its reasoning is no unreadable answer: it is counted in "reasoning" instead
+    unparsed = sum(1 for r in records if r.get("parsed") is None and not r.get("reasoning", {}).get("cut_off"))
     p = correct / n if n else 0.0
     clusters = [r.get("cluster") or ("record", k) for k, r in enumerate(records)]
     low, high = bootstrap_interval([1.0 if r["correct"] else 0.0 for r in records], seed_for("accuracy", label), clusters=clusters)
@@ -166,6 +169,9 @@ def summarize(records: Sequence[Mapping]) -> dict:
     tokens = usage_means(plain)
     if tokens:
         summary["usage"] = tokens
+    reasoned = reasoning_summary(plain)
+    if reasoned:
+        summary["reasoning"] = reasoned
     shown = exposure_summary(plain)
     if shown:
         summary["exposure"] = shown

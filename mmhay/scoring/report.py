@@ -68,6 +68,10 @@ def run_markdown(metrics: Mapping) -> str:
     if metrics.get("usage", {}).get("visual_tokens") is not None:
         u = metrics["usage"]
         parts += ["", f"Tokens per sample (mean): {u['visual_tokens']:g} visual, {u.get('prompt_tokens', 0):g} in the whole prompt."]
+    if metrics.get("reasoning"):
+        r = metrics["reasoning"]
+        tokens = f" ({r['mean_tokens']:g} tokens)" if "mean_tokens" in r else ""
+        parts += ["", f"Reasoning: {r['n']} answers reasoned first, {r['mean_chars']:g} characters long on average{tokens}; {r['cut_off']} were cut off inside it (scored wrong, not counted as unparsed)."]
     if metrics.get("circular"):
         c = metrics["circular"]
         parts += ["", f"Circular accuracy (every rotation of the options right): {_pct(c['accuracy'])}% of {c['questions']} questions."]

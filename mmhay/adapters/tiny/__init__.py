@@ -13,11 +13,11 @@ from pathlib import Path
 
 from mmhay.errors import ConfigError
 
-__all__ = ["TINY_FAMILIES", "TINY_SCORERS", "TINY_TRAINED", "make_tiny_checkpoint"]
+__all__ = ["TINY_FAMILIES", "TINY_SCORERS", "TINY_SCRIPTED", "TINY_TRAINED", "make_tiny_checkpoint"]
 
 
 def _builders() -> dict[str, Callable[[Path, int], None]]:
-    from mmhay.adapters.tiny import clip, finder, gemma, internvl, llava, omni, phi4, qwen, smolvlm
+    from mmhay.adapters.tiny import clip, finder, gemma, internvl, llava, omni, phi4, qwen, reasoner, smolvlm
 
     return {
         "qwen2-vl": qwen.qwen2_vl,
@@ -34,6 +34,7 @@ def _builders() -> dict[str, Callable[[Path, int], None]]:
         "phi4-multimodal": phi4.phi4_multimodal,
         "clip": clip.clip,
         "needle-finder": finder.needle_finder,
+        "reasoner": reasoner.reasoner,
     }
 
 
@@ -56,11 +57,13 @@ TINY_FAMILIES = (
 TINY_SCORERS = ("clip",)
 # and trained ones, shipped as files: the needle-finder (a Qwen2-VL that finds quickstart needles)
 TINY_TRAINED = ("needle-finder",)
+# and ones whose weights are set by hand to give one known reply: the reasoner (thinks, then answers B)
+TINY_SCRIPTED = ("reasoner",)
 
 
 def make_tiny_checkpoint(family: str, out: str | Path, *, seed: int = 0) -> Path:
     """Write a tiny checkpoint of ``family`` into ``out`` and return the folder."""
-    known = TINY_FAMILIES + TINY_SCORERS + TINY_TRAINED
+    known = TINY_FAMILIES + TINY_SCORERS + TINY_TRAINED + TINY_SCRIPTED
     if family not in known:
         raise ConfigError("family", "", f"unknown tiny model family; known: {', '.join(known)}", family)
     out = Path(out)
