@@ -119,11 +119,12 @@ class NeedleStream(IterableDataset):
             raise ConfigError("NeedleStream", "workers", f"says {self.workers} but the DataLoader runs {info.num_workers}")
         generator = create_generator(self.suite)
         for index in self.indices(worker):
-            yield example_for(generator.sample(index), self.frames, self.sampler, index=index)
+            yield example_for(generator.sample(index), self.frames, self.sampler, index=index, prompts=self.suite.prompts)
 
 
-def example_for(sample, frames: int, sampler: str = "uniform", *, index: int | None = None) -> dict:
-    """One training example: the chat, its pixels, and where they came from."""
+def example_for(sample, frames: int, sampler: str = "uniform", *, index: int | None = None, prompts=None) -> dict:
+    """One training example: the chat, its pixels, and where they came from (asked through the
+    suite's ``prompts`` templates, where it has any)."""
     from mmhay.gallery import Gallery
     from mmhay.prompts import prompt_for
     from mmhay.sampling import footage_for, frame_rate, plan_frames, render_plan
@@ -143,7 +144,7 @@ def example_for(sample, frames: int, sampler: str = "uniform", *, index: int | N
         example["duration"] = float(media.duration)
         placeholders = [{"type": "video"}]
     example["messages"] = [
-        {"role": "user", "content": [*placeholders, {"type": "text", "text": prompt_for(sample)}]},
+        {"role": "user", "content": [*placeholders, {"type": "text", "text": prompt_for(sample, prompts)}]},
         {"role": "assistant", "content": [{"type": "text", "text": str(sample.answer)}]},
     ]
     return example

@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from mmhay.adapters import ADAPTERS, Answer, Request
+from mmhay.adapters import ADAPTERS, Answer, Request, chat_messages, with_generation
 from mmhay.adapters.audio_visual import sound_arguments, sound_batch_key, sound_content, sound_extractor, thinker_config, with_soundtrack_flag, woven_prompts
 from mmhay.adapters.received import received_inputs
 from mmhay.adapters.video_metadata import video_metadata
@@ -269,8 +269,8 @@ class HFModel:
             options.update(temperature=self.settings.temperature, top_p=self.settings.top_p)
         else:  # a checkpoint's generation_config may ask for sampling; greedy means greedy
             options.update(temperature=None, top_p=None, top_k=None)
-        with torch.inference_mode(), _seeded(self.settings.seed, [r.key for r in requests], self.settings.do_sample):
-            output = self.model.generate(**inputs, **options)
+        with torch.inference_mode(), _seeded(self.settings.seed, [r.key for r in requests], with_generation(options, requests[0])["do_sample"]):
+            output = self.model.generate(**inputs, **with_generation(options, requests[0]))  # --gen-kwargs over the model args
         prompt_length = inputs["input_ids"].shape[1]
         new_tokens = output[:, prompt_length:]
         replies = self.processor.batch_decode(new_tokens, skip_special_tokens=True)
@@ -353,7 +353,7 @@ class HFModel:
         elif kind == "frames":
             content += [{"type": "image"} for _ in request.frames]
         content.append({"type": "text", "text": request.prompt})
-        return self.processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False)
+        return self.processor.apply_chat_template(chat_messages(request, content), add_generation_prompt=True, tokenize=False)
 
     def _inputs(self, requests: Sequence[Request], texts: Sequence[str] | None = None):
         """The processor's tensors for a batch of requests of one kind."""
