@@ -12,6 +12,7 @@ from mmhay.cli import main
 from mmhay.config import parse_suite
 from mmhay.errors import ConfigError
 from mmhay.evaluate import EvalSettings, evaluate, open_data
+from mmhay.lmms_eval_task import write_lmms_eval_task
 from mmhay.prompts import prompt_for
 
 TEMPLATES = {"retrieval": "Watch closely. {question}\nChoices:\n{options}\nReply with one letter.", "choice": "unused: the task's template wins {question}"}
@@ -34,6 +35,8 @@ def test_a_config_template_changes_the_prompt_asked_and_travels_with_the_built_s
         for record in (json.loads(line) for line in (tmp_path / f"run-{name}" / "samples.jsonl").read_text().splitlines()):
             lettered = "\n".join(f"{chr(65 + k)}. {option}" for k, option in enumerate(record["options"]))
             assert record["prompt"].startswith("Watch closely. ") and record["prompt"].endswith(f"\nChoices:\n{lettered}\nReply with one letter.")
+    with pytest.raises(ConfigError, match="prompt templates are not carried into an lmms-eval task"):
+        write_lmms_eval_task(built, tmp_path / "task")
     sample = next(open_data(built_small).samples())
     assert prompt_for(sample, {"choice": "{instruction} {question}"}).startswith("Answer with the option's letter"), "by answer type"
     assert prompt_for(sample, {}) == prompt_for(sample), "no template: the prompt as before"
