@@ -67,3 +67,10 @@ def test_bad_flags_are_one_line_and_exit_2(built_small, tmp_path, capsys, flags,
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_system_prompt_is_read_from_the_file_at_sign_names(built_small, tmp_path, quick_runs):
+    (tmp_path / "system.txt").write_text(SYSTEM + "\n")
+    flags = ["--system-prompt", f"@{tmp_path / 'system.txt'}", "--limit", "1"]
+    assert main(["eval", "--model", "random", "--data", str(built_small), "--out", str(tmp_path / "run"), *flags]) == 0
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["settings"]["system_prompt"] == SYSTEM
