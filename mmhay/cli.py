@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     previous = _stop_on_sigterm()
     try:
-        handlers = {"build": _build, "eval": _eval, "exposure": _exposure, "preview": _preview, "audit": _audit, "report": _report, "export": _export, "list": _list, "tiny-model": _tiny, "import-needles": _import_needles}
+        handlers = {"build": _build, "eval": _eval, "exposure": _exposure, "preview": _preview, "audit": _audit, "report": _report, "score": _score, "export": _export, "list": _list, "tiny-model": _tiny, "import-needles": _import_needles}
         handler = handlers[args.command]
         return handler(args)
     except MmhayError as error:
@@ -126,8 +126,11 @@ def _eval(args) -> int:
     import time
 
     from mmhay.adapters import create_adapter, parse_model_args
+    from mmhay.adapters.generation import parse_gen_kwargs
     from mmhay.evaluate import EvalSettings, evaluate, open_data
     from mmhay.parallel import current_ranks, leave
+
+    gen_kwargs, system_prompt = parse_gen_kwargs(args.gen_kwargs), _system_prompt(args.system_prompt)
 
     ranks = current_ranks()
     tasks = [task.strip() for task in args.tasks.split(",") if task.strip()]
@@ -143,6 +146,9 @@ def _eval(args) -> int:
         compress=args.compress,
         min_shown=parse_minimums(args.min_shown),
         scoring=args.scoring,
+        system_prompt=system_prompt,
+        gen_kwargs=gen_kwargs,
+        predict_only=args.predict_only,
     )
     with _progress_bar(f"eval {adapter.name}", rate="samples/s", show=ranks.main) as bar:
         task = bar.add_task("samples", total=data.count, rate="")
@@ -166,11 +172,35 @@ def _eval(args) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
-    _print_runs([result.metrics], grid=True)
+    if result.metrics.get("predict_only"):
+        print(f"answered {result.metrics['answered']} samples without scoring them (--predict-only); score them with: mmhay score {result.out}")
+    else:
+        _print_runs([result.metrics], grid=True)
     skipped = f", skipped {result.skipped} (the model cannot hear or see what they ask about)" if result.skipped else ""
     cached = f", {result.cached} from the response cache" if result.cached else ""
     print(f"asked {result.asked}, reused {result.reused} earlier answers{cached}{skipped}")
     print(f"wrote {result.out}/samples.jsonl, {result.out}/metrics.json, {result.out}/results.md, {result.out}/report.html")
+    return 0
+
+
+def _system_prompt(text: str) -> str:
+    """``--system-prompt``: the text, or the contents of the file ``@FILE`` names."""
+    if not text.startswith("@"):
+        return text
+    from mmhay.errors import ConfigError
+
+    try:
+        return Path(text[1:]).expanduser().read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError("--system-prompt", "", f"cannot read {text[1:]}: {getattr(error, 'strerror', None) or error}") from None
+
+
+def _score(args) -> int:
+    from mmhay.predictions import score_run
+
+    metrics = score_run(args.run)
+    _print_runs([metrics], grid=True)
+    print(f"wrote {args.run}/samples.jsonl, {args.run}/metrics.json, {args.run}/results.md, {args.run}/report.html")
     return 0
 
 
@@ -229,7 +259,7 @@ def _preview(args) -> int:
         raise ConfigError("--index", "", f"the suite has samples 0..{data.count - 1}", args.index)
     sample = next(s for k, s in enumerate(data.samples()) if k == args.index)
     written = preview_sample(sample, args.out, frames=args.frames)
-    print(prompt_for(sample))
+    print(prompt_for(sample, data.prompts))
     print(f"answer: {sample.answer}")
     for entry in sample.truth.get("needles", []) + sample.truth.get("distractors", []):
         role = "needle" if entry in sample.truth.get("needles", []) else "distractor"

@@ -91,6 +91,14 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--strict", action="store_true", help="fail on unreadable media instead of skipping it")
     evaluate.add_argument("--circular", action="store_true", help="ask each multiple-choice question once per rotation of its options")
     evaluate.add_argument("--min-shown", default="", metavar="KEY=VALUE,...", help=_MIN_SHOWN_HELP)
+    evaluate.add_argument("--system-prompt", default="", metavar="TEXT|@FILE", help="a system message before every question (chat models), or @FILE to read it from a file")
+    evaluate.add_argument(
+        "--gen-kwargs", default="", metavar="KEY=VALUE,...", help="decoding settings as lmms-eval takes them, e.g. max_new_tokens=64,num_beams=3,do_sample=false (hf: to generate; openai: the request's fields)"
+    )
+    evaluate.add_argument("--predict-only", action="store_true", help="record the answers without scoring them; score them later with `mmhay score OUT`")
+
+    score = commands.add_parser("score", help="score the answers of a --predict-only run (or score a run again): its metrics, results and report")
+    score.add_argument("run", type=Path, help="run folder written by `mmhay eval --predict-only`")
 
     exposure = commands.add_parser("exposure", help="how often a suite's needles are shown at all, for a sampler and a frame budget (no model answers)")
     exposure.add_argument("data", type=Path, help="built suite folder, or a suite config (YAML)")

@@ -289,6 +289,10 @@ class SuiteConfig(_Settings):
     ``protocol`` names the published suite this one is shaped like, whose headline number
     ``mmhay eval`` adds to metrics.json as that suite's own code computes it; it changes no
     sample (it is not in ``key()``) and is left out of the dump when unset.
+
+    ``prompts`` maps a task name or an answer type to the template its samples are asked
+    through (``mmhay.prompts``); the prompt is built when a sample is asked, so it is not in
+    ``key()`` either (the run's identity records it), and it is left out of the dump when unset.
     """
 
     name: Str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)
@@ -306,6 +310,7 @@ class SuiteConfig(_Settings):
     distractors: DistractorSettings = DistractorSettings()
     question: QuestionSettings = QuestionSettings()
     grid: GridSettings = GridSettings()
+    prompts: Optional[dict[Str, Str]] = None
 
     _origin: str = PrivateAttr(default="<config>")
     _folder: Path | None = PrivateAttr(default=None)
@@ -328,7 +333,7 @@ class SuiteConfig(_Settings):
         Settings added after suites were first keyed count only when set off their default, so
         adding one leaves the key, and every sample, of every existing suite as it was.
         """
-        content = self.model_dump(mode="json", exclude={"name", "description", "protocol", "samples", "seed"})
+        content = self.model_dump(mode="json", exclude={"name", "description", "protocol", "prompts", "samples", "seed"})
         for section, name in _LATER_SETTINGS:
             if content[section][name] == type(getattr(self, section)).model_fields[name].default:
                 del content[section][name]
@@ -340,6 +345,8 @@ class SuiteConfig(_Settings):
         content = handler(self)
         if self.protocol is None:
             content.pop("protocol", None)
+        if self.prompts is None:
+            content.pop("prompts", None)
         return content
 
     def with_seed(self, seed: int) -> "SuiteConfig":
@@ -385,6 +392,7 @@ def parse_suite(data: Any, *, origin: str = "<config>", folder: Path | None = No
     for k, task in enumerate(suite.grid.task or []):
         registry("task").get(task, source=origin, key=f"grid.task[{k}]")
     _check_zero_counts(suite, origin)
+    _check_prompts(suite, origin)
     _check_needles_fit(suite, origin)
     _check_option_media(suite, origin)
     if suite.protocol in ("vniah", "vniah_d") and suite.grid.depth is None:
@@ -419,6 +427,21 @@ def _check_option_media(suite: SuiteConfig, origin: str) -> None:
         raise ConfigError(origin, "question.option_media", "pictures as options are built for retrieval_image (generator: document) only; no task of the suite is", "image")
     if suite.question.form != "choice":
         raise ConfigError(origin, "question.option_media", "pictures as options need question.form: choice", "image")
+
+
+def _check_prompts(suite: SuiteConfig, origin: str) -> None:
+    """Refuse a prompt template for no task or answer type, or one that cannot be filled."""
+    from mmhay.prompts import template_problem
+    from mmhay.registry import registry
+    from mmhay.schema import AnswerType
+
+    tasks, types = registry("task").names(), [kind.value for kind in AnswerType]
+    for name, template in (suite.prompts or {}).items():
+        if name not in tasks and name not in types:
+            raise ConfigError(origin, f"prompts.{name}", f"is neither a task nor an answer type; answer types: {', '.join(types)}; tasks: {', '.join(tasks)}")
+        problem = template_problem(template)
+        if problem:
+            raise ConfigError(origin, f"prompts.{name}", problem, template)
 
 
 def _check_needles_fit(suite: SuiteConfig, origin: str) -> None:

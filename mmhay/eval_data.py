@@ -20,12 +20,15 @@ class DataSource:
 
     ``protocols``: suite name to the published protocol whose headline number metrics.json adds
     (the suite config's ``protocol``); not part of the identity, as it changes no answer.
+    ``prompts``: the suite config's prompt templates (``mmhay.prompts``), which the identity
+    records where there are any, as they change what the model is asked.
     """
 
     identity: dict
     count: int | None  # None: not known before the samples are read
     samples: Callable[[], Iterator[Sample]]
     protocols: Mapping[str, str] = field(default_factory=dict)
+    prompts: Mapping[str, str] = field(default_factory=dict)
 
 
 def open_data(
@@ -52,6 +55,7 @@ def open_data(
         None,  # rotations are counted as they come
         lambda: (rotation for sample in source.samples() for rotation in rotations(sample)),
         source.protocols,
+        source.prompts,
     )
 
 
@@ -67,7 +71,7 @@ def _only_tasks(source: DataSource, tasks: tuple[str, ...], limit: int | None, d
         if missing:
             raise ConfigError("--tasks", missing[0], f"no sample of {data} has this task; it has: {', '.join(sorted(seen))}")
 
-    return DataSource({**source.identity, "tasks": sorted(tasks)}, None, samples, source.protocols)
+    return DataSource({**source.identity, "tasks": sorted(tasks)}, None, samples, source.protocols, source.prompts)
 
 
 def _open_data(data: str | Path, *, limit: int | None, strict: bool) -> DataSource:
@@ -82,7 +86,7 @@ def _open_data(data: str | Path, *, limit: int | None, strict: bool) -> DataSour
         count = len(generator) if limit is None else min(limit, len(generator))
         identity = {"config": str(path), "suite": suite.name, "config_key": suite.key(), "seed": suite.seed}
         protocols = {suite.name: suite.protocol} if suite.protocol else {}
-        return DataSource(identity, count, lambda: (generator.sample(i) for i in range(count)), protocols)
+        return DataSource(_with_prompts(identity, suite.prompts), count, lambda: (generator.sample(i) for i in range(count)), protocols, suite.prompts or {})
     manifest = read_manifest(path)
     rows = manifest.get("rows", manifest["samples"])
     count = rows if limit is None else min(limit, rows)
@@ -91,4 +95,10 @@ def _open_data(data: str | Path, *, limit: int | None, strict: bool) -> DataSour
         identity["circular"] = True
     protocol = manifest.get("config", {}).get("protocol")
     protocols = {manifest["suite"]: protocol} if protocol else {}
-    return DataSource(identity, count, lambda: iter_built_samples(path, limit=count), protocols)
+    prompts = manifest.get("config", {}).get("prompts") or {}
+    return DataSource(_with_prompts(identity, prompts), count, lambda: iter_built_samples(path, limit=count), protocols, prompts)
+
+
+def _with_prompts(identity: dict, prompts: Mapping[str, str] | None) -> dict:
+    """The data's identity, with its prompt templates where it has any (they are not in its config key)."""
+    return {**identity, "prompts": dict(prompts)} if prompts else identity

@@ -25,12 +25,13 @@ import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from math import log10
 from pathlib import Path
 
 from mmhay.adapters import Adapter, Answer, Request
 from mmhay.adapters.cache import ResponseCache, request_key
+from mmhay.adapters.generation import check_generation
 from mmhay.adapters.likelihood import check_scoring, likelihood_verdict
 from mmhay.atomic import remove_temporary_files, reporting_full_disk, write_text_atomic
 from mmhay.errors import ConfigError, DatasetError, ModelError
@@ -39,6 +40,7 @@ from mmhay.exposure import COUNTING_TASKS, Minimums, exposure, frame_given, give
 from mmhay.gallery import Gallery
 from mmhay.generators.image_grid import placement_facets
 from mmhay.parallel import Ranks, sum_over_ranks, wait_for_all
+from mmhay.predictions import check_predict_only, write_predictions
 from mmhay.prefetch import Prefetcher
 from mmhay.run_folder import RECORDS, claim_run_folder, read_records, records_in_order, rewrite_records
 from mmhay.prompts import prompt_for
@@ -46,10 +48,11 @@ from mmhay.sampling import check_sampler, footage_for, frame_rate, plan_frames, 
 from mmhay.schema import Sample
 from mmhay.scoring.headline import headlines
 from mmhay.scoring.metrics import summarize
-from mmhay.scoring.parse import PARSED_TYPES, parse_answer
+from mmhay.scoring.parse import PARSED_TYPES
 from mmhay.scoring.reasoning import DEFAULT_TAGS, ThinkTags, opened_in, split_reasoning
 from mmhay.scoring.report import run_markdown
-from mmhay.scoring.score import chance, is_correct
+from mmhay.scoring.score import chance
+from mmhay.scoring.verdict import verdict
 from mmhay.software import software
 from mmhay.soundtrack import mix_gain
 
@@ -71,9 +74,19 @@ class EvalSettings:
     compress: str = ""  # visual-token compressor applied after the vision tower (mmhay.compression spec)
     min_shown: Minimums = Minimums()  # how much of a needle counts as shown (mmhay.exposure)
     scoring: str = "generate"  # or "likelihood": read from token probabilities (mmhay.adapters.likelihood)
+    system_prompt: str = ""  # --system-prompt: a system message before each question
+    gen_kwargs: Mapping = field(default_factory=dict)  # --gen-kwargs (mmhay.adapters.generation)
+    predict_only: bool = False  # answers recorded unscored, for a later `mmhay score` (mmhay.predictions)
+    prompts: Mapping = field(default_factory=dict)  # the data's prompt templates: evaluate() sets them (DataSource.prompts)
 
     def identity(self) -> dict:
         identity = {"frames": self.frames, "sampler": self.sampler}
+        if self.system_prompt:
+            identity["system_prompt"] = self.system_prompt
+        if self.gen_kwargs:
+            identity["gen_kwargs"] = dict(self.gen_kwargs)
+        if self.predict_only:
+            identity["predict_only"] = True
         if self.compress:
             identity["compress"] = self.compress
         if self.scoring != "generate":
@@ -124,6 +137,9 @@ def evaluate(
         if check is None:
             raise ConfigError("--compress", "", f"{adapter.name} takes no visual-token compression (hf video models do)", settings.compress)
         check(settings.compress)
+    check_generation(adapter, settings.gen_kwargs, settings.scoring)
+    check_predict_only(settings)
+    settings = replace(settings, prompts=dict(data.prompts))
     out = Path(out)
     run = {
         "model": {"name": adapter.name, **adapter.identity()},
@@ -147,7 +163,7 @@ def evaluate(
         done = read_records(out)
     pending = [sample for sample in samples if sample.id not in done]
     batch_size = settings.batch_size or getattr(adapter, "batch_size", 1)
-    mine = _batches(samples, done, adapter, batch_size, ranks)
+    mine = _batches(samples, done, adapter, batch_size, ranks, settings.prompts)
     finished = len(samples) - len(pending)
     total = finished + sum(len(batch) for batch in mine)  # under data parallelism: this rank's share
     counts = {"asked": 0, "cached": 0}
@@ -178,7 +194,7 @@ def evaluate(
                 )
     wait_for_all(ranks)
     if ranks.main:
-        _finish(out, run, samples, data.protocols)
+        (write_predictions if settings.predict_only else _finish)(out, run, samples, data.protocols)
     wait_for_all(ranks)
     metrics = json.loads((out / "metrics.json").read_text())
     reused = sum(1 for sample in samples if "skipped" not in done.get(sample.id, {"skipped": True}))
@@ -232,7 +248,7 @@ def _check_unique(samples: list[Sample]) -> None:
         seen.add(sample.id)
 
 
-def _batches(samples: list[Sample], done: dict, adapter: Adapter, batch_size: int, ranks: Ranks) -> list[list[Sample]]:
+def _batches(samples: list[Sample], done: dict, adapter: Adapter, batch_size: int, ranks: Ranks, prompts: Mapping = {}) -> list[list[Sample]]:
     """This rank's batches of the samples not ``done``: requests of one media kind, sorted by size
     so that a batch pads little, rotations of one question side by side so their frames are
     rendered once.
@@ -246,7 +262,7 @@ def _batches(samples: list[Sample], done: dict, adapter: Adapter, batch_size: in
 
     def shape(sample: Sample) -> tuple:
         kind, count = _media_shape(sample, adapter)
-        return (kind, count, len(prompt_for(sample)), sample.group or sample.id, sample.rotation)
+        return (kind, count, len(prompt_for(sample, prompts)), sample.group or sample.id, sample.rotation)
 
     ordered = sorted(samples, key=shape)
     mine = ordered[ranks.rank :: ranks.world]
@@ -327,12 +343,14 @@ def request_for(sample: Sample, media: dict, settings: EvalSettings) -> Request:
     """What the model is asked about ``sample``: its prompt, and ``media`` as ``shown_media`` rendered it."""
     return Request(
         key=sample.id,
-        prompt=prompt_for(sample),
+        prompt=prompt_for(sample, settings.prompts),
         answer_type=sample.answer_type.value,
         options=sample.options,
         facets=dict(sample.facets),
         compress=settings.compress,
         reference=sample.answer if settings.scoring == "likelihood" and sample.answer_type.value != "choice" else "",
+        system=settings.system_prompt,
+        generation=dict(settings.gen_kwargs),
         **media,
     )
 
@@ -353,7 +371,7 @@ def _answer_batch(
             raise ConfigError(sample.id, "answer_type", "is not scored yet", sample.answer_type.value)
         reason = skip_reason(sample, adapter)
         if reason:
-            records[sample.id] = _skipped(sample, prompt_for(sample), reason)
+            records[sample.id] = _skipped(sample, prompt_for(sample, settings.prompts), reason)
             continue
         request = request_for(sample, media, settings)
         requests[sample.id] = request
@@ -387,7 +405,6 @@ def _scored(sample: Sample, request: Request, answer: Answer, settings: EvalSett
     read = likelihood_verdict(answer, kind, sample.answer)  # None: generated, to be parsed
     # the reasoning is never read for the answer (mmhay.scoring.reasoning)
     reasoned = split_reasoning(answer.text, tags, opened_in(answer.prompt, tags))
-    parsed, correct = read or (parse_answer(kind, reasoned.answer, sample.options), None)
     if looks:
         given = frame_given(request.frames, request.frame_times, answer.received, request.audio, request.audio_rate, request.images)
     else:  # a baseline is credited with what the sampler would have shown
@@ -398,8 +415,6 @@ def _scored(sample: Sample, request: Request, answer: Answer, settings: EvalSett
         "frame_times": [round(t, 6) for t in request.frame_times],
         **({"frame_scales": list(request.frame_scales)} if request.frame_scales else {}),
         "output": answer.text,
-        "parsed": parsed,
-        "correct": is_correct(kind, parsed, sample.answer) if correct is None else correct,
         "chance": chance(kind, len(sample.options)),
         "exposure": shown,
     }
@@ -407,8 +422,9 @@ def _scored(sample: Sample, request: Request, answer: Answer, settings: EvalSett
         record["reasoning"] = {"chars": len(reasoned.reasoning), "cut_off": reasoned.cut_off, "final_text": reasoned.answer}
         if "reasoning_tokens" in answer.usage:
             record["reasoning"]["tokens"] = answer.usage["reasoning_tokens"]
-    if sample.task in COUNTING_TASKS:
-        record["correct_vs_shown_count"] = _counts_shown(sample, parsed, shown["shown_count"])
+    if not settings.predict_only:  # a --predict-only answer gets its verdict later (mmhay.predictions)
+        counted = shown["shown_count"] if sample.task in COUNTING_TASKS else None
+        record.update(verdict(kind, sample.options, sample.answer, reasoned.answer, shown_count=counted, read=read))
     if request.audio is not None and getattr(sample.media, "peak_dbfs", None) is not None:
         # the gain the whole recording was heard at (found when it was rendered, remembered)
         record["audio_gain_db"] = round(20 * log10(mix_gain(sample.media)), 3)
@@ -419,14 +435,6 @@ def _scored(sample: Sample, request: Request, answer: Answer, settings: EvalSett
     if settings.log_samples and answer.prompt is not None:
         record["input"] = answer.prompt
     return record
-
-
-def _counts_shown(sample: Sample, parsed, count: int) -> bool:
-    """Whether the answer is the count of appearances the model was given (not the true count)."""
-    if sample.answer_type.value != "choice":
-        return is_correct(sample.answer_type.value, parsed, str(count))
-    letters = [chr(ord("A") + i) for i, option in enumerate(sample.options) if option == str(count)]
-    return bool(letters) and is_correct("choice", parsed, letters[0])
 
 
 def _record(sample: Sample, prompt: str) -> dict:

@@ -122,6 +122,8 @@ def _check_no_text_needles(data: Path, manifest: dict) -> None:
     """Refuse a document suite whose tasks hide needles in the text between images: the task
     would drop the text, and the answer with it."""
     config = manifest.get("config") if isinstance(manifest.get("config"), dict) else {}
+    if config.get("prompts"):  # the task's doc_to_text asks in mmhay's default words
+        raise ConfigError(data, "prompts", "the suite's prompt templates are not carried into an lmms-eval task; evaluate with mmhay eval")
     if config.get("generator") != "document":
         return
     tasks = (config.get("grid") or {}).get("task") or [config.get("task")]

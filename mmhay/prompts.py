@@ -1,12 +1,19 @@
-"""The text a model is asked: the question, its lettered options and how to write the answer."""
+"""The text a model is asked: the question, its lettered options and how to write the answer.
+
+A suite config's ``prompts`` section replaces that text per task or per answer type with a
+template over ``{question}``, ``{options}`` (the lettered options, one a line) and
+``{instruction}`` (the default line that says how to answer); a task's template wins over its
+answer type's. The prompt is built when a sample is asked, so a template changes no sample.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import string
+from collections.abc import Mapping, Sequence
 
 from mmhay.schema import AnswerType, Sample, option_letter
 
-__all__ = ["prompt_for", "prompt_text", "INSTRUCTIONS"]
+__all__ = ["prompt_for", "prompt_text", "template_problem", "INSTRUCTIONS", "TEMPLATE_FIELDS"]
 
 # How to answer, by answer type. The choice line is the one most video benchmarks use
 # (Video-MME, MVBench, lmms-eval tasks).
@@ -24,15 +31,35 @@ INSTRUCTIONS = {
     ),
 }
 
-
-def prompt_for(sample: Sample) -> str:
-    """The prompt for one sample (its media is passed separately)."""
-    return prompt_text(sample.question, sample.options, sample.answer_type)
+TEMPLATE_FIELDS = ("question", "options", "instruction")
 
 
-def prompt_text(question: str, options: Sequence[str], answer_type: AnswerType) -> str:
-    """The question, its options lettered A, B, ..., and the line that says how to answer."""
-    lines = [question]
-    lines += [f"{option_letter(i)}. {option}" for i, option in enumerate(options)]
-    lines.append(INSTRUCTIONS[answer_type])
-    return "\n".join(lines)
+def prompt_for(sample: Sample, templates: Mapping[str, str] | None = None) -> str:
+    """The prompt for one sample (its media is passed separately), through the suite's
+    ``templates`` (task or answer type to template) where one applies."""
+    template = (templates or {}).get(sample.task) or (templates or {}).get(sample.answer_type.value)
+    return prompt_text(sample.question, sample.options, sample.answer_type, template)
+
+
+def prompt_text(question: str, options: Sequence[str], answer_type: AnswerType, template: str | None = None) -> str:
+    """The question, its options lettered A, B, ..., and the line that says how to answer;
+    with ``template``, those three filled into it."""
+    lettered = [f"{option_letter(i)}. {option}" for i, option in enumerate(options)]
+    if template is not None:
+        return template.format(question=question, options="\n".join(lettered), instruction=INSTRUCTIONS[answer_type])
+    return "\n".join([question, *lettered, INSTRUCTIONS[answer_type]])
+
+
+def template_problem(template: str) -> str | None:
+    """What is wrong with a prompt template, or None: unknown fields, unbalanced braces."""
+    try:
+        fields = [name for _, name, spec, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as error:
+        return f"is not a valid template ({error}; write a literal brace as {{{{ or }}}})"
+    for name in fields:
+        if name not in TEMPLATE_FIELDS:
+            return f"names {{{name}}}; a template may use {', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)}"
+    if "question" not in fields:
+        return "must contain {question}"
+    return None
+

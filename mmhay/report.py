@@ -41,6 +41,8 @@ def load_run(run: Path) -> tuple[dict, list[dict]]:
         records = [json.loads(line) for line in (run / "samples.jsonl").read_text().splitlines() if line.strip()]
     except (OSError, json.JSONDecodeError) as error:
         raise DatasetError(run, f"unreadable run: {error}") from None
+    if loaded.get("predict_only"):
+        raise DatasetError(run, f"holds answers not scored yet (--predict-only); score them with `mmhay score {run}`")
     return loaded, records
 
 

@@ -119,11 +119,12 @@ class NeedleStream(IterableDataset):
             raise ConfigError("NeedleStream", "workers", f"says {self.workers} but the DataLoader runs {info.num_workers}")
         generator = create_generator(self.suite)
         for index in self.indices(worker):
-            yield example_for(generator.sample(index), self.frames, self.sampler, index=index)
+            yield example_for(generator.sample(index), self.frames, self.sampler, index=index, prompts=self.suite.prompts)
 
 
-def example_for(sample, frames: int, sampler: str = "uniform", *, index: int | None = None) -> dict:
-    """One training example: the chat, its pixels, and where they came from."""
+def example_for(sample, frames: int, sampler: str = "uniform", *, index: int | None = None, prompts=None) -> dict:
+    """One training example: the chat, its pixels, and where they came from (asked through the
+    suite's ``prompts`` templates, where it has any)."""
     from mmhay.adapters import split_at_pictures
     from mmhay.gallery import Gallery
     from mmhay.prompts import prompt_for
@@ -131,7 +132,7 @@ def example_for(sample, frames: int, sampler: str = "uniform", *, index: int | N
 
     media = sample.media
     example: dict[str, Any] = {"id": sample.id, "index": sample.index if index is None else index, "task": sample.task, "answer": sample.answer}
-    prompt: list[dict] = [{"type": "text", "text": prompt_for(sample)}]
+    prompt: list[dict] = [{"type": "text", "text": prompt_for(sample, prompts)}]
     if isinstance(media, Gallery):
         example["images"] = list(media.render()) + list(media.render_options())
         placeholders = [{"type": "image"} for _ in media.images]

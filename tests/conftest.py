@@ -64,3 +64,22 @@ def tiny_qwen2_vl(tmp_path_factory) -> Path:
     from mmhay.adapters.tiny import make_tiny_checkpoint
 
     return make_tiny_checkpoint("qwen2-vl", tmp_path_factory.mktemp("models") / "tiny-qwen2-vl")
+
+
+@pytest.fixture(scope="session")
+def installed_software() -> dict:
+    """What ``mmhay.software.software()`` lists, listed once for the session."""
+    from mmhay.software import software
+
+    return software()
+
+
+@pytest.fixture
+def quick_runs(monkeypatch, installed_software):
+    """Runs that skip what their test does not look at: drawing report.html (about 1.5 s a run)
+    and listing the installed software for run.json again (0.5 s a run: listed once instead)."""
+    import mmhay.evaluate
+    import mmhay.report
+
+    monkeypatch.setattr(mmhay.report, "write_report", lambda runs, out, **options: Path(out) / "report.html")
+    monkeypatch.setattr(mmhay.evaluate, "software", lambda: installed_software)

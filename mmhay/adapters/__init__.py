@@ -15,7 +15,7 @@ import numpy as np
 from mmhay.errors import ConfigError
 from mmhay.registry import registry
 
-__all__ = ["ADAPTERS", "Adapter", "Answer", "Request", "create_adapter", "parse_model_args", "prompt_parts", "split_at_pictures"]
+__all__ = ["ADAPTERS", "Adapter", "Answer", "Request", "chat_messages", "create_adapter", "parse_model_args", "prompt_parts", "split_at_pictures", "with_generation"]
 
 ADAPTERS = registry("adapter")
 
@@ -32,7 +32,9 @@ class Request:
     (``prompt_parts``). A sample with sound gives ``audio`` at
     ``audio_rate`` to models that hear. ``facets`` describe the answer space (baselines use them).
     ``reference`` is the right answer, given only to likelihood scoring of an open answer, which
-    teacher-forces it (``mmhay.adapters.likelihood``); empty otherwise.
+    teacher-forces it (``mmhay.adapters.likelihood``); empty otherwise. ``system`` is the system
+    prompt (``--system-prompt``) and ``generation`` the user's decoding settings (``--gen-kwargs``,
+    ``mmhay.adapters.generation``), the same for every request of a run; empty: the model's own.
     """
 
     key: str
@@ -52,6 +54,8 @@ class Request:
     facets: Mapping[str, Any] = field(default_factory=dict)
     compress: str = ""  # a token compressor to apply after the vision tower (``--compress``)
     reference: str = ""  # the answer teacher-forced by ``--scoring likelihood`` (open answers only)
+    system: str = ""
+    generation: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,21 @@ def split_at_pictures(prompt: str, pictures: int, key: str = "") -> list[str | i
         parts += [piece] if piece else []
         parts += [k] if k < pictures else []
     return parts
+
+
+def chat_messages(request: Request, content: list[dict], *, parts: bool = True) -> list[dict]:
+    """The messages a chat model is sent for ``request``: its system prompt first, where it has
+    one, then the user's turn holding ``content``. The system text goes as text parts (the chat
+    templates of processors) or, with ``parts=False``, as a string (chat completions APIs)."""
+    messages = [{"role": "user", "content": content}]
+    if not request.system:
+        return messages
+    return [{"role": "system", "content": [{"type": "text", "text": request.system}] if parts else request.system}, *messages]
+
+
+def with_generation(options: Mapping[str, Any], request: Request) -> dict[str, Any]:
+    """A model's own decoding ``options`` with the user's (``request.generation``) over them."""
+    return {**options, **request.generation}
 
 
 def parse_model_args(text: str | None) -> dict[str, str]:

@@ -28,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from mmhay.adapters import ADAPTERS, Answer, Request, prompt_parts
+from mmhay.adapters import ADAPTERS, Answer, Request, chat_messages, prompt_parts
+from mmhay.adapters.generation import api_fields
 from mmhay.errors import ConfigError
 
 __all__ = ["APISettings", "APIModel", "api_model"]
@@ -132,6 +133,10 @@ class APIModel:
             identity["seed"] = s.seed
         return identity
 
+    def check_generation(self, settings: dict) -> None:
+        """Refuse a ``--gen-kwargs`` setting the chat completions API has no field for."""
+        api_fields(settings)
+
     def generate(self, requests: Sequence[Request]) -> list[Answer]:
         """Answers to ``requests``, at most ``concurrency`` in flight; failures come back as
         answers with an ``error`` once their retries are spent."""
@@ -224,12 +229,13 @@ class APIModel:
         content += [self._image(request.option_images[part]) if isinstance(part, int) else {"type": "text", "text": part} for part in prompt_parts(request)]
         body: dict[str, Any] = {
             "model": s.model,
-            "messages": [{"role": "user", "content": content}],
+            "messages": chat_messages(request, content, parts=False),
             "max_tokens": s.max_tokens,
             "temperature": s.temperature,
+            **api_fields(request.generation),  # --gen-kwargs over the model args
         }
-        if s.temperature > 0:
-            body["seed"] = s.seed
+        if body["temperature"] > 0:
+            body.setdefault("seed", s.seed)
         return body
 
     def _sent_size(self, width: int, height: int) -> tuple[int, int]:
@@ -273,11 +279,19 @@ def _redact(text: str, key: str) -> str:
 
 
 def _placeholders(messages: list[dict]) -> str:
-    """The messages as text, each picture or sound a placeholder (what ``--log-samples`` keeps)."""
-    parts = []
-    for part in messages[0]["content"]:
-        parts.append(part["text"] if part["type"] == "text" else "<image>" if part["type"] == "image_url" else "<audio>")
-    return "\n".join(parts)
+    """The messages as text, each picture or sound a placeholder (what ``--log-samples`` keeps);
+    a system prompt, where there is one, first, each turn headed by its role."""
+    turns = []
+    for message in messages:
+        content = message["content"]
+        if isinstance(content, str):
+            turns.append((message["role"], content))
+            continue
+        parts = [part["text"] if part["type"] == "text" else "<image>" if part["type"] == "image_url" else "<audio>" for part in content]
+        turns.append((message["role"], "\n".join(parts)))
+    if len(turns) == 1:
+        return turns[0][1]
+    return "\n".join(f"[{role}]\n{text}" for role, text in turns)
 
 
 def _wav(audio: np.ndarray, rate: int) -> str:

@@ -1,9 +1,10 @@
 """The response cache: every answer a model gave, keyed by what it was asked, on disk.
 
 An answer is stored under the digest of (model identity and generation settings, prompt, the
-bytes of the media shown, and the reference answer where likelihood scoring teacher-forces it).
-A transformers model's identity holds its files, revision and software
-(``mmhay.adapters.fingerprint``), so an edited or upgraded setup asks again.
+bytes of the media shown, the reference answer where likelihood scoring teacher-forces it, and
+the system prompt and ``--gen-kwargs`` where the user set them). A transformers model's identity
+holds its files, revision and software (``mmhay.adapters.fingerprint``), so an edited or
+upgraded setup asks again.
 The store is SQLite in write-ahead-log mode with full syncs: an answer is on disk before the
 evaluator moves on, and a process killed at any instant (SIGKILL included) leaves every
 committed answer readable. A log of the calls made to the model lets a
@@ -83,6 +84,10 @@ def request_key(identity: Mapping[str, Any], request: Request) -> str:
     }
     if request.reference:  # teacher-forced by likelihood scoring: the answer depends on it
         what["reference"] = request.reference
+    if request.system:  # --system-prompt; absent, keys stay as they were
+        what["system"] = request.system
+    if request.generation:  # --gen-kwargs
+        what["generation"] = dict(request.generation)
     return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from mmhay.adapters import ADAPTERS, Answer, Request, fingerprint, prompt_parts
+from mmhay.adapters import ADAPTERS, Answer, Request, chat_messages, fingerprint, prompt_parts, with_generation
 from mmhay.adapters.audio_visual import sound_arguments, sound_batch_key, sound_content, sound_extractor, thinker_config, with_soundtrack_flag, woven_prompts
 from mmhay.adapters.reasoning import Thinking, chat_switch, decoded_replies, reasoning_usage, settled, thinking_of
 from mmhay.adapters.received import received_inputs
@@ -264,8 +264,8 @@ class HFModel:
             options.update(temperature=self.settings.temperature, top_p=self.settings.top_p)
         else:  # a checkpoint's generation_config may ask for sampling; greedy means greedy
             options.update(temperature=None, top_p=None, top_k=None)
-        with torch.inference_mode(), _seeded(self.settings.seed, [r.key for r in requests], self.settings.do_sample):
-            output = self.model.generate(**inputs, **options)
+        with torch.inference_mode(), _seeded(self.settings.seed, [r.key for r in requests], with_generation(options, requests[0])["do_sample"]):
+            output = self.model.generate(**inputs, **with_generation(options, requests[0]))  # --gen-kwargs over the model args
         prompt_length = inputs["input_ids"].shape[1]
         new_tokens = output[:, prompt_length:]
         replies = decoded_replies(self.processor, self.thinking, new_tokens)
@@ -349,7 +349,7 @@ class HFModel:
         elif kind == "frames":
             content += [{"type": "image"} for _ in request.frames]
         content += [{"type": "image"} if isinstance(part, int) else {"type": "text", "text": part} for part in prompt_parts(request, kind == "images")]
-        return self.processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False, **chat_switch(self.settings))
+        return self.processor.apply_chat_template(chat_messages(request, content), add_generation_prompt=True, tokenize=False, **chat_switch(self.settings))
 
     def _inputs(self, requests: Sequence[Request], texts: Sequence[str] | None = None):
         """The processor's tensors for a batch of requests of one kind."""

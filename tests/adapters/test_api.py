@@ -11,7 +11,7 @@ import pytest
 
 from mmhay.adapters import create_adapter
 from mmhay.cli import main
-from mmhay.errors import ModelError
+from mmhay.errors import ConfigError, ModelError
 from mmhay.evaluate import EvalSettings, evaluate, open_data
 
 SECRET = "sk-test-0123456789-secret"
@@ -31,6 +31,7 @@ class ScriptedServer:
         self.answered: list[str] = []  # digest of each request answered
         self.authorizations: set[str] = set()
         self.image_sizes: list[tuple[int, int]] = []  # (w, h) of every picture received
+        self.bodies: list[dict] = []  # every request body received
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -45,6 +46,7 @@ class ScriptedServer:
                     server.in_flight += 1
                     server.most_in_flight = max(server.most_in_flight, server.in_flight)
                     server.authorizations.add(self.headers["Authorization"])
+                    server.bodies.append(body)
                     failing = server.fail_after is not None and len(server.answered) >= server.fail_after
                 try:
                     time.sleep(0.05)  # long enough for concurrent requests to overlap
@@ -69,7 +71,7 @@ class ScriptedServer:
                         self.end_headers()
                         self.wfile.write(f'{{"error": "bad key {self.headers["Authorization"]}"}}'.encode())
                         return
-                    parts = body["messages"][0]["content"]
+                    parts = body["messages"][-1]["content"]  # the user's turn, after any system prompt
                     images = sum(part["type"] == "image_url" for part in parts)
                     with server.lock:
                         server.image_sizes += [_picture_size(part["image_url"]["url"]) for part in parts if part["type"] == "image_url"]
@@ -193,3 +195,23 @@ def test_what_an_api_model_was_shown_is_measured_at_the_size_it_was_sent(built_s
     heights = [h for r in records for needle in r["exposure"]["needles"] for h in needle["height_px"]]
     assert heights and set(heights) == {36.0}
     assert sum(r["exposure"]["shown"] is True for r in records) >= 1
+
+
+def test_the_system_prompt_and_gen_kwargs_reach_the_endpoint_and_the_logged_input(built_small, key, tmp_path, quick_runs):
+    server = ScriptedServer()
+    system = "You are a careful judge of videos."
+    settings = EvalSettings(frames=2, log_samples=True, system_prompt=system, gen_kwargs={"max_new_tokens": 7, "top_p": 0.5, "do_sample": False})
+    try:
+        evaluate(open_data(built_small, limit=2), _model(server, key, temperature=0.7), tmp_path / "run", settings)
+        with pytest.raises(ConfigError, match="num_beams: has no field in the chat completions API"):
+            evaluate(open_data(built_small, limit=2), _model(server, key), tmp_path / "beams", EvalSettings(frames=2, gen_kwargs={"num_beams": 3}))
+    finally:
+        server.close()
+    assert len(server.bodies) == 2, "the refused setting asked nothing"
+    for body in server.bodies:
+        assert body["messages"][0] == {"role": "system", "content": system} and body["messages"][1]["role"] == "user"
+        assert (body["max_tokens"], body["top_p"], body["temperature"]) == (7, 0.5, 0.0) and "seed" not in body, "do_sample=false: temperature 0"
+    records = [json.loads(line) for line in (tmp_path / "run" / "samples.jsonl").read_text().splitlines()]
+    assert all(record["input"].startswith(f"[system]\n{system}\n[user]\n") for record in records)
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["settings"]["system_prompt"] == system and run["settings"]["gen_kwargs"]["max_new_tokens"] == 7

@@ -41,6 +41,14 @@ def test_a_reasoning_model_is_read_after_its_reasoning(reasoner, built_small, tm
     assert metrics["reasoning"]["cut_off"] == 2 and metrics["overall"]["unparsed"] == 0
     assert "2 were cut off inside it" in (tmp_path / "cut" / "results.md").read_text()
 
+    # predicted now and scored later, the answer is read after the reasoning just the same
+    out = tmp_path / "later"
+    assert main(["eval", "--model", f"hf:{reasoner}", "--data", str(built_small), "--out", str(out), "--frames", "2", "--limit", "2", "--predict-only"]) == 0
+    assert main(["score", str(out)]) == 0
+    later = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    assert [r["parsed"] for r in later] == [r["parsed"] for r in _run(reasoner, built_small, tmp_path / "again")[0]]
+    assert any(r["answer_type"] == "choice" and r["parsed"] == "B" for r in later)
+
 
 
 def test_enable_thinking_reaches_the_chat_template(reasoner):
