@@ -135,9 +135,11 @@ def _eval(args) -> int:
     adapter = create_adapter(args.model, parse_model_args(args.model_args), seed=args.seed)
     from mmhay.exposure import parse_minimums
 
+    frames, sampler, frames_from = (args.frames, args.sampler, "") if args.frames != "model" else _model_sampling(adapter, args.sampler, data)
     settings = EvalSettings(
-        frames=args.frames,
-        sampler=args.sampler,
+        frames=frames,
+        sampler=sampler,
+        frames_from=frames_from,
         batch_size=args.batch_size,
         log_samples=args.log_samples,
         compress=args.compress,
@@ -172,6 +174,13 @@ def _eval(args) -> int:
     print(f"asked {result.asked}, reused {result.reused} earlier answers{cached}{skipped}")
     print(f"wrote {result.out}/samples.jsonl, {result.out}/metrics.json, {result.out}/results.md, {result.out}/report.html")
     return 0
+
+
+def _model_sampling(adapter, sampler: str, data) -> tuple[int, str, str]:
+    """``--frames model``: the frame budget, sampler and recorded rule the model's authors recommend."""
+    from mmhay.adapters.model_sampling import model_sampling
+
+    return model_sampling(adapter, sampler, data.samples())
 
 
 def _exposure(args) -> int:

@@ -70,9 +70,10 @@ class EvalSettings:
     compress: str = ""  # visual-token compressor applied after the vision tower (mmhay.compression spec)
     min_shown: Minimums = Minimums()  # how much of a needle counts as shown (mmhay.exposure)
     scoring: str = "generate"  # or "likelihood": read from token probabilities (mmhay.adapters.likelihood)
+    frames_from: str = ""  # how --frames model chose the frames, e.g. "model (qwen-vl-utils fps=2: 8 frames)"
 
     def identity(self) -> dict:
-        identity = {"frames": self.frames, "sampler": self.sampler}
+        identity = {"frames": self.frames, "sampler": self.sampler, **({"frames_from": self.frames_from} if self.frames_from else {})}
         if self.compress:
             identity["compress"] = self.compress
         if self.scoring != "generate":

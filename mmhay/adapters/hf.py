@@ -19,6 +19,7 @@ from typing import Any
 
 from mmhay.adapters import ADAPTERS, Answer, Request
 from mmhay.adapters.audio_visual import sound_arguments, sound_batch_key, sound_content, sound_extractor, thinker_config, with_soundtrack_flag, woven_prompts
+from mmhay.adapters.pixel_budget import PIXEL_OPTIONS, PixelBudget, budgeted_media, checked_budget, pixel_identity, parse_pixel_budget
 from mmhay.adapters.received import received_inputs
 from mmhay.adapters.video_metadata import video_metadata
 from mmhay.errors import ConfigError, ModelError
@@ -39,7 +40,7 @@ _OPTIONS = {
     "temperature",
     "top_p",
     "seed",
-    "batch_size",
+    "batch_size", *PIXEL_OPTIONS,  # min_pixels, max_pixels, total_pixels: Qwen-family (mmhay.adapters.pixel_budget)
 }
 
 
@@ -59,11 +60,12 @@ class HFSettings:
     top_p: float = 1.0
     seed: int = 0
     batch_size: int = 1  # requests per generate() call when --batch-size is not given
+    pixels: PixelBudget | None = None  # qwen-vl-utils' pixel budget (None: the processor resizes by its own configuration)
 
 
 @ADAPTERS.register("hf")
 def hf_model(argument: str | None, args: dict[str, str]) -> "HFModel":
-    """A transformers checkpoint (hf:PATH_OR_ID; model-args: dtype, device, device_map, attn_implementation, max_new_tokens, frames_as, do_sample, temperature, top_p, seed, batch_size)."""
+    """A transformers checkpoint (hf:PATH_OR_ID; model-args: dtype, device, device_map, attn_implementation, max_new_tokens, frames_as, do_sample, temperature, top_p, seed, batch_size; Qwen-family: min_pixels, max_pixels, total_pixels)."""
     unknown = set(args) - _OPTIONS
     if unknown:
         raise ConfigError("--model-args", sorted(unknown)[0], f"unknown option; expected one of: {', '.join(sorted(_OPTIONS))}")
@@ -71,7 +73,7 @@ def hf_model(argument: str | None, args: dict[str, str]) -> "HFModel":
     args.pop("pretrained", None)
     if not pretrained:
         raise ConfigError("--model", "hf", "needs a checkpoint: hf:PATH_OR_ID or --model-args pretrained=PATH_OR_ID")
-    typed: dict[str, Any] = dict(args)
+    typed: dict[str, Any] = dict(args, pixels=parse_pixel_budget(args))  # the budget's keys leave args first
     for key, kind in (("max_new_tokens", int), ("seed", int), ("batch_size", int), ("temperature", float), ("top_p", float), ("do_sample", _boolean)):
         if key in typed:
             try:
@@ -83,7 +85,7 @@ def hf_model(argument: str | None, args: dict[str, str]) -> "HFModel":
         raise ConfigError("--model-args", "frames_as", "must be auto, video or images", settings.frames_as)
     if settings.max_new_tokens < 1 or settings.batch_size < 1:
         raise ConfigError("--model-args", "max_new_tokens" if settings.max_new_tokens < 1 else "batch_size", "must be at least 1")
-    return load_hf_model(settings)
+    return checked_budget(load_hf_model(settings))
 
 
 def _boolean(text: str) -> bool:
@@ -224,6 +226,7 @@ class HFModel:
             "max_new_tokens": self.settings.max_new_tokens,
             "frames_as": "video" if self.as_video else "images",
             "decoding": "greedy",
+            **pixel_identity(self.settings.pixels),
         }
         if self.settings.attn_implementation:
             identity["attn_implementation"] = self.settings.attn_implementation
@@ -368,7 +371,7 @@ class HFModel:
             extra["images"] = [list(r.frames) for r in requests]
         elif kind in ("video", "audio+video"):
             extra.update(videos=[r.frames for r in requests], **self._video_options(requests))
-        inputs = self.processor(text=texts, padding=True, return_tensors="pt", **extra)
+        inputs = self.processor(text=texts, padding=True, return_tensors="pt", **budgeted_media(self.processor, extra, self.settings.pixels))
         return with_soundtrack_flag(self.processor, inputs, kind, self.as_video)
 
     def _video_options(self, requests: Sequence[Request]) -> dict[str, Any]:
