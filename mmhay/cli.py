@@ -135,7 +135,7 @@ def _eval(args) -> int:
     adapter = create_adapter(args.model, parse_model_args(args.model_args), seed=args.seed)
     from mmhay.exposure import parse_minimums
 
-    frames, sampler, frames_from = (args.frames, args.sampler, "") if args.frames != "model" else _model_sampling(adapter, args.sampler, data)
+    frames, sampler, frames_from = _frames_and_sampler(adapter, args, data)
     settings = EvalSettings(
         frames=frames,
         sampler=sampler,
@@ -176,11 +176,12 @@ def _eval(args) -> int:
     return 0
 
 
-def _model_sampling(adapter, sampler: str, data) -> tuple[int, str, str]:
-    """``--frames model``: the frame budget, sampler and recorded rule the model's authors recommend."""
-    from mmhay.adapters.model_sampling import model_sampling
+def _frames_and_sampler(adapter, args, data) -> tuple[int, str, str]:
+    """``--frames N --sampler S`` as given, or for ``--frames model`` the frame budget, sampler
+    and recorded rule the model's authors recommend."""
+    from mmhay.adapters.model_sampling import frames_and_sampler
 
-    return model_sampling(adapter, sampler, data.samples())
+    return frames_and_sampler(adapter, args.frames, args.sampler, data.samples)
 
 
 def _exposure(args) -> int:

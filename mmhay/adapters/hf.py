@@ -40,7 +40,7 @@ _OPTIONS = {
     "temperature",
     "top_p",
     "seed",
-    "batch_size", *PIXEL_OPTIONS,  # min_pixels, max_pixels, total_pixels: Qwen-family (mmhay.adapters.pixel_budget)
+    "batch_size", *PIXEL_OPTIONS, "max_num_frames",  # the budgets as model authors set them (pixel_budget, model_sampling)
 }
 
 
@@ -61,11 +61,12 @@ class HFSettings:
     seed: int = 0
     batch_size: int = 1  # requests per generate() call when --batch-size is not given
     pixels: PixelBudget | None = None  # qwen-vl-utils' pixel budget (None: the processor resizes by its own configuration)
+    max_num_frames: int | None = None  # the cap on --frames model's count (mmhay.adapters.model_sampling)
 
 
 @ADAPTERS.register("hf")
 def hf_model(argument: str | None, args: dict[str, str]) -> "HFModel":
-    """A transformers checkpoint (hf:PATH_OR_ID; model-args: dtype, device, device_map, attn_implementation, max_new_tokens, frames_as, do_sample, temperature, top_p, seed, batch_size; Qwen-family: min_pixels, max_pixels, total_pixels)."""
+    """A transformers checkpoint (hf:PATH_OR_ID; model-args: dtype, device, device_map, attn_implementation, max_new_tokens, frames_as, do_sample, temperature, top_p, seed, batch_size, max_num_frames (--frames model); Qwen-family: min_pixels, max_pixels, total_pixels)."""
     unknown = set(args) - _OPTIONS
     if unknown:
         raise ConfigError("--model-args", sorted(unknown)[0], f"unknown option; expected one of: {', '.join(sorted(_OPTIONS))}")
@@ -74,7 +75,7 @@ def hf_model(argument: str | None, args: dict[str, str]) -> "HFModel":
     if not pretrained:
         raise ConfigError("--model", "hf", "needs a checkpoint: hf:PATH_OR_ID or --model-args pretrained=PATH_OR_ID")
     typed: dict[str, Any] = dict(args, pixels=parse_pixel_budget(args))  # the budget's keys leave args first
-    for key, kind in (("max_new_tokens", int), ("seed", int), ("batch_size", int), ("temperature", float), ("top_p", float), ("do_sample", _boolean)):
+    for key, kind in (("max_new_tokens", int), ("seed", int), ("batch_size", int), ("max_num_frames", int), ("temperature", float), ("top_p", float), ("do_sample", _boolean)):
         if key in typed:
             try:
                 typed[key] = kind(typed[key])

@@ -19,7 +19,7 @@ were chosen: ``model (qwen-vl-utils fps=2: 8 frames)``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from fractions import Fraction
 from math import ceil, floor
 
@@ -27,7 +27,7 @@ from mmhay.adapters.pixel_budget import PixelBudget, merged_patch
 from mmhay.errors import ConfigError
 from mmhay.sampling import SAMPLERS, Footage, FramePlan, footage_for, plan_frames
 
-__all__ = ["model_sampling", "qwen_vl"]
+__all__ = ["frames_and_sampler", "model_sampling", "qwen_vl"]
 
 _QWEN_MAX_FRAMES = 768  # qwen-vl-utils' FPS_MAX_FRAMES
 _FRAME_FACTOR = 2
@@ -55,6 +55,16 @@ def qwen_vl(footage: Footage, n: int, fps: float = 2.0, min_frames: int = 4, max
     return FramePlan(tuple(Fraction(k) / footage.rate for k in indices), (1.0,) * count)
 
 
+def frames_and_sampler(adapter, frames: int | str, sampler: str, samples: Callable[[], Iterable]) -> tuple[int, str, str]:
+    """``(frames, sampler, frames_from)`` of a run: as given, or ``model_sampling`` for
+    ``--frames model``. ``max_num_frames`` caps the model's own count only."""
+    if frames == "model":
+        return model_sampling(adapter, sampler, samples())
+    if getattr(getattr(adapter, "settings", None), "max_num_frames", None) is not None:
+        raise ConfigError("--model-args", "max_num_frames", f"caps the count of --frames model; with --frames {frames} the count is {frames}")
+    return int(frames), sampler, ""
+
+
 def model_sampling(adapter, sampler: str, samples: Iterable) -> tuple[int, str, str]:
     """``(frames, sampler, frames_from)`` for ``--frames model``: the budget that holds every
     sample's frames, the sampler spec, and the rule as the run records it. A Qwen-family model
@@ -62,16 +72,18 @@ def model_sampling(adapter, sampler: str, samples: Iterable) -> tuple[int, str, 
     if sampler != "uniform":
         raise ConfigError("--sampler", "", "--frames model uses the model's own sampling; leave --sampler out", sampler)
     processor = getattr(adapter, "processor", None)
+    cap = getattr(adapter.settings, "max_num_frames", None) if processor is not None else None
+    if cap is not None and cap < _FRAME_FACTOR:
+        raise ConfigError("--model-args", "max_num_frames", "must be at least 2", cap)
     if processor is not None and merged_patch(processor) is not None and getattr(processor, "video_processor", None) is not None:
-        spec, rule = "qwen_vl", "qwen-vl-utils fps=2"
+        spec, rule, budget = ("qwen_vl", "qwen-vl-utils fps=2", _QWEN_MAX_FRAMES) if cap is None else (f"qwen_vl:max_frames={cap}", f"qwen-vl-utils fps=2 max_frames={cap}", cap)
         adapter.settings = dataclasses.replace(adapter.settings, pixels=adapter.settings.pixels or PixelBudget())
     elif processor is not None and type(getattr(processor, "video_processor", None)).__name__.startswith("LlavaOnevision"):
-        spec, rule = "uniform:mode=linspace", "LLaVA-OneVision 32 uniform"
+        spec, rule, budget = "uniform:mode=linspace", "LLaVA-OneVision uniform", cap or 32
     else:
         raise ConfigError("--frames", "model", f"{adapter.name} has no recommended sampling mmhay knows (Qwen-family and LLaVA-OneVision do); give --frames N")
-    budget = _QWEN_MAX_FRAMES if spec == "qwen_vl" else 32
     counts = sorted({len(plan_frames(spec, footage_for(s), budget).times) for s in samples if _is_video(s)})
-    if spec != "qwen_vl" or not counts:
+    if not spec.startswith("qwen_vl") or not counts:
         return budget, spec, f"model ({rule}: {budget} frames)"
     shown = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
     return counts[-1], spec, f"model ({rule}: {shown} frames)"

@@ -10,11 +10,14 @@ import math
 from fractions import Fraction
 
 import numpy as np
+import pytest
 import torch
 
 from mmhay.adapters import Request, create_adapter
-from mmhay.adapters.pixel_budget import parse_pixel_budget
+from mmhay.adapters.model_sampling import frames_and_sampler
+from mmhay.adapters.pixel_budget import PixelBudget, parse_pixel_budget
 from mmhay.cli import main
+from mmhay.errors import ConfigError
 from mmhay.evaluate import open_data
 from mmhay.sampling import Footage, frame_rate, plan_frames
 
@@ -53,9 +56,18 @@ def _video(frames: np.ndarray, fps: float = 2.0) -> Request:
     return Request(key="v", prompt="Which?", answer_type="choice", options=("a", "b"), frames=frames, frame_times=times, duration=len(frames) / fps, fps=fps)
 
 
-def test_qwen2_vl_receives_the_frame_and_picture_sizes_qwen_vl_utils_gives(tiny_qwen2_vl):
+@pytest.fixture(scope="module")
+def plain(tiny_qwen2_vl):
+    """The tiny Qwen2-VL loaded once; each test varies its settings on a copy."""
+    return create_adapter(f"hf:{tiny_qwen2_vl}", {})
+
+
+def _with(model, **settings):
+    return dataclasses.replace(model, settings=dataclasses.replace(model.settings, **settings))
+
+
+def test_qwen2_vl_receives_the_frame_and_picture_sizes_qwen_vl_utils_gives(plain):
     frames = np.random.default_rng(0).integers(0, 256, (6, 96, 128, 3), dtype=np.uint8)
-    plain = create_adapter(f"hf:{tiny_qwen2_vl}", {})
     budgets = [
         {"max_pixels": FACTOR**2 * 6},  # below the default minimum: the maximum wins, 56x56
         {"min_pixels": FACTOR**2 * 2, "total_pixels": FACTOR**2 * 24},  # total / frames * 2 caps each frame
@@ -64,7 +76,7 @@ def test_qwen2_vl_receives_the_frame_and_picture_sizes_qwen_vl_utils_gives(tiny_
     identities = {json.dumps(plain.identity(), sort_keys=True)}
     assert "pixel_budget" not in plain.identity(), "a run without a budget keeps its identity"
     for budget in budgets:  # one load: the budget is the only setting that changes (parsing is the CLI test's)
-        model = dataclasses.replace(plain, settings=dataclasses.replace(plain.settings, pixels=parse_pixel_budget({k: str(v) for k, v in budget.items()})))
+        model = _with(plain, pixels=parse_pixel_budget({k: str(v) for k, v in budget.items()}))
         height, width = fetch_video_size(96, 128, 6, **budget)
         _, inputs, _, (received,) = model._prepared([_video(frames)])  # the processor's output, and what receive() reads of it
         assert received["frame_sizes"] == [[width, height]] * 6, budget
@@ -79,8 +91,18 @@ def test_qwen2_vl_receives_the_frame_and_picture_sizes_qwen_vl_utils_gives(tiny_
     assert len(identities) == 1 + len(budgets), "each budget is another run (and another cache key)"
 
 
+def test_max_num_frames_caps_the_models_own_count_only(plain, built_small):
+    model = _with(plain, max_num_frames=4)
+    samples = list(open_data(built_small, limit=1).samples())
+    frames, sampler, frames_from = frames_and_sampler(model, "model", "uniform", lambda: samples)
+    assert (frames, sampler, frames_from) == (4, "qwen_vl:max_frames=4", "model (qwen-vl-utils fps=2 max_frames=4: 4 frames)")
+    assert model.settings.pixels == PixelBudget(), "qwen-vl-utils' default budget comes with its sampling"
+    with pytest.raises(ConfigError, match="max_num_frames: caps the count of --frames model"):
+        frames_and_sampler(model, 8, "uniform", lambda: samples)
+
+
 def test_the_qwen_vl_sampler_counts_frames_as_smart_nframes_does():
-    for seconds, rate in [(1, 10), (3, 10), (Fraction(9, 2), 24), (7, Fraction(30000, 1001)), (500, 25), (2, 1)]:
+    for seconds, rate in [(1, 10), (3, 10), (Fraction(15, 4), 8), (Fraction(11, 2), 10), (7, Fraction(30000, 1001)), (500, 25), (2, 1)]:
         total = math.ceil(Fraction(seconds) * Fraction(rate))
         plan = plan_frames("qwen_vl", Footage(Fraction(seconds), Fraction(rate)), 768)
         count = smart_nframes(total, float(rate))
