@@ -5,9 +5,10 @@
   4..768, an even count, at ``round(linspace(0, T - 1, n))`` of the video's T frames) and its
   pixel budget (``mmhay.adapters.pixel_budget``, its defaults where none is given).
   ``qwen-vl-utils/src/qwen_vl_utils/vision_process.py`` of QwenLM/Qwen3-VL (0.0.14, 9658872).
-- LLaVA-OneVision: 32 frames, evenly over the video's frames both ends included, as lmms-eval
-  runs it (``lmms_eval/models/simple/llava_onevision.py``: ``max_frames_num=32``,
-  ``np.linspace(0, total - 1, 32)``) and as the paper evaluates video.
+- LLaVA-OneVision: 32 frames, evenly over the video's frames both ends included, as its authors'
+  ``load_video`` and lmms-eval's ``lmms_eval/models/simple/llava_onevision.py`` pick them
+  (``max_frames_num=32``, ``np.linspace(0, total - 1, 32, dtype=int)``: sampler
+  ``uniform:mode=linspace_int``).
 - Others: refused with one line; their authors document no rule mmhay can follow without
   letting the processor sample again (SmolVLM2's processor samples at 1 fps up to 64 frames
   only when it samples itself; InternVL's cards show 8 or 32 segments as examples).
@@ -79,7 +80,7 @@ def model_sampling(adapter, sampler: str, samples: Iterable) -> tuple[int, str, 
         spec, rule, budget = ("qwen_vl", "qwen-vl-utils fps=2", _QWEN_MAX_FRAMES) if cap is None else (f"qwen_vl:max_frames={cap}", f"qwen-vl-utils fps=2 max_frames={cap}", cap)
         adapter.settings = dataclasses.replace(adapter.settings, pixels=adapter.settings.pixels or PixelBudget())
     elif processor is not None and type(getattr(processor, "video_processor", None)).__name__.startswith("LlavaOnevision"):
-        spec, rule, budget = "uniform:mode=linspace", "LLaVA-OneVision uniform", cap or 32
+        spec, rule, budget = "uniform:mode=linspace_int", "LLaVA-OneVision uniform", cap or 32
     else:
         raise ConfigError("--frames", "model", f"{adapter.name} has no recommended sampling mmhay knows (Qwen-family and LLaVA-OneVision do); give --frames N")
     counts = sorted({len(plan_frames(spec, footage_for(s), budget).times) for s in samples if _is_video(s)})

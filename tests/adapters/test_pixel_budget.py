@@ -110,6 +110,13 @@ def test_the_qwen_vl_sampler_counts_frames_as_smart_nframes_does():
         assert [round(t * Fraction(rate)) for t in plan.times] == indices, (seconds, rate)
 
 
+def test_llava_onevisions_frames_are_its_truncated_linspace():
+    for seconds, rate in [(5, 8), (Fraction(61, 3), 30), (120, 25)]:
+        total = math.ceil(Fraction(seconds) * rate)
+        plan = plan_frames("uniform:mode=linspace_int", Footage(Fraction(seconds), Fraction(rate)), 32)
+        assert [round(t * rate) for t in plan.times] == np.linspace(0, total - 1, 32, dtype=int).tolist()  # its load_video
+
+
 def test_frames_model_samples_and_sizes_as_qwen_vl_utils_and_is_recorded(tiny_qwen2_vl, built_small, tmp_path):
     out, budget = tmp_path / "run", FACTOR**2 * 4
     command = ["eval", "--model", f"hf:{tiny_qwen2_vl}", "--data", str(built_small), "--out", str(out), "--frames", "model", "--limit", "1"]
