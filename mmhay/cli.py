@@ -138,9 +138,11 @@ def _eval(args) -> int:
     adapter = create_adapter(args.model, parse_model_args(args.model_args), seed=args.seed)
     from mmhay.exposure import parse_minimums
 
+    frames, sampler, frames_from = _frames_and_sampler(adapter, args, data)
     settings = EvalSettings(
-        frames=args.frames,
-        sampler=args.sampler,
+        frames=frames,
+        sampler=sampler,
+        frames_from=frames_from,
         batch_size=args.batch_size,
         log_samples=args.log_samples,
         compress=args.compress,
@@ -202,6 +204,14 @@ def _score(args) -> int:
     _print_runs([metrics], grid=True)
     print(f"wrote {args.run}/samples.jsonl, {args.run}/metrics.json, {args.run}/results.md, {args.run}/report.html")
     return 0
+
+
+def _frames_and_sampler(adapter, args, data) -> tuple[int, str, str]:
+    """``--frames N --sampler S`` as given, or for ``--frames model`` the frame budget, sampler
+    and recorded rule the model's authors recommend."""
+    from mmhay.adapters.model_sampling import frames_and_sampler
+
+    return frames_and_sampler(adapter, args.frames, args.sampler, data.samples)
 
 
 def _exposure(args) -> int:

@@ -33,6 +33,11 @@ _positive = _int_at_least(1)
 _non_negative = _int_at_least(0)
 
 
+def _frames(text: str) -> int | str:
+    """--frames of eval: a positive count, or ``model`` (the model's recommended sampling)."""
+    return "model" if text == "model" else _positive(text)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, with a bad argument reported as one line (as every other error) instead of the
     usage block followed by the error."""
@@ -68,7 +73,7 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model-args", default="", help="key=value,... e.g. pretrained=PATH,dtype=bfloat16")
     evaluate.add_argument("--data", type=Path, required=True, help="built suite folder, or a suite config (YAML)")
     evaluate.add_argument("--out", type=Path, required=True, help="run folder to write (resumed if it holds this run)")
-    evaluate.add_argument("--frames", type=_positive, default=16, help="frames shown per sample (default 16)")
+    evaluate.add_argument("--frames", type=_frames, default=16, help="frames shown per sample (default 16), or model: the model's recommended sampling (Qwen-family, LLaVA-OneVision)")
     evaluate.add_argument(
         "--compress", default="", help="visual-token compressor after the vision tower, NAME or NAME:key=value,... (e.g. spatial_pool:k=2; see `mmhay list compressors`)"
     )

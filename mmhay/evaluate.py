@@ -79,8 +79,10 @@ class EvalSettings:
     predict_only: bool = False  # answers recorded unscored, for a later `mmhay score` (mmhay.predictions)
     prompts: Mapping = field(default_factory=dict)  # the data's prompt templates: evaluate() sets them (DataSource.prompts)
 
+    frames_from: str = ""  # how --frames model chose the frames, e.g. "model (qwen-vl-utils fps=2: 8 frames)"
+
     def identity(self) -> dict:
-        identity = {"frames": self.frames, "sampler": self.sampler}
+        identity = {"frames": self.frames, "sampler": self.sampler, **({"frames_from": self.frames_from} if self.frames_from else {})}
         if self.system_prompt:
             identity["system_prompt"] = self.system_prompt
         if self.gen_kwargs:

@@ -142,18 +142,20 @@ def uniform_times(duration: Fraction, n: int) -> list[Fraction]:
 
 @SAMPLERS.register("uniform")
 def uniform(footage: Footage, n: int, mode: str = "middle", scale: float = 1.0) -> FramePlan:
-    """n frames spread evenly: midpoints of n equal intervals (middle), or both ends included (linspace, Qwen-VL's)."""
+    """n frames spread evenly: midpoints of n equal intervals (middle), or both ends included (linspace, Qwen-VL's; linspace_int, LLaVA-OneVision's)."""
     n = _frames_at(scale, n)
     if mode == "middle":
         return _plan(uniform_times(footage.duration, n), scale)
-    if mode != "linspace":
-        raise ConfigError("--sampler", "mode", "must be middle or linspace", mode)
+    if mode not in ("linspace", "linspace_int"):
+        raise ConfigError("--sampler", "mode", "must be middle, linspace or linspace_int", mode)
     last = _last_frame_time(footage)
     if n == 1:
         return _plan([Fraction(0)], scale)
     if footage.rate is not None:  # Qwen-VL: round(linspace(0, T - 1, n)) over the frame indices
         frames = ceil(footage.duration * footage.rate)
         indices = [round(Fraction(i * (frames - 1), n - 1)) for i in range(n)]
+        if mode == "linspace_int":  # LLaVA-OneVision: np.linspace(0, T - 1, n, dtype=int), its float steps truncated
+            indices = np.linspace(0, frames - 1, n, dtype=int).tolist()
         return _plan([Fraction(k) / footage.rate for k in indices], scale)
     return _plan([last * i / (n - 1) for i in range(n)], scale)
 

@@ -210,7 +210,7 @@ def test_a_missing_argument_and_an_unknown_command_are_one_line(tmp_path):
         (["--sampler", "nope"], ["--sampler = 'nope': unknown sampler; known:", "uniform"]),
         (["--sampler", "uniform:bogus=1"], ["--sampler", "bogus"]),
         (["--sampler", "fps:rate=-1"], ["--sampler: fps", "needs rate > 0"]),
-        (["--sampler", "uniform:mode=sideways"], ["--sampler: mode = 'sideways': must be middle or linspace"]),
+        (["--sampler", "uniform:mode=sideways"], ["--sampler: mode = 'sideways': must be middle, linspace or linspace_int"]),
         (["--sampler", "uniform:scale=20"], ["--sampler: scale = 20.0: must be within 1..8"]),
         (["--compress", "spatial_pool:k=2"], ["--compress = 'spatial_pool:k=2': random takes no visual-token compression"]),
         (["--tasks", "nope"], ["--tasks: nope: no sample of", "has this task; it has: retrieval"]),

@@ -20,6 +20,7 @@ from typing import Any
 from mmhay.adapters import ADAPTERS, Answer, Request, chat_messages, fingerprint, prompt_parts, with_generation
 from mmhay.adapters.audio_visual import sound_arguments, sound_batch_key, sound_content, sound_extractor, thinker_config, with_soundtrack_flag, woven_prompts
 from mmhay.adapters.reasoning import Thinking, chat_switch, decoded_replies, reasoning_usage, settled, thinking_of
+from mmhay.adapters.pixel_budget import PIXEL_OPTIONS, PixelBudget, budgeted_media, checked_budget, pixel_identity, parse_pixel_budget
 from mmhay.adapters.received import received_inputs
 from mmhay.adapters.video_metadata import video_metadata
 from mmhay.errors import ConfigError, ModelError
@@ -42,6 +43,8 @@ _OPTIONS = {
     "seed",
     "batch_size",
     "enable_thinking",
+    *PIXEL_OPTIONS,
+    "max_num_frames",  # the budgets as model authors set them (pixel_budget, model_sampling)
 }
 
 
@@ -62,11 +65,13 @@ class HFSettings:
     seed: int = 0
     batch_size: int = 1  # requests per generate() call when --batch-size is not given
     enable_thinking: bool | None = None  # passed to chat templates that take it; None: the template's own default
+    pixels: PixelBudget | None = None  # qwen-vl-utils' pixel budget (None: the processor resizes by its own configuration)
+    max_num_frames: int | None = None  # the cap on --frames model's count (mmhay.adapters.model_sampling)
 
 
 @ADAPTERS.register("hf")
 def hf_model(argument: str | None, args: dict[str, str]) -> "HFModel":
-    """A transformers checkpoint (hf:PATH_OR_ID; model-args: dtype, device, device_map, attn_implementation, max_new_tokens, frames_as, do_sample, temperature, top_p, seed, batch_size, enable_thinking)."""
+    """A transformers checkpoint (hf:PATH_OR_ID; model-args: dtype, device, device_map, attn_implementation, max_new_tokens, frames_as, do_sample, temperature, top_p, seed, batch_size, enable_thinking, max_num_frames (--frames model); Qwen-family: min_pixels, max_pixels, total_pixels)."""
     unknown = set(args) - _OPTIONS
     if unknown:
         raise ConfigError("--model-args", sorted(unknown)[0], f"unknown option; expected one of: {', '.join(sorted(_OPTIONS))}")
@@ -74,8 +79,8 @@ def hf_model(argument: str | None, args: dict[str, str]) -> "HFModel":
     args.pop("pretrained", None)
     if not pretrained:
         raise ConfigError("--model", "hf", "needs a checkpoint: hf:PATH_OR_ID or --model-args pretrained=PATH_OR_ID")
-    typed: dict[str, Any] = dict(args)
-    for key, kind in (("max_new_tokens", int), ("seed", int), ("batch_size", int), ("temperature", float), ("top_p", float), ("do_sample", _boolean), ("enable_thinking", _boolean)):
+    typed: dict[str, Any] = dict(args, pixels=parse_pixel_budget(args))  # the budget's keys leave args first
+    for key, kind in (("max_new_tokens", int), ("seed", int), ("batch_size", int), ("max_num_frames", int), ("temperature", float), ("top_p", float), ("do_sample", _boolean), ("enable_thinking", _boolean)):
         if key in typed:
             try:
                 typed[key] = kind(typed[key])
@@ -86,7 +91,7 @@ def hf_model(argument: str | None, args: dict[str, str]) -> "HFModel":
         raise ConfigError("--model-args", "frames_as", "must be auto, video or images", settings.frames_as)
     if settings.batch_size < 1 or settings.max_new_tokens is not None and settings.max_new_tokens < 1:
         raise ConfigError("--model-args", "batch_size" if settings.batch_size < 1 else "max_new_tokens", "must be at least 1")
-    return load_hf_model(settings)
+    return checked_budget(load_hf_model(settings))
 
 
 def _boolean(text: str) -> bool:
@@ -218,6 +223,7 @@ class HFModel:
             "frames_as": "video" if self.as_video else "images",
             "decoding": "greedy",
             "software": fingerprint.output_software(),
+            **pixel_identity(self.settings.pixels),
         }
         identity.update(chat_switch(self.settings))  # enable_thinking, where it was given
         if self.settings.attn_implementation:
@@ -364,7 +370,7 @@ class HFModel:
             extra["images"] = [list(r.frames) for r in requests]
         elif kind in ("video", "audio+video"):
             extra.update(videos=[r.frames for r in requests], **self._video_options(requests))
-        inputs = self.processor(text=texts, padding=True, return_tensors="pt", **extra)
+        inputs = self.processor(text=texts, padding=True, return_tensors="pt", **budgeted_media(self.processor, extra, self.settings.pixels))
         return with_soundtrack_flag(self.processor, inputs, kind, self.as_video)
 
     def _video_options(self, requests: Sequence[Request]) -> dict[str, Any]:

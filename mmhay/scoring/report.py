@@ -55,7 +55,7 @@ def run_markdown(metrics: Mapping) -> str:
         f"# mmhay results: `{model}`",
         "",
         f"Data: `{data_label(metrics['data'])}` (suite {metrics['data']['suite']}, seed {metrics['data']['seed']})"
-        f" · frames per sample: {metrics['settings']['frames']} "
+        f" · frames per sample: {metrics['settings'].get('frames_from') or metrics['settings']['frames']} "
         f"({metrics['settings']['sampler']} sampler)"
         + (f" · scoring: {metrics['settings']['scoring']}" if metrics["settings"].get("scoring") else ""),
         "",
@@ -214,7 +214,7 @@ def run_labels(runs: Sequence[Mapping]) -> list[str]:
     for name, m in zip(base, runs):
         if base.count(name) > 1:
             settings = m.get("settings", {})
-            parts = [f"{settings.get('frames')} frames", str(settings.get("sampler"))]
+            parts = [settings.get("frames_from") or f"{settings.get('frames')} frames", str(settings.get("sampler"))]
             parts += [settings["compress"]] if settings.get("compress") else []
             parts += [f"{settings['scoring']} scoring"] if settings.get("scoring") else []
             name = f"{name} · {', '.join(parts)}"
