@@ -32,6 +32,7 @@ def test_a_rank_on_the_second_node_takes_its_machines_gpu_and_a_cache_of_its_own
     assert second == Ranks(rank=9, world=16, local_rank=1, local_world=8) and second.several_nodes and not second.main
     assert own_device(second, 8) == "cuda:1", "the GPU goes by LOCAL_RANK, not RANK"
     assert own_device(second, 1) == "cuda:0", "each rank sees only its own GPU"
+    assert own_device(Ranks(rank=3, world=4, local_rank=1, local_world=2), 4) == "cuda:1"
     assert own_device(second, 0) == "cpu"
     one_machine = ranks_from({"WORLD_SIZE": "8", "RANK": "3", "LOCAL_RANK": "3", "LOCAL_WORLD_SIZE": "8"})
     assert not one_machine.several_nodes and own_device(one_machine, 8) == "cuda:3"
