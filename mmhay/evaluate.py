@@ -40,7 +40,7 @@ from mmhay.gallery import Gallery
 from mmhay.generators.image_grid import placement_facets
 from mmhay.parallel import Ranks, sum_over_ranks, wait_for_all
 from mmhay.prefetch import Prefetcher
-from mmhay.run_folder import RECORDS, claim_run_folder, join_run_folder, rank_cache, rank_caches, read_records, records_in_order, rewrite_records
+from mmhay.run_folder import RECORDS, claim_run_folder, join_run_folder, rank_cache, rank_caches, rank_records, read_records, records_in_order, rewrite_records
 from mmhay.prompts import prompt_for
 from mmhay.sampling import check_sampler, footage_for, frame_rate, plan_frames, render_plan
 from mmhay.schema import Sample
@@ -151,7 +151,7 @@ def evaluate(
     counts = {"asked": 0, "cached": 0}
     if progress:
         progress(finished, total)
-    records_path = out / (RECORDS if ranks.world == 1 else f"samples.rank{ranks.rank}.jsonl")
+    records_path = rank_records(out, ranks)
     cache_path = Path(cache) if cache else out / CACHE
     prefetched = Prefetcher(
         mine, lambda sample: shown_media(sample, adapter, settings), lambda sample: _media_key(sample, adapter), workers=settings.render_workers

@@ -23,7 +23,7 @@ from mmhay.parallel import Ranks, sum_over_ranks, wait_for_all
 from mmhay.schema import Sample
 from mmhay.software import OUTPUT_SOFTWARE, first_difference
 
-__all__ = ["RECORDS", "claim_run_folder", "join_run_folder", "rank_cache", "read_records", "records_in_order", "rewrite_records"]
+__all__ = ["RECORDS", "claim_run_folder", "join_run_folder", "rank_cache", "rank_caches", "rank_records", "read_records", "records_in_order", "rewrite_records"]
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,13 @@ def join_run_folder(out: Path, run: dict, ranks: Ranks) -> None:
         )
     if not ranks.main:
         claim_run_folder(out, run)  # now only checks that rank 0 made it this run's folder
+
+
+def rank_records(out: Path, ranks: Ranks) -> Path:
+    """The file this rank appends its answers to: samples.jsonl for one process; under data
+    parallelism one of the rank's own, named by its rank among all (on several nodes, ranks on
+    two machines share a LOCAL_RANK, and appends from two machines to one file can interleave)."""
+    return out / (RECORDS if ranks.world == 1 else f"samples.rank{ranks.rank}.jsonl")
 
 
 def rank_cache(out: Path, cache: Path, ranks: Ranks) -> Path:

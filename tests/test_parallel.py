@@ -20,7 +20,7 @@ import torch
 from mmhay.adapters.cache import ResponseCache
 from mmhay.cli import main
 from mmhay.parallel import Ranks, own_device, ranks_from
-from mmhay.run_folder import rank_cache
+from mmhay.run_folder import rank_cache, rank_records
 
 
 def _command(model, data, out):
@@ -41,6 +41,7 @@ def test_a_rank_on_the_second_node_takes_its_machines_gpu_and_a_cache_of_its_own
     assert rank_cache(out, shared, second) == out / "responses.rank9.sqlite", "no SQLite file opened from two machines"
     assert rank_cache(out, shared, one_machine) == shared
     assert rank_cache(out, shared, Ranks(0, 16, 0, 8)) == shared
+    assert rank_records(out, second) == out / "samples.rank9.jsonl", "each rank's answers in its own file, by its global rank"
 
 
 def test_two_nodes_give_one_run_with_the_answers_of_one_process(tiny_qwen2_vl, built_small, tmp_path):
