@@ -6,6 +6,7 @@ A run folder holds::
     samples.jsonl     one line per sample: prompt, frame times, raw output, parsed answer, score
                       (and, where a recording was rendered to be heard, the gain it was heard at)
     responses.sqlite  every answer the model gave, keyed by model, prompt and media (the cache)
+                      (on several nodes, ranks but 0 keep theirs in responses.rankN.sqlite till the end)
     metrics.json      accuracy overall, by task, by facet, over the depth x length grid
     results.md        the same as markdown tables
     report.html       the same with heatmaps, curves and the worst failures (``mmhay.report``)

@@ -22,7 +22,7 @@ __all__ = ["Ranks", "current_ranks", "leave", "own_device", "ranks_from", "sum_o
 
 # How long a rank waits at a barrier for the others (gloo's default is 30 minutes): a resumed run
 # can leave one rank, or one node, with hours of samples while the others have none left. A rank
-# that dies does not leave the others waiting this long: torchrun stops the whole launch.
+# that dies does not leave the others waiting this long: gloo sees its connections close.
 _WAIT = timedelta(days=7)
 
 
