@@ -6,6 +6,7 @@ A run folder holds::
     samples.jsonl     one line per sample: prompt, frame times, raw output, parsed answer, score
                       (and, where a recording was rendered to be heard, the gain it was heard at)
     responses.sqlite  every answer the model gave, keyed by model, prompt and media (the cache)
+                      (on several nodes, ranks but 0 keep theirs in responses.rankN.sqlite till the end)
     metrics.json      accuracy overall, by task, by facet, over the depth x length grid
     results.md        the same as markdown tables
     report.html       the same with heatmaps, curves and the worst failures (``mmhay.report``)
@@ -42,7 +43,7 @@ from mmhay.generators.image_grid import placement_facets
 from mmhay.parallel import Ranks, sum_over_ranks, wait_for_all
 from mmhay.predictions import check_predict_only, write_predictions
 from mmhay.prefetch import Prefetcher
-from mmhay.run_folder import RECORDS, claim_run_folder, read_records, records_in_order, rewrite_records
+from mmhay.run_folder import RECORDS, claim_run_folder, join_run_folder, rank_cache, rank_caches, rank_records, read_records, records_in_order, rewrite_records
 from mmhay.prompts import prompt_for
 from mmhay.sampling import check_sampler, footage_for, frame_rate, plan_frames, render_plan
 from mmhay.schema import Sample
@@ -159,9 +160,8 @@ def evaluate(
         claim_run_folder(out, run)
         remove_temporary_files(out)  # what a killed attempt was writing; the others wait below
         done = read_records(out)  # rank 0 mends a line cut short before the others read
-    wait_for_all(ranks)
+    join_run_folder(out, run, ranks)  # the others wait for that here
     if not ranks.main:
-        claim_run_folder(out, run)  # now only checks that rank 0 made it this run's folder
         done = read_records(out)
     pending = [sample for sample in samples if sample.id not in done]
     batch_size = settings.batch_size or getattr(adapter, "batch_size", 1)
@@ -171,12 +171,13 @@ def evaluate(
     counts = {"asked": 0, "cached": 0}
     if progress:
         progress(finished, total)
-    records_path = out / (RECORDS if ranks.world == 1 else f"samples.rank{ranks.rank}.jsonl")
+    records_path = rank_records(out, ranks)
+    cache_path = Path(cache) if cache else out / CACHE
     prefetched = Prefetcher(
         mine, lambda sample: shown_media(sample, adapter, settings), lambda sample: _media_key(sample, adapter), workers=settings.render_workers
     )
     with (
-        ResponseCache(Path(cache) if cache else out / CACHE) as responses,
+        ResponseCache(rank_cache(out, cache_path, ranks)) as responses,
         open(records_path, "a", encoding="utf-8") as log_file,
         closing(iter(prefetched)) as rendered,
     ):
@@ -196,6 +197,7 @@ def evaluate(
                 )
     wait_for_all(ranks)
     if ranks.main:
+        _add_rank_caches(out, cache_path)
         (write_predictions if settings.predict_only else _finish)(out, run, samples, data.protocols)
     wait_for_all(ranks)
     metrics = json.loads((out / "metrics.json").read_text())
@@ -220,6 +222,15 @@ def _finish(out: Path, run: dict, samples: list[Sample], protocols: Mapping[str,
     from mmhay.report import write_report
 
     write_report([out], out, samples={sample.id: sample for sample in samples})
+
+
+def _add_rank_caches(out: Path, cache: Path) -> None:
+    """Add to ``cache`` the answers the ranks of a run on several nodes kept in caches of their own."""
+    leftovers = rank_caches(out)
+    if leftovers:
+        with ResponseCache(cache) as responses:
+            for path in leftovers:
+                responses.absorb(path)
 
 
 def _plan_longest_video(samples: list[Sample], settings: EvalSettings) -> None:

@@ -5,42 +5,77 @@ process is one rank: it answers its share of the samples on its own GPU, and ran
 answers into the one run folder. Started plainly, the process is rank 0 of 1 and nothing here
 touches ``torch.distributed``. The ranks meet over the gloo backend, which needs no GPU, so the
 same launch works on CPUs (and is tested there).
+
+On several nodes (``torchrun --nnodes N``) a rank's place among all (``RANK``, ``WORLD_SIZE``)
+differs from its place on its own machine (``LOCAL_RANK``, ``LOCAL_WORLD_SIZE``): the share of
+the samples, the per-rank file and who merges go by the first, the GPU by the second.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
-__all__ = ["Ranks", "current_ranks", "leave", "sum_over_ranks", "wait_for_all"]
+__all__ = ["Ranks", "current_ranks", "leave", "own_device", "ranks_from", "sum_over_ranks", "wait_for_all"]
+
+# How long a rank waits at a barrier for the others (gloo's default is 30 minutes): a resumed run
+# can leave one rank, or one node, with hours of samples while the others have none left. A rank
+# that dies does not leave the others waiting this long: gloo sees its connections close.
+_WAIT = timedelta(days=7)
 
 
 @dataclass(frozen=True)
 class Ranks:
     """This process's place among the evaluating processes."""
 
-    rank: int = 0
+    rank: int = 0  # among all the ranks, on every node
     world: int = 1
-    local_rank: int = 0
+    local_rank: int = 0  # among the ranks on this machine
+    local_world: int = 1
 
     @property
     def main(self) -> bool:
         """Whether this process writes the merged results."""
         return self.rank == 0
 
+    @property
+    def several_nodes(self) -> bool:
+        """Whether the ranks run on more than one machine (so share no memory and no locks but
+        those of the filesystem that holds the run folder)."""
+        return self.local_world < self.world
 
-def current_ranks() -> Ranks:
-    """The ranks torchrun or accelerate set in the environment (rank 0 of 1 when there are none);
-    joins the process group the first time it is asked in a multi-process launch."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+
+def ranks_from(environment: Mapping[str, str]) -> Ranks:
+    """The ranks that torchrun (or accelerate, which launches through it) put in ``environment``;
+    rank 0 of 1 when there are none. Without ``LOCAL_WORLD_SIZE`` the ranks count as one machine's."""
+    world = int(environment.get("WORLD_SIZE", "1"))
     if world <= 1:
         return Ranks()
-    ranks = Ranks(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
-    import torch.distributed as dist
+    return Ranks(int(environment["RANK"]), world, int(environment.get("LOCAL_RANK", "0")), int(environment.get("LOCAL_WORLD_SIZE", world)))
 
-    if not dist.is_initialized():
-        dist.init_process_group("gloo")
+
+def current_ranks() -> Ranks:
+    """This process's ranks (``ranks_from`` the environment); joins the process group the first
+    time it is asked in a multi-process launch."""
+    ranks = ranks_from(os.environ)
+    if ranks.world > 1:
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            dist.init_process_group("gloo", timeout=_WAIT)
     return ranks
+
+
+def own_device(ranks: Ranks, gpus: int) -> str:
+    """The device a rank's model goes on when ``gpus`` GPUs are visible to it: the GPU of its
+    place on its machine (``LOCAL_RANK``, not the global rank, which on the second node of eight
+    GPUs would ask for ``cuda:8``); ``cuda:0`` where each rank sees only its own GPU (a scheduler
+    that sets ``CUDA_VISIBLE_DEVICES`` per process); the CPU when there is none."""
+    if gpus < 1:
+        return "cpu"
+    return f"cuda:{ranks.local_rank % gpus}"
 
 
 def leave(ranks: Ranks) -> None:

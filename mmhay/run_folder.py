@@ -1,22 +1,35 @@
 """A run folder of ``mmhay eval``: claimed for one run, its answers read back (mending a line a
-kill cut short), and ``samples.jsonl`` rewritten in the data's order once every rank is done."""
+kill cut short), and ``samples.jsonl`` rewritten in the data's order once every rank is done.
+
+On several nodes the folder must be on a filesystem every node mounts at the same path: rank 0
+claims it, and the other ranks check that they see the very folder rank 0 wrote (not one of the
+same name on their own disk) before any of them asks the model anything. SQLite's write-ahead log
+works only among processes of one machine, so there each rank but 0 keeps its answers in a cache
+of its own in the run folder, which rank 0 adds to the response cache once every rank is done.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
+import time
 from pathlib import Path
 
 from mmhay.atomic import write_text_atomic
 from mmhay.errors import DatasetError
+from mmhay.parallel import Ranks, sum_over_ranks, wait_for_all
 from mmhay.schema import Sample
 from mmhay.software import OUTPUT_SOFTWARE, first_difference
 
-__all__ = ["RECORDS", "claim_run_folder", "read_records", "records_in_order", "rewrite_records"]
+__all__ = ["RECORDS", "claim_run_folder", "join_run_folder", "rank_cache", "rank_caches", "rank_records", "read_records", "records_in_order", "rewrite_records"]
 
 log = logging.getLogger(__name__)
 
 RECORDS = "samples.jsonl"
+_LAUNCH = ".launch"  # what rank 0 leaves for the others to find, while they check the folder
+_LOOK_FOR = 60.0  # seconds a rank looks for it: a network filesystem can be that late with new names
 
 
 def claim_run_folder(out: Path, run: dict) -> None:
@@ -45,6 +58,65 @@ def claim_run_folder(out: Path, run: dict) -> None:
         raise DatasetError(out, "exists and is not an mmhay run; choose a new or empty folder")
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(marker, json.dumps(run, indent=2, sort_keys=True) + "\n")
+
+
+def join_run_folder(out: Path, run: dict, ranks: Ranks) -> None:
+    """Wait for rank 0 to claim ``out``, then check that every rank sees that folder, and (on the
+    other ranks) that it holds this run. Every rank fails together, naming the ranks that do not
+    see it, rather than the others answering into a folder of their own that rank 0 never reads.
+
+    Rank 0 leaves a file of a name no launch used before (from its clock and process id, which the
+    others learn through the process group); a name never looked up cannot be in a network
+    filesystem's cache of names it did not find, so a rank on another machine that looks a while
+    without finding it does not share the folder."""
+    if ranks.world == 1:
+        return
+    slots = [0] * ranks.world
+    if ranks.main:
+        for left in out.glob(f"{_LAUNCH}-*"):  # of a launch killed while its ranks looked
+            left.unlink(missing_ok=True)
+        slots[0] = (time.time_ns() ^ (os.getpid() << 40)) & ((1 << 60) - 1)
+    mark = out / f"{_LAUNCH}-{sum_over_ranks(ranks, slots)[0]:x}"
+    if ranks.main:
+        write_text_atomic(mark, f"{socket.gethostname()} {os.getpid()}\n")
+    wait_for_all(ranks)
+    deadline = time.monotonic() + _LOOK_FOR
+    while not mark.is_file() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    slots = [0] * ranks.world
+    slots[ranks.rank] = int(not mark.is_file())
+    blind = [rank for rank, missing in enumerate(sum_over_ranks(ranks, slots)) if missing]
+    if ranks.main:
+        mark.unlink(missing_ok=True)  # every rank has looked: the sums waited for them all
+    if blind:
+        listed = ", ".join(str(rank) for rank in blind[:8]) + (" ..." if len(blind) > 8 else "")
+        raise DatasetError(
+            out,
+            f"rank{'s' if len(blind) > 1 else ''} {listed} of {ranks.world} {'do' if len(blind) > 1 else 'does'} not see the folder rank 0 claimed "
+            "under this name: on several machines --out must be on a filesystem they all share, at the same path",
+        )
+    if not ranks.main:
+        claim_run_folder(out, run)  # now only checks that rank 0 made it this run's folder
+
+
+def rank_records(out: Path, ranks: Ranks) -> Path:
+    """The file this rank appends its answers to: samples.jsonl for one process; under data
+    parallelism one of the rank's own, named by its rank among all (on several nodes, ranks on
+    two machines share a LOCAL_RANK, and appends from two machines to one file can interleave)."""
+    return out / (RECORDS if ranks.world == 1 else f"samples.rank{ranks.rank}.jsonl")
+
+
+def rank_cache(out: Path, cache: Path, ranks: Ranks) -> Path:
+    """The response cache this rank opens: ``cache`` itself on one machine; on several, rank 0's
+    alone, and each other rank one of its own in the run folder (added to ``cache`` at the end)."""
+    if ranks.several_nodes and not ranks.main:
+        return out / f"responses.rank{ranks.rank}.sqlite"
+    return cache
+
+
+def rank_caches(out: Path) -> list[Path]:
+    """The ranks' own caches a run on several nodes left in ``out``, for rank 0 to add to the cache."""
+    return sorted(out.glob("responses.rank*.sqlite"))
 
 
 def _without_software(run: dict) -> dict:

@@ -184,6 +184,24 @@ class ResponseCache:
         except sqlite3.Error as error:  # a write error (over a file-size limit: SQLite says "disk I/O error")
             raise DatasetError(self.path, f"cannot store the answers ({error}); run the same command again to resume") from None
 
+    def absorb(self, other: Path) -> None:
+        """Add the answers and the calls logged in the cache file ``other`` (one that a rank on
+        another machine kept) to this cache, and delete ``other``; answers already here stay."""
+        columns = "key, text, prompt, usage, model, received, likelihood"
+        try:
+            with reporting_full_disk(self.path):
+                self._db.execute("ATTACH DATABASE ? AS other", (str(other),))
+                try:
+                    with self._transaction():
+                        self._db.execute(f"INSERT OR IGNORE INTO responses ({columns}) SELECT {columns} FROM other.responses")
+                        self._db.execute("INSERT INTO calls (key) SELECT key FROM other.calls ORDER BY id")
+                finally:
+                    self._db.execute("DETACH DATABASE other")
+        except sqlite3.Error as error:
+            raise DatasetError(other, f"cannot be added to the response cache {self.path} ({error})") from None
+        for leftover in (other, other.with_name(other.name + "-wal"), other.with_name(other.name + "-shm")):
+            leftover.unlink(missing_ok=True)
+
     def stats(self) -> CacheStats:
         answers = self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
         calls, distinct = self._db.execute("SELECT COUNT(*), COUNT(DISTINCT key) FROM calls").fetchone()

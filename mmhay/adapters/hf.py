@@ -115,9 +115,9 @@ def load_hf_model(settings: HFSettings) -> "HFModel":
         raise ModelError(f"hf:{source}: not a transformers checkpoint (no config.json)")
     device = settings.device
     if device == "auto":
-        from mmhay.parallel import current_ranks
+        from mmhay.parallel import current_ranks, own_device
 
-        device = f"cuda:{current_ranks().local_rank}" if torch.cuda.is_available() else "cpu"
+        device = own_device(current_ranks(), torch.cuda.device_count() if torch.cuda.is_available() else 0)
     dtype: Any = settings.dtype
     if dtype == "auto" and device == "cpu":
         dtype = "float32"  # half precision is slow or unsupported on most CPUs
