@@ -19,7 +19,7 @@ from typing import Any
 
 from mmhay.adapters import ADAPTERS, Answer, Request, chat_messages, fingerprint, prompt_parts, with_generation
 from mmhay.adapters.audio_visual import sound_arguments, sound_batch_key, sound_content, sound_extractor, thinker_config, with_soundtrack_flag, woven_prompts
-from mmhay.adapters.reasoning import Thinking, chat_switch, decoded_replies, reasoning_usage, settled, thinking_of
+from mmhay.adapters.reasoning import Thinking, chat_switch, decoded_replies, reasoning_usage, settled, thinking_of, token_budgets, within_budgets
 from mmhay.adapters.pixel_budget import PIXEL_OPTIONS, PixelBudget, budgeted_media, checked_budget, pixel_identity, parse_pixel_budget
 from mmhay.adapters.received import received_inputs
 from mmhay.adapters.video_metadata import video_metadata
@@ -57,7 +57,8 @@ class HFSettings:
     device: str = "auto"  # auto (cuda if present, the rank's own GPU under torchrun), cpu, cuda, cuda:N
     device_map: str | None = None  # e.g. "auto" to shard a large model over GPUs
     attn_implementation: str | None = None  # eager, sdpa, flash_attention_2
-    max_new_tokens: int | None = None  # None: 32, or 8192 where the chat template reasons (mmhay.adapters.reasoning)
+    max_new_tokens: int | None = None  # None: 32 (more for some answer types), or 8192 where the chat template reasons (mmhay.adapters.reasoning)
+    budgets: tuple[tuple[str, int], ...] = ()  # answer types with a default budget of their own (set when max_new_tokens is not given)
     frames_as: str = "auto"  # auto, video, images
     do_sample: bool = False  # greedy unless asked; sampling is seeded per batch by ``seed``
     temperature: float = 1.0
@@ -220,6 +221,7 @@ class HFModel:
             "checkpoint": self.checkpoint,
             "dtype": self.settings.dtype,
             "max_new_tokens": self.settings.max_new_tokens,
+            **({"max_new_tokens_by_type": dict(self.settings.budgets)} if self.settings.budgets else {}),
             "frames_as": "video" if self.as_video else "images",
             "decoding": "greedy",
             "software": fingerprint.output_software(),
@@ -265,17 +267,17 @@ class HFModel:
         import torch
 
         texts, inputs, counts, received = self._prepared(requests)
-        options: dict[str, Any] = {"max_new_tokens": self.settings.max_new_tokens, "do_sample": self.settings.do_sample}
+        budgets = token_budgets(self.settings, requests)  # by answer type: generated to the largest, each cut to its own
+        options: dict[str, Any] = {"max_new_tokens": max(budgets), "do_sample": self.settings.do_sample}
         if self.settings.do_sample:
             options.update(temperature=self.settings.temperature, top_p=self.settings.top_p)
         else:  # a checkpoint's generation_config may ask for sampling; greedy means greedy
             options.update(temperature=None, top_p=None, top_k=None)
         with torch.inference_mode(), _seeded(self.settings.seed, [r.key for r in requests], with_generation(options, requests[0])["do_sample"]):
             output = self.model.generate(**inputs, **with_generation(options, requests[0]))  # --gen-kwargs over the model args
-        prompt_length = inputs["input_ids"].shape[1]
-        new_tokens = output[:, prompt_length:]
-        replies = decoded_replies(self.processor, self.thinking, new_tokens)
         pad = self.processor.tokenizer.pad_token_id
+        new_tokens = within_budgets(output[:, inputs["input_ids"].shape[1] :], budgets, pad)
+        replies = decoded_replies(self.processor, self.thinking, new_tokens)
         eos = _eos_ids(self.model)
         prompt_tokens = inputs["attention_mask"].sum(dim=1).tolist()  # one copy from the device, not one a token
         media_ids = torch.tensor(sorted(self._media_token_ids), device=inputs["input_ids"].device, dtype=inputs["input_ids"].dtype)

@@ -18,11 +18,14 @@ from typing import Any
 from mmhay.errors import ConfigError
 from mmhay.scoring.reasoning import DEFAULT_TAGS, ThinkTags, opened_in
 
-__all__ = ["ANSWER_MAX_NEW_TOKENS", "REASONING_MAX_NEW_TOKENS", "Thinking", "chat_switch", "decoded_replies", "reasoning_usage", "settled", "thinking_of"]
+__all__ = ["ANSWER_MAX_NEW_TOKENS", "ANSWER_TYPE_MAX_NEW_TOKENS", "REASONING_MAX_NEW_TOKENS", "Thinking", "chat_switch", "decoded_replies", "reasoning_usage", "settled", "thinking_of", "token_budgets", "within_budgets"]
 
-# The default token budgets (docs/metrics.md, "Reasoning"): every answer type's answer fits in 32
-# tokens, as it always has; a reasoning model gets room to think first.
+# The default token budgets (docs/metrics.md, "Reasoning"): an answer fits in 32 tokens, but for
+# the answer types that list one item per needle or image (MMNeedle's "10, 4, 4; 3, 1, 2; ..." for
+# up to 5 captions, MM-NIAH's count per image), which get more; a reasoning model gets room to
+# think first, whatever it answers.
 ANSWER_MAX_NEW_TOKENS = 32
+ANSWER_TYPE_MAX_NEW_TOKENS = (("counts", 64), ("grid", 96))
 REASONING_MAX_NEW_TOKENS = 8192
 
 _TAG = re.compile(r"[<◁][^<>◁▷\s{}'\"]*think[^<>◁▷\s{}'\"]*[>▷]", re.I)
@@ -69,8 +72,27 @@ def settled(settings, thinking: Thinking):
         raise ConfigError("--model-args", "enable_thinking", "this checkpoint's chat template takes no enable_thinking switch", settings.enable_thinking)
     if settings.max_new_tokens is not None:
         return settings
-    reasons = thinking.reasons and settings.enable_thinking is not False
-    return replace(settings, max_new_tokens=REASONING_MAX_NEW_TOKENS if reasons else ANSWER_MAX_NEW_TOKENS)
+    if thinking.reasons and settings.enable_thinking is not False:
+        return replace(settings, max_new_tokens=REASONING_MAX_NEW_TOKENS)
+    return replace(settings, max_new_tokens=ANSWER_MAX_NEW_TOKENS, budgets=ANSWER_TYPE_MAX_NEW_TOKENS)
+
+
+def token_budgets(settings, requests: Sequence) -> list[int]:
+    """Each request's token budget: ``--gen-kwargs max_new_tokens`` where given, else its answer
+    type's default (``settings.budgets``), else ``settings.max_new_tokens``."""
+    given = requests[0].generation.get("max_new_tokens") if requests else None
+    by_type = dict(settings.budgets)
+    return [given or by_type.get(request.answer_type, settings.max_new_tokens) for request in requests]
+
+
+def within_budgets(new_tokens, budgets: Sequence[int], pad: int):
+    """``new_tokens`` (one row a request, generated to the largest budget) with each row's tokens
+    past its own budget made padding, as if it had stopped there: a reply is what it would be if
+    it were asked alone (later steps never change earlier tokens)."""
+    cut = new_tokens.clone()
+    for row, budget in enumerate(budgets):
+        cut[row, budget:] = pad
+    return cut
 
 
 def chat_switch(settings) -> dict[str, Any]:

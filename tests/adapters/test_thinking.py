@@ -62,7 +62,7 @@ def test_enable_thinking_reaches_the_chat_template(reasoner):
 def test_a_model_that_does_not_reason_keeps_its_budget_and_identity(tiny_qwen2_vl, built_small, tmp_path, capsys):
     model = create_adapter(f"hf:{tiny_qwen2_vl}")
     assert not model.thinking.reasons and model.settings.max_new_tokens == 32
-    assert set(model.identity()) == {"adapter", "pretrained", "checkpoint", "dtype", "max_new_tokens", "frames_as", "decoding", "software"}
+    assert set(model.identity()) == {"adapter", "pretrained", "checkpoint", "dtype", "max_new_tokens", "frames_as", "decoding", "software", "max_new_tokens_by_type"}
     assert main(["eval", "--model", f"hf:{tiny_qwen2_vl}", "--model-args", "enable_thinking=true", "--data", str(built_small), "--out", str(tmp_path)]) == 2
     assert "enable_thinking" in capsys.readouterr().err
 
@@ -83,3 +83,26 @@ def test_the_tags_and_the_reasoning_are_read_from_the_tokenizer_and_the_chat_tem
     tokenizer.chat_template = "{{ messages[0]['content'] }}"
     instruct = thinking_of(tokenizer)
     assert instruct.tags == ThinkTags() and instruct.ids is not None and not instruct.special and not instruct.reasons
+
+
+def test_answer_types_that_list_an_item_per_needle_get_a_larger_budget_each_cut_to_its_own(tiny_qwen2_vl):
+    import torch
+
+    from mmhay.adapters.reasoning import token_budgets, within_budgets
+
+    model = create_adapter(f"hf:{tiny_qwen2_vl}")
+    assert model.identity()["max_new_tokens"] == 32 and model.identity()["max_new_tokens_by_type"] == {"counts": 64, "grid": 96}
+    frames = np.random.default_rng(0).integers(0, 256, (2, 48, 64, 3), dtype=np.uint8)
+    grid = Request(key="g", prompt="Where?", answer_type="grid", frames=frames, frame_times=(0.5, 1.5))
+    choice = Request(key="c", prompt="Which?", answer_type="choice", options=("x", "y"), frames=frames, frame_times=(0.5, 1.5))
+    assert token_budgets(model.settings, [grid, choice]) == [96, 32]
+    assert token_budgets(model.settings, [Request(key="k", prompt="p", answer_type="grid", generation={"max_new_tokens": 5})]) == [5]
+    together = model.generate([grid, choice])
+    (alone,) = model.generate([choice])
+    # the random-weight model does not stop early: each reply runs to its own budget, in one batch
+    assert [answer.usage["completion_tokens"] for answer in together] == [96, 32]
+    assert together[1].text == alone.text and alone.usage["completion_tokens"] == 32
+    cut = within_budgets(torch.arange(12).reshape(2, 6), [6, 2], pad=-1)
+    assert cut.tolist() == [[0, 1, 2, 3, 4, 5], [6, 7, -1, -1, -1, -1]]
+    # a budget the user gives applies to every answer type
+    assert "max_new_tokens_by_type" not in create_adapter(f"hf:{tiny_qwen2_vl}", {"max_new_tokens": "40"}).identity()
