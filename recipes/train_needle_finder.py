@@ -71,11 +71,11 @@ def finder_checkpoint(out: Path, seed: int, *, width: int, layers: int, vision_w
     from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLProcessor
 
     from mmhay.adapters.tiny.common import SPECIAL_TOKENS, decoder_token_ids, save_checkpoint
-    from mmhay.adapters.tiny.qwen import _qwen2_vl_processor, _vision_token_ids
+    from mmhay.adapters.tiny.qwen import qwen2_vl_processor, vision_token_ids
 
     tokenizer = finder_tokenizer()
     ids = {token: tokenizer.convert_tokens_to_ids(token) for token in SPECIAL_TOKENS}
-    processor = _qwen2_vl_processor(Qwen2VLProcessor, tokenizer, min_pixels=frame[0] * frame[1], max_pixels=frame[0] * frame[1])
+    processor = qwen2_vl_processor(Qwen2VLProcessor, tokenizer, min_pixels=frame[0] * frame[1], max_pixels=frame[0] * frame[1])
     heads = max(1, width // 64)
     config = Qwen2VLConfig(
         text_config={
@@ -101,7 +101,7 @@ def finder_checkpoint(out: Path, seed: int, *, width: int, layers: int, vision_w
             "temporal_patch_size": 2,
         },
         tie_word_embeddings=True,
-        **_vision_token_ids(ids),
+        **vision_token_ids(ids),
     )
     save_checkpoint(Qwen2VLForConditionalGeneration, config, processor, ids, out, seed)
     return out

@@ -6,10 +6,11 @@ from pathlib import Path
 
 from mmhay.adapters.tiny.common import SPECIAL_TOKENS, TINY_DECODER, byte_level_tokenizer, decoder_token_ids, save_checkpoint
 
-__all__ = ["qwen2_5_vl", "qwen2_audio", "qwen2_vl", "qwen3_vl"]
+__all__ = ["QWEN_MESSAGES_TEMPLATE", "qwen2_5_vl", "qwen2_audio", "qwen2_vl", "qwen2_vl_processor", "qwen3_vl", "vision_token_ids"]
 
-# The chat format of the Qwen2-VL family, written for these tiny checkpoints.
-_QWEN_CHAT_TEMPLATE = (
+# The chat format of the Qwen2-VL family, written for these tiny checkpoints: the messages, then
+# the assistant's turn opened (a template that reasons opens more: tiny/reasoner.py).
+QWEN_MESSAGES_TEMPLATE = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
     "{% if message['content'] is string %}{{ message['content'] }}"
     "{% else %}{% for part in message['content'] %}"
@@ -17,8 +18,8 @@ _QWEN_CHAT_TEMPLATE = (
     "{% elif part['type'] == 'video' %}<|vision_start|><|video_pad|><|vision_end|>"
     "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
     "{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
+_QWEN_CHAT_TEMPLATE = QWEN_MESSAGES_TEMPLATE + "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 
 # Newer builders draw weights wider than transformers' 0.02: at 0.02 a 32-wide model answers the same
 # noise whatever it is shown, and a test could not tell one request's answer from another's.
@@ -67,7 +68,7 @@ def qwen2_audio(out: Path, seed: int) -> None:
     save_checkpoint(Qwen2AudioForConditionalGeneration, config, processor, ids, out, seed)
 
 
-def _qwen2_vl_processor(processor_class, tokenizer, min_pixels: int = 28 * 28 * 4, max_pixels: int = 28 * 28 * 16):
+def qwen2_vl_processor(processor_class, tokenizer, min_pixels: int = 28 * 28 * 4, max_pixels: int = 28 * 28 * 16, chat_template: str = _QWEN_CHAT_TEMPLATE):
     """Qwen2-VL's processors (Qwen2.5-VL shares them): 28-pixel merged patches, so a 64x64 frame
     becomes 56x56, 4 tokens, and a video spends 4 tokens per 2 frames; each picture or frame is
     resized to between ``min_pixels`` and ``max_pixels``."""
@@ -81,11 +82,11 @@ def _qwen2_vl_processor(processor_class, tokenizer, min_pixels: int = 28 * 28 * 
         image_processor=Qwen2VLImageProcessor(**pixels),
         video_processor=Qwen2VLVideoProcessor(**video_options),
         tokenizer=tokenizer,
-        chat_template=_QWEN_CHAT_TEMPLATE,
+        chat_template=chat_template,
     )
 
 
-def _vision_token_ids(ids: dict[str, int]) -> dict[str, int]:
+def vision_token_ids(ids: dict[str, int]) -> dict[str, int]:
     return {
         "image_token_id": ids["<|image_pad|>"],
         "video_token_id": ids["<|video_pad|>"],
@@ -99,7 +100,7 @@ def qwen2_vl(out: Path, seed: int) -> None:
 
     tokenizer = byte_level_tokenizer()
     ids = {token: tokenizer.convert_tokens_to_ids(token) for token in SPECIAL_TOKENS}
-    processor = _qwen2_vl_processor(Qwen2VLProcessor, tokenizer)
+    processor = qwen2_vl_processor(Qwen2VLProcessor, tokenizer)
     config = Qwen2VLConfig(
         text_config={
             **TINY_DECODER,
@@ -118,7 +119,7 @@ def qwen2_vl(out: Path, seed: int) -> None:
             "spatial_merge_size": 2,
             "temporal_patch_size": 2,
         },
-        **_vision_token_ids(ids),
+        **vision_token_ids(ids),
     )
     save_checkpoint(Qwen2VLForConditionalGeneration, config, processor, ids, out, seed)
 
@@ -129,7 +130,7 @@ def qwen2_5_vl(out: Path, seed: int) -> None:
 
     tokenizer = byte_level_tokenizer()
     ids = {token: tokenizer.convert_tokens_to_ids(token) for token in SPECIAL_TOKENS}
-    processor = _qwen2_vl_processor(Qwen2_5_VLProcessor, tokenizer)
+    processor = qwen2_vl_processor(Qwen2_5_VLProcessor, tokenizer)
     config = Qwen2_5_VLConfig(
         text_config={
             **TINY_DECODER,
@@ -153,7 +154,7 @@ def qwen2_5_vl(out: Path, seed: int) -> None:
             "fullatt_block_indexes": [1],  # one windowed layer, one full, as the real tower alternates
             "tokens_per_second": 2,
         },
-        **_vision_token_ids(ids),
+        **vision_token_ids(ids),
     )
     save_checkpoint(Qwen2_5_VLForConditionalGeneration, config, processor, ids, out, seed)
 
@@ -216,6 +217,6 @@ def qwen3_vl(out: Path, seed: int) -> None:
             "num_position_embeddings": 64,  # an 8x8 grid of learned positions, interpolated to each frame
             "deepstack_visual_indexes": [0],
         },
-        **_vision_token_ids(ids),
+        **vision_token_ids(ids),
     )
     save_checkpoint(Qwen3VLForConditionalGeneration, config, processor, ids, out, seed)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from mmhay.adapters.hf import quiet_progress_bars
 from mmhay.adapters.tiny.common import SPECIAL_TOKENS, TINY_DECODER, byte_level_tokenizer, decoder_token_ids
+from mmhay.adapters.tiny.qwen import QWEN_MESSAGES_TEMPLATE, qwen2_vl_processor, vision_token_ids
 
 __all__ = ["REASONER_REPLY", "reasoner"]
 
@@ -26,14 +27,7 @@ _TAGS = ["<think>", "</think>"]
 _STEPS = ["<think>", "Option A is tempting,", " but the picture shows B.", "</think>", "The answer is B.", "<|im_end|>"]
 REASONER_REPLY = "".join(_STEPS[1:-1])
 
-_TEMPLATE = (
-    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
-    "{% if message['content'] is string %}{{ message['content'] }}"
-    "{% else %}{% for part in message['content'] %}"
-    "{% if part['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
-    "{% elif part['type'] == 'video' %}<|vision_start|><|video_pad|><|vision_end|>"
-    "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
-    "{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
+_TEMPLATE = QWEN_MESSAGES_TEMPLATE + (
     "{% if add_generation_prompt %}<|im_start|>assistant\n"
     "{% if enable_thinking is defined and enable_thinking is false %}<think></think>{% else %}<think>{% endif %}{% endif %}"
 )
@@ -41,16 +35,12 @@ _TEMPLATE = (
 
 def reasoner(out: Path, seed: int) -> None:
     import torch
-    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLImageProcessor, Qwen2VLProcessor, Qwen2VLVideoProcessor
+    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLProcessor
 
     tokenizer = byte_level_tokenizer(_TAGS)
     tokenizer.add_tokens([step for step in _STEPS if step not in SPECIAL_TOKENS + _TAGS])
     ids = {token: tokenizer.convert_tokens_to_ids(token) for token in SPECIAL_TOKENS + _STEPS}
-    pixels = {"min_pixels": 28 * 28 * 4, "max_pixels": 28 * 28 * 16}
-    video_options = {**pixels, "cap_pixels_per_frame": True} if hasattr(Qwen2VLVideoProcessor, "cap_pixels_per_frame") else pixels
-    processor = Qwen2VLProcessor(
-        image_processor=Qwen2VLImageProcessor(**pixels), video_processor=Qwen2VLVideoProcessor(**video_options), tokenizer=tokenizer, chat_template=_TEMPLATE
-    )
+    processor = qwen2_vl_processor(Qwen2VLProcessor, tokenizer, chat_template=_TEMPLATE)
     config = Qwen2VLConfig(
         text_config={
             **TINY_DECODER,
@@ -61,10 +51,7 @@ def reasoner(out: Path, seed: int) -> None:
             **decoder_token_ids(ids),
         },
         vision_config={"depth": 1, "embed_dim": 32, "hidden_size": 32, "num_heads": 2, "mlp_ratio": 2, "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2},
-        image_token_id=ids["<|image_pad|>"],
-        video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"],
-        vision_end_token_id=ids["<|vision_end|>"],
+        **vision_token_ids(ids),
         tie_word_embeddings=False,
     )
     with torch.random.fork_rng(devices=[]):
