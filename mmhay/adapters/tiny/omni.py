@@ -38,6 +38,16 @@ _QWEN3_TOKENS = {
 # A 10-second window of sound (longer is cut, as Whisper cuts at its window): 250 tokens of 40 ms
 # for Qwen2.5-Omni, 130 of Qwen3-Omni's 77 ms.
 _SOUND_SECONDS = 10
+# the audio tower both families share, at its smallest (Qwen3-Omni's adds its downsampling)
+_AUDIO_TOWER = {
+    "d_model": 32,
+    "encoder_layers": 1,
+    "encoder_attention_heads": 2,
+    "encoder_ffn_dim": 64,
+    "max_source_positions": 100 * _SOUND_SECONDS,
+    "n_window": 50,
+    "output_dim": 32,
+}
 
 
 def _chat_template(names: dict[str, str]) -> str:
@@ -100,15 +110,7 @@ def qwen2_5_omni(out: Path, seed: int) -> None:
 
     processor, tokenizer, ids = _processor(Qwen2_5OmniProcessor, _QWEN25_TOKENS, patch=14)
     thinker = {
-        "audio_config": {
-            "d_model": 32,
-            "encoder_layers": 1,
-            "encoder_attention_heads": 2,
-            "encoder_ffn_dim": 64,
-            "max_source_positions": 100 * _SOUND_SECONDS,
-            "n_window": 50,
-            "output_dim": 32,
-        },
+        "audio_config": _AUDIO_TOWER,
         "vision_config": {
             "depth": 1,
             "hidden_size": 32,
@@ -141,17 +143,7 @@ def qwen3_omni(out: Path, seed: int) -> None:
 
     processor, tokenizer, ids = _processor(Qwen3OmniMoeProcessor, _QWEN3_TOKENS, patch=16)
     thinker = {
-        "audio_config": {
-            "d_model": 32,
-            "encoder_layers": 1,
-            "encoder_attention_heads": 2,
-            "encoder_ffn_dim": 64,
-            "max_source_positions": 100 * _SOUND_SECONDS,
-            "n_window": 50,
-            "n_window_infer": 100,
-            "output_dim": 32,
-            "downsample_hidden_size": 16,
-        },
+        "audio_config": {**_AUDIO_TOWER, "n_window_infer": 100, "downsample_hidden_size": 16},
         "vision_config": {
             "depth": 1,
             "hidden_size": 32,
