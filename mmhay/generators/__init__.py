@@ -6,13 +6,15 @@ and training streams never repeat by accident. Generators know nothing of models
 
 from __future__ import annotations
 
-from typing import Protocol
+import itertools
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from mmhay.config import SuiteConfig
 from mmhay.registry import registry
 from mmhay.schema import Sample
 
-__all__ = ["Generator", "create_generator", "GENERATORS", "TASKS"]
+__all__ = ["Generator", "create_generator", "combinations", "GENERATORS", "TASKS"]
 
 GENERATORS = registry("generator")
 TASKS = registry("task")
@@ -37,3 +39,10 @@ def create_generator(suite: SuiteConfig, *, strict: bool = False) -> Generator:
     """
     entry = GENERATORS.get(suite.generator, source=suite.origin, key="generator")
     return entry.obj(suite, strict=strict)
+
+
+def combinations(axes: Mapping[str, Sequence | None]) -> list[dict[str, Any]]:
+    """Every combination of the values of ``axes`` (name to values; an axis given as None is left
+    out), as name to value, the last axis varying fastest: the cells of a suite's grid."""
+    given = {name: values for name, values in axes.items() if values is not None}
+    return [dict(zip(given, values)) for values in itertools.product(*given.values())]

@@ -14,7 +14,6 @@ retrieval_image's options are pictures (the gallery's ``options``), shown after 
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -26,7 +25,7 @@ import numpy as np
 from mmhay.config import SuiteConfig
 from mmhay.errors import ConfigError
 from mmhay.gallery import IMAGE_PLACEHOLDER, Gallery, Mosaic, Paste, document_text
-from mmhay.generators import GENERATORS, TASKS
+from mmhay.generators import GENERATORS, TASKS, combinations
 from mmhay.generators.filler import corpus_sentences, describe_text, draw_passage
 from mmhay.generators.haystacks import describe_sources, draw_tiles, picture_pool
 from mmhay.generators.needles import Needle, builtin_needles, needle_pool
@@ -90,9 +89,7 @@ class DocumentGenerator:
     def cells(self) -> list[dict[str, Any]]:
         """Every combination of task, image count, depth and needle count."""
         grid = self.suite.grid
-        axes = {"task": grid.task or [self.suite.task], "images": grid.images or [4], "depth": grid.depth, "needles": grid.needles}
-        axes = {name: values for name, values in axes.items() if values is not None}
-        return [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
+        return combinations({"task": grid.task or [self.suite.task], "images": grid.images or [4], "depth": grid.depth, "needles": grid.needles})
 
     @cached_property
     def slots(self) -> int:

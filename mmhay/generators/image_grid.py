@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -11,7 +10,7 @@ from typing import Any
 from mmhay.config import SuiteConfig
 from mmhay.errors import ConfigError
 from mmhay.gallery import Gallery, Mosaic
-from mmhay.generators import GENERATORS, TASKS
+from mmhay.generators import GENERATORS, TASKS, combinations
 from mmhay.generators.haystacks import describe_sources, draw_tiles, picture_pool
 from mmhay.generators.needles import Needle, needle_pool
 from mmhay.generators.seeds import Stream, balanced_position, sample_rng
@@ -51,10 +50,7 @@ class ImageGridGenerator:
         """Every combination of images (M), grid size (N) and needle count where the needles fit;
         consecutive twins take them in turn."""
         grid = self.suite.grid
-        axes = {"images": grid.images or [1], "grid_size": grid.grid_size or [2], "needles": grid.needles or [1]}
-        if grid.task:
-            axes = {"task": grid.task, **axes}
-        cells = [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
+        cells = combinations({"task": grid.task, "images": grid.images or [1], "grid_size": grid.grid_size or [2], "needles": grid.needles or [1]})
         # more needles than cells (2 needles in one 1 x 1 image) is no question to ask: left out
         fitting = [c for c in cells if c["needles"] <= c["images"] * c["grid_size"] ** 2]
         return fitting or cells[:1]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -12,7 +11,7 @@ from typing import Any
 from mmhay.config import SuiteConfig
 from mmhay.errors import ConfigError
 from mmhay.gallery import Gallery, Mosaic
-from mmhay.generators import GENERATORS, TASKS
+from mmhay.generators import GENERATORS, TASKS, combinations
 from mmhay.generators.distractors import pick_distractors
 from mmhay.generators.filler import corpus_sentences, describe_text, draw_passage
 from mmhay.generators.haystacks import describe_sources, draw_tiles, picture_pool
@@ -65,9 +64,7 @@ class MultiImageGenerator:
     def cells(self) -> list[dict[str, Any]]:
         """Every combination of task, image count, needle count, distractor count and answer form."""
         grid = self.suite.grid
-        axes = {"task": grid.task, "form": grid.form, "images": grid.images or [8], "needles": grid.needles, "distractors": grid.distractors}
-        axes = {name: values for name, values in axes.items() if values is not None}
-        return [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
+        return combinations({"task": grid.task, "form": grid.form, "images": grid.images or [8], "needles": grid.needles, "distractors": grid.distractors})
 
     @cached_property
     def filler(self) -> tuple[str, ...]:

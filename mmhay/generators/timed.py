@@ -5,7 +5,6 @@ haystack (video clips, or a sound bed) and the unit positions count in (frames, 
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -16,7 +15,7 @@ from typing import Any
 
 from mmhay.config import SuiteConfig
 from mmhay.errors import ConfigError
-from mmhay.generators import GENERATORS, TASKS
+from mmhay.generators import GENERATORS, TASKS, combinations
 from mmhay.generators.distractors import offset_start, periodic_starts, pick_distractors
 from mmhay.generators.haystacks import BED_LEVEL_DBFS, HaystackPool, describe_sources, draw_bed, draw_haystack, haystack_pool, sound_pool
 from mmhay.generators.insertion import Item, Placed, Soundtrack, assemble, copy_boxes, overlay_box, source_soundtrack
@@ -118,8 +117,7 @@ class TimedGenerator:
         Where the grid crosses several tasks or kinds, combinations a task does not ask about
         (a cross-modal question about a sound needle, say) are left out.
         """
-        axes = self.suite.grid.axes()
-        cells = [self._cell(dict(zip(axes, values))) for values in itertools.product(*axes.values())]
+        cells = [self._cell(facets) for facets in combinations(self.suite.grid.axes())]
         if not (self.suite.grid.task or self.suite.grid.kind):
             return cells
         kept = [cell for cell in cells if not self._mismatch(cell)]
