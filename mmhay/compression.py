@@ -5,12 +5,20 @@ seconds, and returns the kept tokens with their provenance (source frames, box, 
 a needle can be traced as kept, merged or dropped. Arithmetic is float32 (float64 for float64 input);
 tokens come back in the input dtype, ordered by frame then row-major position unless noted.
 A spec names one: ``"name"`` or ``"name:key=value,..."``, e.g. ``"tome:target=16,scope=clip4"``.
+
+Each kept token also names its *origin*, the flat index ``f*h*w + y*w + x`` of its first source
+token: an adapter that keeps the model's own positions gives a kept token the position of its
+origin. ``compress(..., carry=...)`` compresses other per-token features the same way as the main
+ones (Qwen3-VL's deepstack levels): channel-wise compressors see them as more channels, and the
+ones that score tokens (registered with ``scores=True``) score on the main channels alone, which
+they are told through the keyword-only ``score_channels``.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
@@ -38,6 +46,8 @@ class Compressed:
     boxes: torch.Tensor  # [M, 4] int64: y0, x0, y1, x1 in input grid cells, half-open
     sizes: torch.Tensor  # [M] float32: source tokens merged into it (sum F*h*w unless tokens were dropped)
     times: torch.Tensor  # [M] float32: size-weighted mean timestamp of its sources, seconds
+    origins: torch.Tensor  # [M] int64: flat index f*h*w + y*w + x of its first source token
+    carried: tuple = ()  # the ``carry`` features of compress(), compressed as the tokens were: [M, C_i] each
 
     def __len__(self) -> int:
         return self.tokens.shape[0]
@@ -53,10 +63,23 @@ def parse_compressor(spec: str) -> tuple[str, dict[str, Any]]:
     return name, bind_options(COMPRESSORS.get(name, source=_SOURCE).obj, raw, _SOURCE, skip=2)
 
 
-def compress(spec: str, features: torch.Tensor, times: Any) -> Compressed:
-    """Run the compressor ``spec`` on features [F, h, w, C] whose frames were shown at ``times`` (seconds)."""
+def compress(spec: str, features: torch.Tensor, times: Any, carry: Sequence[torch.Tensor] = ()) -> Compressed:
+    """Run the compressor ``spec`` on features [F, h, w, C] whose frames were shown at ``times``
+    (seconds); ``carry`` [F, h, w, C_i] each are compressed as the features are, into ``carried``."""
+    import dataclasses
+
+    import torch
+
     name, options = parse_compressor(spec)
-    return COMPRESSORS.get(name).obj(features, times, **options)
+    entry = COMPRESSORS.get(name)
+    if not carry:
+        return entry.obj(features, times, **options)
+    channels = features.shape[-1]
+    joined = torch.cat([features, *(c.to(features.dtype) for c in carry)], -1)
+    out = entry.obj(joined, times, **options, **({"score_channels": channels} if entry.meta.get("scores") else {}))
+    widths = [channels] + [c.shape[-1] for c in carry]
+    tokens, *carried = torch.split(out.tokens, widths, -1)
+    return dataclasses.replace(out, tokens=tokens, carried=tuple(t.to(c.dtype) for t, c in zip(carried, carry)))
 
 
 def output_tokens(spec: str, frames: int, h: int, w: int) -> int:
@@ -94,11 +117,12 @@ def _compute_dtype(features: torch.Tensor) -> torch.dtype:
     return torch.promote_types(features.dtype, torch.float32)
 
 
-def _layout(spans, stamps, rows, cols, sizes, tokens) -> Compressed:
+def _layout(spans, stamps, rows, cols, sizes, tokens, grid: tuple[int, int]) -> Compressed:
     """Provenance of a regular output: G frame groups x len(rows) x len(cols) tokens, row-major.
 
     spans [G, 2] source frames of each group, stamps [G] their mean time, rows/cols [n, 2] the
-    half-open source cells of each output row/column, sizes a number or [G] tensor.
+    half-open source cells of each output row/column, sizes a number or [G] tensor; ``grid`` the
+    input's (h, w). A token's origin is the top-left cell of its box in its group's first frame.
     """
     import torch
 
@@ -107,18 +131,21 @@ def _layout(spans, stamps, rows, cols, sizes, tokens) -> Compressed:
     ry, cx = rows.repeat_interleave(len(cols), 0), cols.repeat(len(rows), 1)
     cell = torch.stack([ry[:, 0], cx[:, 0], ry[:, 1], cx[:, 1]], 1)
     weight = torch.as_tensor(sizes, dtype=torch.float32).expand(groups)
+    frames, boxes = torch.as_tensor(spans, dtype=torch.int64).repeat_interleave(per, 0), cell.repeat(groups, 1)
+    h, w = grid
     return _result(
         tokens,
-        torch.as_tensor(spans, dtype=torch.int64).repeat_interleave(per, 0),
-        cell.repeat(groups, 1),
+        frames,
+        boxes,
         weight.repeat_interleave(per),
         stamps.to(torch.float32).repeat_interleave(per),
+        frames[:, 0] * (h * w) + boxes[:, 0] * w + boxes[:, 1],
     )
 
 
-def _result(tokens, frames, boxes, sizes, times) -> Compressed:
+def _result(tokens, frames, boxes, sizes, times, origins) -> Compressed:
     device = tokens.device
-    return Compressed(tokens, frames.to(device), boxes.to(device), sizes.to(device), times.to(device))
+    return Compressed(tokens, frames.to(device), boxes.to(device), sizes.to(device), times.to(device), origins.to(device))
 
 
 def _single_frames(stamps: torch.Tensor) -> torch.Tensor:
@@ -173,7 +200,7 @@ def spatial_pool(features: torch.Tensor, times: Any, k: int = 2, mode: str = "av
         rows, cols = _bilinear_reads(h, oh), _bilinear_reads(w, ow)
         size = h * w / (oh * ow)
     tokens = pooled.to(features.dtype).reshape(-1, channels)
-    return _layout(_single_frames(stamps), stamps, rows, cols, size, tokens)
+    return _layout(_single_frames(stamps), stamps, rows, cols, size, tokens, (h, w))
 
 
 def _bilinear_reads(n: int, out: int) -> list[tuple[int, int]]:
@@ -207,7 +234,7 @@ def temporal_pool(features: torch.Tensor, times: Any, k: int = 2) -> Compressed:
     starts = torch.arange(0, frames, k)
     ends = torch.clamp(starts + k, max=frames)
     means = torch.stack([stamps[s:e].mean() for s, e in zip(starts.tolist(), ends.tolist())])
-    return _layout(torch.stack([starts, ends], 1), means, _cells(h), _cells(w), (ends - starts).float(), tokens)
+    return _layout(torch.stack([starts, ends], 1), means, _cells(h), _cells(w), (ends - starts).float(), tokens, (h, w))
 
 
 def _dct_lowpass_tokens(frames: int, h: int, w: int, kh: int | None = None, kw: int | None = None, inverse: bool = True) -> int:
@@ -266,7 +293,7 @@ def dct_lowpass(features: torch.Tensor, times: Any, kh: int | None = None, kw: i
         cols = [(j * w // kw, -(-(j + 1) * w // kw)) for j in range(kw)]
     else:
         rows, cols = [(0, h)] * kh, [(0, w)] * kw
-    return _layout(_single_frames(stamps), stamps, rows, cols, h * w / (kh * kw), tokens)
+    return _layout(_single_frames(stamps), stamps, rows, cols, h * w / (kh * kw), tokens, (h, w))
 
 
 # Frames of up to this many tokens take the separable map as one Kronecker-product matrix: its
@@ -296,8 +323,8 @@ def _evs_prune_tokens(frames: int, h: int, w: int, q: float = 0.75) -> int:
     return min(frames * h * w, max(h * w, int(frames * h * w * (1 - q))))
 
 
-@COMPRESSORS.register("evs_prune", tokens=_evs_prune_tokens)
-def evs_prune(features: torch.Tensor, times: Any, q: float = 0.75) -> Compressed:
+@COMPRESSORS.register("evs_prune", tokens=_evs_prune_tokens, scores=True)
+def evs_prune(features: torch.Tensor, times: Any, q: float = 0.75, *, score_channels: int = 0) -> Compressed:
     """Keep the tokens least like the same position one frame earlier (vLLM EVS); frame 0 is always kept whole.
 
     Dissimilarity is 1 - cosine similarity, computed in float32 (vLLM uses the model dtype, so
@@ -310,16 +337,17 @@ def evs_prune(features: torch.Tensor, times: Any, q: float = 0.75) -> Compressed
 
     frames, h, w, channels, stamps = _grid(features, times)
     keep = _evs_prune_tokens(frames, h, w, q)
+    scored = features[..., :score_channels] if score_channels else features
     if kernels.available(features) and features.dtype != torch.float64:  # one fused pass (3.5x torch.compile on H100)
-        score = kernels.evs_dissimilarity(features.reshape(-1, channels).contiguous(), [frames], [(h, w)])
+        score = kernels.evs_dissimilarity(scored.reshape(-1, scored.shape[-1]).contiguous(), [frames], [(h, w)])
     else:
-        x = features.to(_compute_dtype(features))
+        x = scored.to(_compute_dtype(features))
         change = 1 - nnf.cosine_similarity(x[1:], x[:-1], dim=-1)
         score = torch.cat([torch.full_like(x[:1, :, :, 0], math.inf), change]).reshape(-1)
     kept = torch.argsort(score, descending=True, stable=True)[:keep].sort().values
-    full = _layout(_single_frames(stamps), stamps, _cells(h), _cells(w), 1.0, features.reshape(-1, channels))
+    full = _layout(_single_frames(stamps), stamps, _cells(h), _cells(w), 1.0, features.reshape(-1, channels), (h, w))
     index = kept.cpu()
-    return _result(full.tokens[kept], full.frames[index], full.boxes[index], full.sizes[index], full.times[index])
+    return _result(full.tokens[kept], full.frames[index], full.boxes[index], full.sizes[index], full.times[index], full.origins[index])
 
 
 def _tome_tokens(frames: int, h: int, w: int, target: int = 16, scope: str = "frame", metric: str = "feat") -> int:
@@ -343,8 +371,8 @@ def _head_groups(metric: str) -> int:
     return 0 if metric == "feat" else int(match.group(1))
 
 
-@COMPRESSORS.register("tome", tokens=_tome_tokens)
-def tome(features: torch.Tensor, times: Any, target: int = 16, scope: str = "frame", metric: str = "feat") -> Compressed:
+@COMPRESSORS.register("tome", tokens=_tome_tokens, scores=True)
+def tome(features: torch.Tensor, times: Any, target: int = 16, scope: str = "frame", metric: str = "feat", *, score_channels: int = 0) -> Compressed:
     """Bipartite soft matching (ToMe) repeated until ``target`` tokens per frame remain, per frame or per N-frame clip.
 
     scope=clip4 with metric=headmean:H is VideoChat-Flash's clip compressor; a tail clip of n < N
@@ -358,17 +386,19 @@ def tome(features: torch.Tensor, times: Any, target: int = 16, scope: str = "fra
     from mmhay import kernels
 
     fused = kernels.available(features) and features.dtype in (torch.bfloat16, torch.float16, torch.float32)
-    return _tome(features, times, target, scope, metric, fused)
+    return _tome(features, times, target, scope, metric, fused, score_channels)
 
 
-def _tome(features: torch.Tensor, times: Any, target: int, scope: str, metric: str, fused: bool) -> Compressed:
-    """``tome``, each round in torch or (``fused``) in the Triton kernels of ``mmhay.kernels.tome``."""
+def _tome(features: torch.Tensor, times: Any, target: int, scope: str, metric: str, fused: bool, score_channels: int = 0) -> Compressed:
+    """``tome``, each round in torch or (``fused``) in the Triton kernels of ``mmhay.kernels.tome``;
+    the matching scores the first ``score_channels`` channels (0: all)."""
     import torch
 
     frames, h, w, channels, stamps = _grid(features, times)
     _tome_tokens(frames, h, w, target, scope, metric)
     clip, heads = _clip_length(scope), _head_groups(metric)
-    _require(heads == 0 or channels % heads == 0, "metric", f"{heads} head groups do not divide {channels} channels", metric)
+    scored = score_channels or channels
+    _require(heads == 0 or scored % heads == 0, "metric", f"{heads} head groups do not divide {scored} channels", metric)
     device, per = features.device, h * w
     ys, xs = torch.meshgrid(torch.arange(h, device=device), torch.arange(w, device=device), indexing="ij")
     frame = torch.arange(frames, device=device).repeat_interleave(per)
@@ -387,7 +417,7 @@ def _tome(features: torch.Tensor, times: Any, target: int, scope: str, metric: s
             span = slice(start * per, (start + count * length) * per)
             sets = {name: t[span].reshape(count, length * per, *t.shape[1:]) for name, t in state.items()}
             goal = target * length
-            pieces.append(_tome_sets_fused(sets, goal, heads) if fused else _tome_sets(sets, goal, heads))
+            pieces.append(_tome_sets_fused(sets, goal, heads, scored) if fused else _tome_sets(sets, goal, heads, scored))
     merged = {name: torch.cat([p[name].reshape(-1, *p[name].shape[2:]) for p in pieces]) for name in state}
     tokens = (merged["wx"] / merged["size"][:, None]).to(features.dtype)
     lo, hi = merged["lo"], merged["hi"]
@@ -397,21 +427,23 @@ def _tome(features: torch.Tensor, times: Any, target: int, scope: str, metric: s
         torch.stack([lo[:, 2], lo[:, 3], hi[:, 1], hi[:, 2]], 1),
         merged["size"],
         (merged["tsum"] / merged["size"]).to(torch.float32),
+        lo[:, 0],
     )
 
 
 _REDUCE = {"wx": "sum", "size": "sum", "tsum": "sum", "lo": "amin", "hi": "amax"}
 
 
-def _tome_sets(sets: dict[str, torch.Tensor], goal: int, heads: int) -> dict[str, torch.Tensor]:
-    """Merge each of B sets of p tokens ([B, p, ...] per field) down to ``goal`` tokens by repeated ToMe rounds."""
+def _tome_sets(sets: dict[str, torch.Tensor], goal: int, heads: int, scored: int = 0) -> dict[str, torch.Tensor]:
+    """Merge each of B sets of p tokens ([B, p, ...] per field) down to ``goal`` tokens by repeated
+    ToMe rounds, matching on the first ``scored`` channels (0: all)."""
     import torch
     import torch.nn.functional as nnf
 
     count = sets["size"].shape[1]
     while count > goal:
         r = min(count - goal, count // 2)
-        x = sets["wx"] / sets["size"][..., None]
+        x = (sets["wx"][..., :scored] if scored else sets["wx"]) / sets["size"][..., None]
         if heads:
             x = x.view(*x.shape[:2], heads, -1).mean(2)
         # normalize() clamps the norm, so an all-zero token scores 0 instead of NaN
@@ -432,7 +464,7 @@ def _tome_sets(sets: dict[str, torch.Tensor], goal: int, heads: int) -> dict[str
     return sets
 
 
-def _tome_sets_fused(sets: dict[str, torch.Tensor], goal: int, heads: int) -> dict[str, torch.Tensor]:
+def _tome_sets_fused(sets: dict[str, torch.Tensor], goal: int, heads: int, scored: int = 0) -> dict[str, torch.Tensor]:
     """``_tome_sets`` with each round's matching and merging in the Triton kernels; the small
     provenance fields follow each round's destinations. The sets' sizes must be ones on entry,
     so "wx" holds the tokens themselves: the first round reads them in their own dtype, and
@@ -447,7 +479,8 @@ def _tome_sets_fused(sets: dict[str, torch.Tensor], goal: int, heads: int) -> di
     count = size.shape[1]
     while count > goal:
         r = min(count - goal, count // 2)
-        metric = x if not heads else x.float().view(*x.shape[:2], heads, -1).mean(2)
+        metric = x if scored in (0, x.shape[-1]) else x[..., :scored].contiguous()
+        metric = metric if not heads else metric.float().view(*metric.shape[:2], heads, -1).mean(2)
         best, partner = best_match(metric)
         plan = plan_merge(best, partner, count, r)
         x, size = merge_tokens(x, size, plan, dtype=torch.promote_types(x.dtype, torch.float32))

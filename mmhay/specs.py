@@ -40,9 +40,10 @@ def _split_options(text: str) -> list[str]:
 
 def bind_options(function: Callable, options: dict[str, str], flag: str, *, skip: int) -> dict[str, Any]:
     """``options`` as keyword arguments of ``function``, each converted to the type of its default
-    (a default of None stands for an optional int); the first ``skip`` parameters are its inputs.
-    Whether a value is in range is for the function to check."""
-    parameters = list(inspect.signature(function).parameters.values())[skip:]
+    (a default of None stands for an optional int); the first ``skip`` parameters are its inputs,
+    and keyword-only ones are for its callers, not for specs. Whether a value is in range is for
+    the function to check."""
+    parameters = [p for p in list(inspect.signature(function).parameters.values())[skip:] if p.kind is not inspect.Parameter.KEYWORD_ONLY]
     defaults = {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
     bound: dict[str, Any] = {}
     for key, text in options.items():

@@ -271,3 +271,31 @@ def test_bad_specs_raise_config_errors_naming_the_key(spec, key, words):
     with pytest.raises(ConfigError) as caught:
         compress(spec, torch.zeros(2, 4, 4, 4), [0, 1])
     assert caught.value.source == "--compress" and caught.value.key == key and words in str(caught.value)
+
+
+@pytest.mark.parametrize("spec", ["spatial_pool:k=2", "temporal_pool:k=2", "dct_lowpass", "evs_prune:q=0.5", "tome:target=3", "tome:target=2,scope=clip2"])
+def test_each_token_names_its_first_source_as_origin(spec):
+    features = torch.randn(4, 4, 6, 8, generator=torch.Generator().manual_seed(3))
+    out = compress(spec, features, [0.5, 1.5, 2.5, 3.5])
+    h, w = 4, 6
+    frame, y, x = out.origins // (h * w), out.origins % (h * w) // w, out.origins % w
+    # the origin lies in the token's first source frame and inside its box
+    assert torch.equal(frame, out.frames[:, 0])
+    assert bool(((out.boxes[:, 0] <= y) & (y < out.boxes[:, 2]) & (out.boxes[:, 1] <= x) & (x < out.boxes[:, 3])).all())
+    if spec.startswith("evs"):  # a pruned token is its own source
+        assert torch.equal(out.tokens, features.reshape(-1, 8)[out.origins])
+
+
+@pytest.mark.parametrize("spec", ["spatial_pool:k=2", "temporal_pool:k=2", "evs_prune:q=0.5", "tome:target=3"])
+def test_carried_features_are_compressed_as_the_main_ones(spec):
+    generator = torch.Generator().manual_seed(5)
+    features, carry = torch.randn(4, 4, 6, 8, generator=generator), torch.randn(4, 4, 6, 3, generator=generator)
+    times = [0.5, 1.5, 2.5, 3.5]
+    alone = compress(spec, features, times)
+    out = compress(spec, features, times, carry=[carry, 2 * carry])
+    # the selection and merges follow the main channels alone, and the carried ones follow them
+    assert torch.allclose(out.tokens, alone.tokens, atol=1e-6) and torch.equal(out.origins, alone.origins)
+    assert torch.allclose(out.carried[1], 2 * out.carried[0], atol=1e-6)
+    assert torch.allclose(compress(spec, carry, times).tokens, out.carried[0], atol=1e-6) == (not spec.startswith(("evs", "tome")))
+    with pytest.raises(ConfigError, match="unknown option"):  # the callers' keyword is not a spec option
+        compress(f"{spec},score_channels=3", features, times)

@@ -122,7 +122,8 @@ def drop_span_test(features, times, drop_from: float = 0.0, drop_to: float = 0.0
     frames = torch.tensor([[f, f + 1] for f in keep for _ in cells], dtype=torch.int64).reshape(-1, 2)
     boxes = torch.tensor([[y, x, y + 1, x + 1] for _ in keep for y, x in cells], dtype=torch.int64).reshape(-1, 4)
     stamps = torch.tensor([float(times[f]) for f in keep for _ in cells], dtype=torch.float32)
-    return Compressed(features[keep].reshape(-1, channels), frames, boxes, torch.ones(len(frames)), stamps)
+    origins = torch.tensor([f * h * w + y * w + x for f in keep for y, x in cells], dtype=torch.int64)
+    return Compressed(features[keep].reshape(-1, channels), frames, boxes, torch.ones(len(frames)), stamps, origins)
 
 
 @pytest.fixture(scope="module")
