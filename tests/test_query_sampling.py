@@ -32,6 +32,9 @@ def test_bolt_edge_cases_flat_scores_more_frames_than_candidates_and_n_of_one_or
     # n=2: linspace(1/2, 1/2, 2), the median twice; n=1: the point 1 -> the last candidate reaching it
     assert inverse_transform_picks([0.0, 1.0, 1.0, 0.5], 2, power=1.0) == [2, 2]  # CDF 0 .4 .8 1: first >= .5
     assert inverse_transform_picks([0.0, 1.0], 1) == [1]
+    # a point on a CDF step: [1, 0, 1] gives CDF [1/2, 1/2, 1]; searchsorted's left side takes the first
+    # candidate reaching 1/2, candidate 0 (the right side would give 2)
+    assert inverse_transform_picks([1.0, 0.0, 1.0], 2, power=1.0) == [0, 0]
 
 
 def _upstream_aks(score, n, t1=0.8, t2=-100, all_depth=5):
