@@ -5,8 +5,8 @@ in full-resolution frames (``--frames``), the options come from the spec ``name:
 (``fps:rate=1,multiple_of=2``). Times are exact (``Fraction`` seconds) and fall inside the video;
 ``scales`` says how much each frame is shrunk per side (1: full resolution, 2: half the width and
 height, a quarter of the pixels), so a sampler that shows more frames at lower resolution keeps
-the pixel and token budget. Samplers that look at the video (``scene``, ``keyclip``) render small
-proxies through ``footage.look``; ``every`` needs its frame rate; the others need only its duration.
+the pixel and token budget. Samplers that look at the video (``scene``, ``keyclip``; ``bolt`` and
+``aks`` in ``mmhay.query_sampling``) render small proxies through ``footage.look``; ``every`` needs its frame rate; the others need only its duration.
 """
 
 from __future__ import annotations
