@@ -388,10 +388,10 @@ def tome(features: torch.Tensor, times: Any, target: int = 16, scope: str = "fra
     descending best similarity) then the B tokens, and the next round alternates A and B over
     that order. ``order=time`` (the default) re-sorts each round's tokens by their earliest
     source token, so the output is in time order. The first round is the same either way, so
-    with one round (target >= half the tokens) the two give the same tokens in another order;
-    from the second round on the A/B split differs, so the merges differ and so do the kept
-    tokens, their sizes and sources, not only their order (``tests/test_tome_order.py`` has a
-    3x3 case that ends with sizes 1 + 8 one way and 6 + 3 the other). ``order=upstream``
+    with one round (a goal of at least half the set, rounded up) the two give the same tokens in
+    another order; from the second round on the A/B split differs, so the merges differ and so
+    do the kept tokens, their sizes and sources, not only their order (``tests/test_tome_order.py``
+    has a 3x3 case that ends with sizes 1 + 8 one way and 6 + 3 the other). ``order=upstream``
     reproduces VideoChat-Flash's rounds and output order, except on exact ties: its edge sort is
     unstable, mmhay's stable (the earlier A token first), and a zero token scores 0 where
     upstream divides by a zero norm.

@@ -42,8 +42,9 @@ def inverse_transform_picks(relevance, n: int, power: float = 3.0) -> list[int]:
     n)`` (``searchsorted``, left side: the first candidate whose CDF reaches the point). Min-max
     makes the result independent of the scorer's scale and offset (BOLT scores CLIP logits,
     mmhay cosines: the same picks). A candidate can be picked more than once, and upstream keeps
-    every repeat (its lmms-eval fork sorts the n frames and reads each, repeats included), so the
-    plan has n frames even when the video has fewer candidates; at n = 2 both points are 1/2.
+    every repeat (its lmms-eval fork, sming256/lmms-eval@dabbce6 ``llava_onevision.py::
+    sample_frames``, sorts the n frames and reads each, repeats included), so the plan has n
+    frames even when the video has fewer candidates; at n = 2 both points are 1/2.
     Where mmhay differs: flat scores (upstream divides 0 by 0 and picks NaNs) count as a uniform
     distribution, and a point past the last CDF value (only n = 1, whose point is 1, when the
     float sum falls short of 1) takes the last candidate instead of an index out of range.
@@ -83,14 +84,15 @@ def adaptive_split_picks(relevance, n: int, threshold: float = 0.8, std_threshol
     2502.21271), exactly: with fewer candidates than n, all of them. Else the scores are min-max
     normalised to 0..1 and the whole video is one bin of depth 0. A bin is kept whole when the
     mean of its n highest scores (n the whole budget, not the bin's share, so a bin of n
-    candidates or fewer never qualifies) exceeds its mean by more than ``threshold`` and its
+    candidates or fewer never stands out at a threshold >= 0) exceeds its mean by more than ``threshold`` and its
     standard deviation (population) exceeds ``std_threshold`` (-100: always); otherwise, below
     ``depth``, it is split into ``[:len // 2]`` and ``[len // 2:]`` one depth deeper, and at
     ``depth`` it is kept. A bin of depth d gets its ``int(n / 2**d)`` best candidates (ties: the
     earlier, as ``heapq.nlargest``), or all of it if it holds fewer, so the plan can fall short
     of n. Where mmhay differs: flat scores (upstream's 0 / 0) normalise to zeros, so every bin
     splits and shows its first candidates; empty bins (upstream splits a one-candidate bin into
-    an empty one and itself, to the same picks) are dropped.
+    an empty one and itself, to the same picks) are dropped; upstream's ``ratio`` (score every
+    ratio-th frame, default 1) has no counterpart, the candidates being 1 fps.
     """
     score = np.asarray(relevance, dtype=np.float64)
     if len(score) < n:
