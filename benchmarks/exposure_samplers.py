@@ -13,7 +13,7 @@ Beside it, per suite and budget: the analytic shown rate of uniform sampling for
 at a uniformly random start (``SurveyResult.uniform_expectation``, the mean over the suite's
 single-needle samples), and measured uniform over those same samples divided by it.
 
-``--samplers`` defaults to every registered sampler. ``keyclip`` needs a relevance scorer: a tiny
+``--samplers`` defaults to every registered sampler. ``keyclip``, ``bolt`` and ``aks`` need a relevance scorer: a tiny
 random-weight CLIP made on the spot (``mmhay tiny-model clip``) unless ``--scorer PATH`` names a
 real one, so with the default its rate shows the selection's mechanics, not a relevance model's
 judgement; the row ``keyclip-candidates`` (in the default list, or by that name) is the shown rate
@@ -21,7 +21,7 @@ if every frame keyclip chooses among were given (1-fps candidates, 512 uniform o
 the ceiling no scorer can lift, the same at every budget. A sampler that refuses a budget (a ConfigError, e.g. one that needs at least as many
 frames as the video has) gets "—" and a note.
 
-The samplers that look at the video (``scene``, ``keyclip``) render proxies of every sample (the
+The samplers that look at the video (``scene``, ``keyclip``, ``bolt``, ``aks``) render proxies of every sample (the
 hour-long haystacks of vniah at 2 fps: 7,200 proxy frames each), so they run on a documented subset
 where ``--limit CONFIG=N`` says (``--limit none``: every sample). With ``--subset spread`` (the
 default) the N samples are spread over the suite's grid: its cells (distinct facet values) in the
@@ -46,7 +46,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ["quickstart", "vniah", "vniah_d", "vnbench"]
-LOOKING = ("scene", "keyclip")  # samplers that render proxies of the video
+SCORED = ("keyclip", "bolt", "aks")  # samplers that score frames against the question (--scorer)
+LOOKING = ("scene", *SCORED)  # samplers that render proxies of the video
 CANDIDATES = "keyclip-candidates"  # not a sampler: every frame keyclip chooses among
 DEFAULT_LIMITS = "vniah=11,vniah_d=12,vnbench=30"
 
@@ -143,21 +144,21 @@ def main() -> None:
     started_all = time.perf_counter()
     budgets = [int(b) for b in args.frames.split(",")]
     limits = {} if args.limit.strip().lower() in ("", "none", "all") else {k.strip(): int(v) for k, _, v in (p.partition("=") for p in args.limit.split(","))}
-    order = ["uniform", "fps", "random", "every", "scene", "keyclip"]
+    order = ["uniform", "fps", "random", "every", "scene", *SCORED]
     names = [s.strip() for s in args.samplers.split(",") if s.strip()] if args.samplers else sorted(SAMPLERS.names(), key=lambda n: (order.index(n) if n in order else len(order), n))
     if not args.samplers and "keyclip" in names:
         names.insert(names.index("keyclip") + 1, CANDIDATES)
     scorer = args.scorer
-    if scorer is None and any(n.split(":")[0] == "keyclip" and "scorer=" not in n for n in names):
+    if scorer is None and any(n.split(":")[0] in SCORED and "scorer=" not in n for n in names):
         from mmhay.adapters.tiny import make_tiny_checkpoint
 
         folder = tempfile.mkdtemp(prefix="mmhay-tiny-clip-")
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
         scorer = make_tiny_checkpoint("clip", Path(folder) / "clip")
         _cap_tokenizer(scorer)
-    specs = [f"keyclip:scorer=clip:{scorer}" if n == "keyclip" else n for n in names]
-    keyclip_label = "keyclip (tiny random CLIP)" if args.scorer is None else f"keyclip ({args.scorer.name})"
-    label = {spec: keyclip_label if spec == f"keyclip:scorer=clip:{scorer}" else spec for spec in specs}
+    specs = [f"{n}:scorer=clip:{scorer}" if n in SCORED else n for n in names]
+    scorer_name = "tiny random CLIP" if args.scorer is None else args.scorer.name
+    label = {spec: f"{spec.split(':')[0]} ({scorer_name})" if spec.split(":")[0] in SCORED and spec.endswith(f"scorer=clip:{scorer}") else spec for spec in specs}
 
     rows: list[tuple] = []  # (config, sampler label, samples, cells by budget, seconds)
     depth_rows: list[tuple] = []

@@ -350,8 +350,9 @@ def evs_prune(features: torch.Tensor, times: Any, q: float = 0.75, *, score_chan
     return _result(full.tokens[kept], full.frames[index], full.boxes[index], full.sizes[index], full.times[index], full.origins[index])
 
 
-def _tome_tokens(frames: int, h: int, w: int, target: int = 16, scope: str = "frame", metric: str = "feat") -> int:
+def _tome_tokens(frames: int, h: int, w: int, target: int = 16, scope: str = "frame", metric: str = "feat", order: str = "time") -> int:
     _require(target >= 1, "target", "must be at least 1 token per frame", target)
+    _require(order in ("time", "upstream"), "order", "expected time or upstream", order)
     _clip_length(scope)
     _head_groups(metric)
     return frames * min(target, h * w)
@@ -372,30 +373,50 @@ def _head_groups(metric: str) -> int:
 
 
 @COMPRESSORS.register("tome", tokens=_tome_tokens, scores=True)
-def tome(features: torch.Tensor, times: Any, target: int = 16, scope: str = "frame", metric: str = "feat", *, score_channels: int = 0) -> Compressed:
+def tome(features: torch.Tensor, times: Any, target: int = 16, scope: str = "frame", metric: str = "feat", order: str = "time", *, score_channels: int = 0) -> Compressed:
     """Bipartite soft matching (ToMe) repeated until ``target`` tokens per frame remain, per frame or per N-frame clip.
 
-    scope=clip4 with metric=headmean:H is VideoChat-Flash's clip compressor; a tail clip of n < N
-    frames keeps target*n. Unlike upstream ToMe, which puts unmerged A tokens first, each round
-    leaves the tokens sorted by their earliest source token, so the output is deterministic and in
-    time order. On CUDA each round runs in the Triton kernels of ``mmhay.kernels.tome`` (a round
-    of 1024 frames of 576 tokens: 2.4 ms against 10.5 for ``torch.compile`` on an H100).
+    scope=clip4 with metric=headmean:H and order=upstream is VideoChat-Flash's clip compressor
+    (OpenGVLab/VideoChat-Flash@2f8e2f5 ``llava-train_videochat/llava/model/multimodal_projector/
+    tome16_mlp_hd64.py``: ``merge_tokens``, ``bipartite_soft_matching``, ``merge_wavg``; the
+    matching of facebookresearch/ToMe@af95e4b ``tome/merge.py``): rounds of r = min(p - goal,
+    p // 2), A the even and B the odd places of the current order, each A token's best B by
+    cosine of the head-averaged mean features, the r best edges merged by size-weighted mean. A
+    tail clip of n < N frames keeps target*n (upstream has no tail clip).
+
+    ``order`` is where the two differ. Upstream's round returns the unmerged A tokens (by
+    descending best similarity) then the B tokens, and the next round alternates A and B over
+    that order. ``order=time`` (the default) re-sorts each round's tokens by their earliest
+    source token, so the output is in time order. The first round is the same either way, so
+    with one round (a goal of at least half the set, rounded up) the two give the same tokens in
+    another order; from the second round on the A/B split differs, so the merges differ and so
+    do the kept tokens, their sizes and sources, not only their order (``tests/test_tome_order.py``
+    has a 3x3 case that ends with sizes 1 + 8 one way and 6 + 3 the other). ``order=upstream``
+    reproduces VideoChat-Flash's rounds and output order, except on exact ties: its edge sort is
+    unstable, mmhay's stable (the earlier A token first), and a zero token scores 0 where
+    upstream divides by a zero norm.
+
+    On CUDA each time-order round runs in the Triton kernels of ``mmhay.kernels.tome`` (a round
+    of 1024 frames of 576 tokens: 2.4 ms against 10.5 for ``torch.compile`` on an H100);
+    ``order=upstream`` runs the torch rounds there too.
     """
     import torch
 
     from mmhay import kernels
 
-    fused = kernels.available(features) and features.dtype in (torch.bfloat16, torch.float16, torch.float32)
-    return _tome(features, times, target, scope, metric, fused, score_channels)
+    # the kernels leave each round in time order; upstream's order is the torch rounds'
+    fused = order == "time" and kernels.available(features) and features.dtype in (torch.bfloat16, torch.float16, torch.float32)
+    return _tome(features, times, target, scope, metric, fused, score_channels, order)
 
 
-def _tome(features: torch.Tensor, times: Any, target: int, scope: str, metric: str, fused: bool, score_channels: int = 0) -> Compressed:
-    """``tome``, each round in torch or (``fused``) in the Triton kernels of ``mmhay.kernels.tome``;
-    the matching scores the first ``score_channels`` channels (0: all)."""
+def _tome(features: torch.Tensor, times: Any, target: int, scope: str, metric: str, fused: bool, score_channels: int = 0, order: str = "time") -> Compressed:
+    """``tome``, each round in torch or (``fused``, time order only) in the Triton kernels of
+    ``mmhay.kernels.tome``; the matching scores the first ``score_channels`` channels (0: all)."""
     import torch
 
     frames, h, w, channels, stamps = _grid(features, times)
-    _tome_tokens(frames, h, w, target, scope, metric)
+    _tome_tokens(frames, h, w, target, scope, metric, order)
+    _require(order == "time" or not fused, "order", "the fused rounds keep time order; upstream order runs in torch", order)
     clip, heads = _clip_length(scope), _head_groups(metric)
     scored = score_channels or channels
     _require(heads == 0 or scored % heads == 0, "metric", f"{heads} head groups do not divide {scored} channels", metric)
@@ -417,7 +438,7 @@ def _tome(features: torch.Tensor, times: Any, target: int, scope: str, metric: s
             span = slice(start * per, (start + count * length) * per)
             sets = {name: t[span].reshape(count, length * per, *t.shape[1:]) for name, t in state.items()}
             goal = target * length
-            pieces.append(_tome_sets_fused(sets, goal, heads, scored) if fused else _tome_sets(sets, goal, heads, scored))
+            pieces.append(_tome_sets_fused(sets, goal, heads, scored) if fused else _tome_sets(sets, goal, heads, scored, order == "time"))
     merged = {name: torch.cat([p[name].reshape(-1, *p[name].shape[2:]) for p in pieces]) for name in state}
     tokens = (merged["wx"] / merged["size"][:, None]).to(features.dtype)
     lo, hi = merged["lo"], merged["hi"]
@@ -434,9 +455,11 @@ def _tome(features: torch.Tensor, times: Any, target: int, scope: str, metric: s
 _REDUCE = {"wx": "sum", "size": "sum", "tsum": "sum", "lo": "amin", "hi": "amax"}
 
 
-def _tome_sets(sets: dict[str, torch.Tensor], goal: int, heads: int, scored: int = 0) -> dict[str, torch.Tensor]:
+def _tome_sets(sets: dict[str, torch.Tensor], goal: int, heads: int, scored: int = 0, time_order: bool = True) -> dict[str, torch.Tensor]:
     """Merge each of B sets of p tokens ([B, p, ...] per field) down to ``goal`` tokens by repeated
-    ToMe rounds, matching on the first ``scored`` channels (0: all)."""
+    ToMe rounds, matching on the first ``scored`` channels (0: all). Each round leaves the unmerged
+    A tokens (by descending best similarity) then the B tokens, as upstream's ``merge`` concatenates
+    them, re-sorted by earliest source token if ``time_order``."""
     import torch
     import torch.nn.functional as nnf
 
@@ -458,8 +481,9 @@ def _tome_sets(sets: dict[str, torch.Tensor], goal: int, heads: int, scored: int
             a, b = t[:, ::2], t[:, 1::2]
             b = b.scatter_reduce(1, _expand(target, b), _rows(a, source), _REDUCE[name])
             sets[name] = torch.cat([_rows(a, unmerged), b], 1)
-        first = torch.argsort(sets["lo"][..., 0], dim=1)
-        sets = {name: _rows(t, first) for name, t in sets.items()}
+        if time_order:
+            first = torch.argsort(sets["lo"][..., 0], dim=1)
+            sets = {name: _rows(t, first) for name, t in sets.items()}
         count -= r
     return sets
 

@@ -39,7 +39,7 @@ _BUILTIN_MODULES = {
         "mmhay.generators.tasks.document",
     ],
     "procedural": ["mmhay.media.procedural", "mmhay.media.sounds", "mmhay.media.motion", "mmhay.media.babble", "mmhay.media.speech"],
-    "sampler": ["mmhay.sampling", "mmhay.adapters.model_sampling"],
+    "sampler": ["mmhay.sampling", "mmhay.query_sampling", "mmhay.adapters.model_sampling"],
     "scorer": ["mmhay.relevance"],
     "adapter": ["mmhay.adapters.baselines", "mmhay.adapters.hf", "mmhay.adapters.api"],
     "decoder": ["mmhay.media.decode"],

@@ -5,8 +5,8 @@ in full-resolution frames (``--frames``), the options come from the spec ``name:
 (``fps:rate=1,multiple_of=2``). Times are exact (``Fraction`` seconds) and fall inside the video;
 ``scales`` says how much each frame is shrunk per side (1: full resolution, 2: half the width and
 height, a quarter of the pixels), so a sampler that shows more frames at lower resolution keeps
-the pixel and token budget. Samplers that look at the video (``scene``, ``keyclip``) render small
-proxies through ``footage.look``; ``every`` needs its frame rate; the others need only its duration.
+the pixel and token budget. Samplers that look at the video (``scene``, ``keyclip``; ``bolt`` and
+``aks`` in ``mmhay.query_sampling``) render small proxies through ``footage.look``; ``every`` needs its frame rate; the others need only its duration.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from mmhay.media.timing import FrameGrid
 from mmhay.registry import registry
 from mmhay.specs import bind_options, parse_spec
 
-__all__ = ["SAMPLERS", "SCORERS", "Footage", "FramePlan", "plan_frames", "check_sampler", "uniform_times", "footage_for", "frame_rate", "render_plan"]
+__all__ = ["SAMPLERS", "SCORERS", "Footage", "FramePlan", "plan_frames", "check_sampler", "uniform_times", "candidate_relevance", "footage_for", "frame_rate", "render_plan"]
 
 SAMPLERS = registry("sampler")
 SCORERS = registry("scorer")  # frames [N, H, W, 3] uint8 and a question -> relevance [N], embeddings [N, D]
@@ -267,10 +267,19 @@ def _slow_fast_scales(luma: list[np.ndarray], fast_scale: float, similar: float 
 @SAMPLERS.register("keyclip")
 def keyclip(footage: Footage, n: int, scorer: str = "", redundancy: float = 0.5, length_bonus: float = 0.05, max_scale: float = 2.0, anchors: int = 0) -> FramePlan:
     """F2C key clips: 1-fps candidates scored against the question, watershed peaks, anchors, adaptive clip length and scale (n full frames' tokens)."""
+    candidates, relevance, embeddings = candidate_relevance(footage, scorer, "keyclip")
+    chosen = select_key_clips(relevance, embeddings, n, redundancy=redundancy, length_bonus=length_bonus, max_scale=max_scale, anchors=anchors)
+    return FramePlan(tuple(candidates[i] for i, _ in chosen), tuple(s for _, s in chosen))
+
+
+def candidate_relevance(footage: Footage, scorer: str, sampler: str) -> tuple[list[Fraction], np.ndarray, np.ndarray]:
+    """The 1-fps candidates of a query-aware sampler, each scored against the question by
+    ``scorer`` (``NAME:ARGUMENT`` of ``SCORERS``) on a 224x224 proxy: (candidate times,
+    relevance [N] float64, unit-norm embeddings [N, D] float64). ``sampler`` names the asker in errors."""
     if footage.look is None:
-        raise ConfigError("--sampler", "keyclip", "needs the video's frames; this source gives only its duration")
+        raise ConfigError("--sampler", sampler, "needs the video's frames; this source gives only its duration")
     if not scorer:
-        raise ConfigError("--sampler", "scorer", "keyclip needs a relevance scorer, e.g. keyclip:scorer=clip:PATH (see `mmhay list scorers`)")
+        raise ConfigError("--sampler", "scorer", f"{sampler} needs a relevance scorer, e.g. {sampler}:scorer=clip:PATH (see `mmhay list scorers`)")
     name, _, argument = scorer.partition(":")
     score = SCORERS.get(name, source="--sampler", key="scorer").obj
     candidates = _candidate_times(footage.duration)
@@ -278,8 +287,7 @@ def keyclip(footage: Footage, n: int, scorer: str = "", redundancy: float = 0.5,
     relevance = np.asarray(relevance, dtype=np.float64)
     embeddings = np.asarray(embeddings, dtype=np.float64)
     embeddings = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
-    chosen = select_key_clips(relevance, embeddings, n, redundancy=redundancy, length_bonus=length_bonus, max_scale=max_scale, anchors=anchors)
-    return FramePlan(tuple(candidates[i] for i, _ in chosen), tuple(s for _, s in chosen))
+    return candidates, relevance, embeddings
 
 
 def select_key_clips(relevance, embeddings, budget: int, *, redundancy=0.5, length_bonus=0.05, max_scale=2.0, anchors=0) -> list[tuple[int, float]]:
