@@ -17,9 +17,10 @@ pkunlp-icler/FastV@d165972, ``src/transformers/src/transformers/models/llama/mod
   here, the other masks them);
 * ties in the ranking go to the earlier token (``torch.topk`` leaves them unspecified);
 * batches: the original takes row 0's ranking for the whole batch. mmhay ranks each row by its own
-  last token (left padding masked); ``HFModel`` runs FastV requests one at a time, so rows of one
-  batch differ only where a request is repeated (``--scoring likelihood`` is refused: its options
-  follow the prompt and would steer the ranking);
+  last token (left padding masked) and drops each row's own tokens; the rows must drop equally many,
+  so ``HFModel`` batches FastV requests with those of the same frame shape only;
+* ``--scoring likelihood`` is refused: its options follow the prompt, and their last token would
+  steer the ranking;
 * LLaVA-OneVision's newline token after each video is kept, as mmhay's other compressors keep it.
 
 How it patches (``pruning_inside``; everything is restored when the call ends): the text config's

@@ -250,8 +250,7 @@ class HFModel:
         answers: dict[int, Answer] = {}
         kinds: dict[str, list[int]] = {}
         for i, request in enumerate(requests):
-            alone = f"#{i}" if inside_llm(request.compress) else ""  # FastV ranks by each prompt's last token: one request a call
-            kinds.setdefault(self._kind(request) + sound_batch_key(self.processor, request, self.as_video) + alone, []).append(i)
+            kinds.setdefault(self._kind(request) + sound_batch_key(self.processor, request, self.as_video) + _fastv_batch_key(request), []).append(i)
         for indices in kinds.values():
             for i, answer in zip(indices, ask([requests[i] for i in indices])):
                 answers[i] = answer
@@ -297,7 +296,7 @@ class HFModel:
         """What each request's media becomes at the model's input (``Answer.received``), without
         generating: the processor runs, and the vision tower and compressor where ``--compress``
         asks for one (``mmhay exposure --model``). Requests of one kind of media."""
-        if len(requests) > 1 and inside_llm(requests[0].compress):
+        if len({_fastv_batch_key(request) for request in requests}) > 1:
             return [row for request in requests for row in self.receive([request])]
         _, inputs, _, received = self._prepared(requests)
         selection_pass(self.model, inputs)  # FastV: the prefill up to the layer it prunes at (no-op otherwise)
@@ -385,6 +384,11 @@ class HFModel:
         """Keep the frames mmhay sampled (the processor must not sample again), and tell the
         processor when each was shown, for the families that encode time."""
         return {"video_metadata": [video_metadata(r) for r in requests], "do_sample_frames": False}
+
+
+def _fastv_batch_key(request: Request) -> str:
+    """FastV's rows must drop equally many tokens: its requests batch with those of the same frame shape only."""
+    return f"#{tuple(getattr(request.frames, 'shape', ()))}" if inside_llm(request.compress) else ""
 
 
 def _eos_ids(model) -> set[int]:

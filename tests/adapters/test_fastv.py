@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from greedy import assert_batch_answers_as_alone
 
 from mmhay.adapters import Request, create_adapter
 from mmhay.adapters.fastv import fastv_keep, kept_count
@@ -194,3 +195,26 @@ def test_a_family_fastv_cannot_hook_is_refused(tmp_path):
     adapter = create_adapter(f"hf:{make_tiny_checkpoint('llava-next-video', tmp_path / 'm')}", {})
     with pytest.raises(ConfigError, match="--compress.*fastv hooks the language models of"):
         adapter.check_compression("fastv:k=2,r=0.5")
+
+
+def test_qwen3_vl_needs_k_past_its_deepstack_layers():
+    from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
+
+    from mmhay.adapters.fastv import check_fastv
+    from mmhay.adapters.tiny.common import TINY_DECODER
+
+    text = {**TINY_DECODER, "num_hidden_layers": 4, "vocab_size": 64, "head_dim": 16, "rope_parameters": {"rope_type": "default", "mrope_section": [2, 3, 3]}}
+    vision = {"depth": 3, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "out_hidden_size": 32, "deepstack_visual_indexes": [0, 1]}
+    with torch.device("meta"):  # the check reads the configuration alone: no weights needed
+        model = Qwen3VLForConditionalGeneration(Qwen3VLConfig(text_config=text, vision_config=vision))
+    with pytest.raises(ConfigError, match="deepstack") as caught:
+        check_fastv(model, "fastv:k=1")  # deepstack adds to the visual tokens after layers 0 and 1
+    assert caught.value.key == "k"
+    check_fastv(model, "fastv:k=2")
+
+
+def test_a_fastv_batch_answers_as_its_requests_alone(model):
+    family, adapter = model
+    # left padding: the rows' visual tokens sit at other places, and each row drops its own
+    longer = Request(**{**_request("fastv:k=1,r=0.5", seed=5).__dict__, "key": "r2", "prompt": "A longer question, so that the batch is padded on the left: which one?"})
+    assert_batch_answers_as_alone(adapter, [_request("fastv:k=1,r=0.5"), longer])
