@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from mmhay.compression import COMPRESSORS, parse_compressor
@@ -129,7 +129,6 @@ class _Pass:
     attention: Any = None  # [B, L] the last prompt token's attention at layer K-1, mean over heads
     pruned: Any = None  # [B, L] bool: the positions the layers >= K never see
     stop: bool = False  # selection_pass: stop at layer K
-    handles: list = field(default_factory=list)
 
 
 def fastv_generation_inputs(model, inputs: dict, spec: str, frame_times: Sequence[Sequence[float]]) -> tuple[dict, list[int], list[dict]]:
@@ -187,7 +186,7 @@ def _record(state: _Pass, kept_masks: list) -> None:
 def pruning_inside(model, inputs: dict):
     """Run ``model`` with FastV inside, if ``inputs`` carries a pass (``KEY``, taken out of it); else do nothing."""
     state = inputs.pop(KEY, None)
-    if state is None or state.k >= state.layers + 1:
+    if state is None or state.k > state.layers:  # K = layers still takes the attention at the last layer, and prunes nowhere
         yield state
         return
     from mmhay.adapters.fastv_hooks import installed

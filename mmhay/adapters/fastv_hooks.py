@@ -138,13 +138,15 @@ def _select(state):
 
     attention = state.attention
     pruned = torch.zeros(attention.shape[0], state.length, dtype=torch.bool, device=attention.device)
+    copies = attention.shape[0] // len(state.visual)  # generate repeats each row for beams or samples (repeat_interleave)
     kept_masks = []
-    for row, (visual, keep) in enumerate(zip(state.visual, state.keep)):
-        visual = visual.to(attention.device)
+    for row in range(attention.shape[0]):
+        visual, keep = state.visual[row // copies].to(attention.device), state.keep[row // copies]
         kept = fastv_keep(attention[row], visual, keep)
         pruned[row, visual] = True
         pruned[row, kept] = False
-        kept_masks.append(~pruned[row, visual].cpu())
+        if row % copies == 0:  # copies of a row rank alike: its first gives the provenance
+            kept_masks.append(~pruned[row, visual].cpu())
     _record(state, kept_masks)
     return pruned
 

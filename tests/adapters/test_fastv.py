@@ -92,7 +92,7 @@ def _generated(adapter, request):
 
     def keeping(**kwargs):
         output = generate(**kwargs, output_logits=True, return_dict_in_generate=True)
-        kept.append((torch.stack(output.logits, 1)[0], output.past_key_values))
+        kept.append((torch.stack(output.logits, 1)[0], output.cache))
         return output.sequences
 
     model.generate = keeping
