@@ -129,6 +129,7 @@ class _Pass:
     attention: Any = None  # [B, L] the last prompt token's attention at layer K-1, mean over heads
     pruned: Any = None  # [B, L] bool: the positions the layers >= K never see
     stop: bool = False  # selection_pass: stop at layer K
+    index: Any = None  # ((tokens seen, step length), kept query rows, kept key columns) of the step running
 
 
 def fastv_generation_inputs(model, inputs: dict, spec: str, frame_times: Sequence[Sequence[float]]) -> tuple[dict, list[int], list[dict]]:

@@ -108,18 +108,24 @@ def _pruning_hook(state, index: int):
         q = cos.shape[-2]
         cache = kwargs.get("cache", kwargs.get("past_key_values"))
         seen = cache.get_seq_length(0) if cache is not None else q  # layer 0 has taken this step's tokens already
-        queries = _kept(state.pruned, seen - q, seen)
-        keys = _kept(state.pruned, 0, seen)
+        if state.index is None or state.index[0] != (seen, q):  # once per step, not per layer (nonzero waits for the device)
+            queries = _kept(state.pruned, seen - q, seen) if seen - q < state.length else None  # None: only generated tokens
+            state.index = ((seen, q), queries, None)
+        _, queries, keys = state.index
         hidden = args[0] if args else kwargs["hidden_states"]
-        if hidden.shape[1] == q and queries.shape[1] < q:  # layer K of a pass over the prompt: drop the pruned rows
-            hidden = _gather(hidden, queries, 1)
         kwargs = dict(kwargs)
-        kwargs["position_embeddings"] = tuple(_gather(t, queries, t.dim() - 2) for t in kwargs["position_embeddings"])
-        if kwargs.get("position_ids") is not None:
-            kwargs["position_ids"] = _gather(kwargs["position_ids"], queries, kwargs["position_ids"].dim() - 1)
+        if queries is not None:
+            if hidden.shape[1] == q:  # layer K of a pass over the prompt: drop the pruned rows
+                hidden = _gather(hidden, queries, 1)
+            kwargs["position_embeddings"] = tuple(_gather(t, queries, t.dim() - 2) for t in kwargs["position_embeddings"])
+            if kwargs.get("position_ids") is not None:
+                kwargs["position_ids"] = _gather(kwargs["position_ids"], queries, kwargs["position_ids"].dim() - 1)
         mask = kwargs.get("attention_mask")
-        if isinstance(mask, torch.Tensor):
-            if mask.dim() == 4 and mask.shape[-2] == q:
+        if isinstance(mask, torch.Tensor):  # sdpa without padding passes none
+            if keys is None:
+                keys = _kept(state.pruned, 0, seen)
+                state.index = ((seen, q), queries, keys)
+            if mask.dim() == 4 and mask.shape[-2] == q and queries is not None:
                 mask = _gather(mask, queries, 2, batch_dim=0)
             kwargs["attention_mask"] = _gather(mask, keys, mask.dim() - 1, batch_dim=0)
         if args:
