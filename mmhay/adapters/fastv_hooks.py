@@ -83,9 +83,10 @@ def installed(model, state):
     text = _text_model(model)
     key = id(text.config)
     _PASSES[key] = state
-    model.set_attn_implementation({"text_config": _register(state.base)})
-    handles = [layer.register_forward_pre_hook(_pruning_hook(state, i), with_kwargs=True) for i, layer in enumerate(text.layers) if i >= state.k]
+    handles = []
     try:
+        model.set_attn_implementation({"text_config": _register(state.base)})
+        handles = [layer.register_forward_pre_hook(_pruning_hook(state), with_kwargs=True) for layer in text.layers[state.k :]]
         yield state
     finally:
         for handle in handles:
@@ -94,7 +95,7 @@ def installed(model, state):
         del _PASSES[key]
 
 
-def _pruning_hook(state, index: int):
+def _pruning_hook(state):
     def hook(layer, args, kwargs):
         import torch
 
