@@ -43,7 +43,7 @@ from typing import Any
 from mmhay.compression import COMPRESSORS, parse_compressor
 from mmhay.errors import ConfigError, ModelError
 
-__all__ = ["FAMILIES", "check_fastv", "fastv", "fastv_generation_inputs", "fastv_keep", "inside_llm", "kept_count", "pruning_inside", "selection_pass"]
+__all__ = ["FAMILIES", "benchmark_prefill", "check_fastv", "fastv", "fastv_generation_inputs", "fastv_keep", "inside_llm", "kept_count", "pruning_inside", "selection_pass"]
 
 FAMILIES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "llava_onevision")
 KEY = "mmhay_fastv"  # where fastv_generation_inputs leaves the pass for pruning_inside to take
@@ -211,3 +211,19 @@ def selection_pass(model, inputs: dict) -> None:
                 model(**inputs, use_cache=False)
         except Selected:
             pass
+
+
+def benchmark_prefill(model, embeds, positions, visual_index, k: int = 2, r: float = 0.5):
+    """The language model's prefill over ``embeds`` [1, L, C] at ``positions`` with FastV inside
+    (``visual_index``: the prunable positions), no cache: what benchmarks/compression_prefill_share.py times."""
+    import torch
+
+    from mmhay.adapters.fastv_hooks import _text_model, installed
+
+    _check_options(k, r)
+    text = model.config.get_text_config()
+    visual = torch.as_tensor(list(visual_index), dtype=torch.int64, device=embeds.device)
+    keep = kept_count(len(visual), r) if k < text.num_hidden_layers else len(visual)
+    state = _Pass(k, text.num_hidden_layers, text._attn_implementation, [visual], [keep], [(1, 1, len(visual))], [{}], length=embeds.shape[1])
+    with installed(model, state):
+        return _text_model(model)(inputs_embeds=embeds, position_ids=positions, use_cache=False)
