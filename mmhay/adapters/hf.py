@@ -19,6 +19,7 @@ from typing import Any
 
 from mmhay.adapters import ADAPTERS, Answer, Request, chat_messages, fingerprint, prompt_parts, with_generation
 from mmhay.adapters.audio_visual import sound_arguments, sound_batch_key, sound_content, sound_extractor, thinker_config, with_soundtrack_flag, woven_prompts
+from mmhay.adapters.fastv import inside_llm, pruning_inside, selection_pass
 from mmhay.adapters.reasoning import Thinking, chat_switch, decoded_replies, reasoning_usage, settled, thinking_of, token_budgets, within_budgets
 from mmhay.adapters.pixel_budget import PIXEL_OPTIONS, PixelBudget, budgeted_media, checked_budget, pixel_identity, parse_pixel_budget
 from mmhay.adapters.received import received_inputs
@@ -249,7 +250,7 @@ class HFModel:
         answers: dict[int, Answer] = {}
         kinds: dict[str, list[int]] = {}
         for i, request in enumerate(requests):
-            kinds.setdefault(self._kind(request) + sound_batch_key(self.processor, request, self.as_video), []).append(i)
+            kinds.setdefault(self._kind(request) + sound_batch_key(self.processor, request, self.as_video) + _fastv_batch_key(request), []).append(i)
         for indices in kinds.values():
             for i, answer in zip(indices, ask([requests[i] for i in indices])):
                 answers[i] = answer
@@ -273,7 +274,7 @@ class HFModel:
             options.update(temperature=self.settings.temperature, top_p=self.settings.top_p)
         else:  # a checkpoint's generation_config may ask for sampling; greedy means greedy
             options.update(temperature=None, top_p=None, top_k=None)
-        with torch.inference_mode(), _seeded(self.settings.seed, [r.key for r in requests], with_generation(options, requests[0])["do_sample"]):
+        with torch.inference_mode(), _seeded(self.settings.seed, [r.key for r in requests], with_generation(options, requests[0])["do_sample"]), pruning_inside(self.model, inputs):
             output = self.model.generate(**inputs, **with_generation(options, requests[0]))  # --gen-kwargs over the model args
         pad = self.processor.tokenizer.pad_token_id
         new_tokens = within_budgets(output[:, inputs["input_ids"].shape[1] :], budgets, pad)
@@ -295,7 +296,11 @@ class HFModel:
         """What each request's media becomes at the model's input (``Answer.received``), without
         generating: the processor runs, and the vision tower and compressor where ``--compress``
         asks for one (``mmhay exposure --model``). Requests of one kind of media."""
-        return self._prepared(requests)[3]
+        if len({_fastv_batch_key(request) for request in requests}) > 1:
+            return [row for request in requests for row in self.receive([request])]
+        _, inputs, _, received = self._prepared(requests)
+        selection_pass(self.model, inputs)  # FastV: the prefill up to the layer it prunes at (no-op otherwise)
+        return received
 
     def _prepared(self, requests: Sequence[Request]):
         """The prompts, the model's inputs, the visual tokens each row kept after compression
@@ -379,6 +384,11 @@ class HFModel:
         """Keep the frames mmhay sampled (the processor must not sample again), and tell the
         processor when each was shown, for the families that encode time."""
         return {"video_metadata": [video_metadata(r) for r in requests], "do_sample_frames": False}
+
+
+def _fastv_batch_key(request: Request) -> str:
+    """FastV's rows must drop equally many tokens: its requests batch with those of the same frame shape only."""
+    return f"#{tuple(getattr(request.frames, 'shape', ()))}" if inside_llm(request.compress) else ""
 
 
 def _eos_ids(model) -> set[int]:

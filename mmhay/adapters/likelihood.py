@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from mmhay.adapters import Answer, Request
+from mmhay.adapters.fastv import KEY
+from mmhay.errors import ConfigError
 from mmhay.schema import option_letter
 
 if TYPE_CHECKING:
@@ -95,6 +97,8 @@ def likelihood_answers(model: "HFModel", requests: Sequence[Request]) -> list[An
         return [Answer("", prompt=text, error=str(problem)) for text, problem in zip(texts, wanted)]
     order = list(rows)
     _, inputs, counts, received = model._prepared([requests[i] for i, _ in order])
+    if inputs.pop(KEY, None) is not None:  # FastV would rank by the options' last token, not the prompt's
+        raise ConfigError("--compress", "", "fastv ranks tokens by the prompt's last token; --scoring likelihood scores options after it: use --scoring generate", requests[0].compress)
     prompt_tokens = inputs["attention_mask"].sum(dim=1).tolist()
     media_ids = torch.tensor(sorted(model._media_token_ids), device=inputs["input_ids"].device, dtype=inputs["input_ids"].dtype)
     visual_tokens = counts or torch.isin(inputs["input_ids"], media_ids).sum(dim=1).tolist()

@@ -39,8 +39,11 @@ class _Video:
 
 def check_family(model, spec: str) -> None:
     """Refuse ``spec`` for a model it cannot be applied to, before anything runs."""
+    from mmhay.adapters.fastv import check_fastv, inside_llm
     from mmhay.compression import parse_compressor
 
+    if inside_llm(spec):  # FastV prunes inside the language model (mmhay.adapters.fastv)
+        return check_fastv(model, spec)
     family = model.config.model_type
     if family not in FAMILIES:
         raise ConfigError("--compress", "", f"token compression supports {', '.join(FAMILIES)}; this model is {family}", spec)
@@ -59,8 +62,11 @@ def compressed_generation_inputs(model, inputs: dict, spec: str, frame_times: Se
     import torch
     from transformers.modeling_outputs import BaseModelOutputWithPooling
 
+    from mmhay.adapters.fastv import fastv_generation_inputs, inside_llm
     from mmhay.compression import compress
 
+    if inside_llm(spec):  # nothing to compress before the language model: it prunes inside (mmhay.adapters.fastv)
+        return fastv_generation_inputs(model, inputs, spec, frame_times)
     family = model.config.model_type
     with torch.inference_mode():
         videos = _qwen_videos(model, inputs, frame_times) if family.startswith("qwen") else _llava_videos(model, inputs, frame_times)
