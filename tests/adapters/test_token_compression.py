@@ -241,3 +241,14 @@ def test_qwen3_vl_runs_follow_each_kept_tokens_origin_whatever_order_a_compresso
     assert patches == sorted(patches) and torch.equal(ordered.carried[0], ordered.tokens * 10)
     assert torch.equal(ordered.tokens[:, 0], ordered.origins.float())  # token i of this grid is the number i
     assert _run_lengths(ordered, video) == [patches.count(p) for p in range(3)]
+
+
+@pytest.mark.parametrize("family", ["qwen2.5-vl", "llava-onevision"])
+def test_likelihood_scoring_reads_the_kept_tokens_at_their_positions(adapters, family):
+    adapter = adapters(family)
+    # a written answer of several tokens: the scored continuation runs past the prompt's positions
+    spelled = [Request(**{**r.__dict__, "answer_type": "sequence", "options": (), "reference": "B,A,C"}) for r in _requests()]
+    plain = adapter.score_likelihood(spelled)
+    kept = adapter.score_likelihood([Request(**{**r.__dict__, "compress": "evs_prune:q=0"}) for r in spelled])  # explicit positions
+    assert [a.likelihood for a in kept] == [a.likelihood for a in plain]
+    assert [a.text for a in kept] == [a.text for a in plain]
