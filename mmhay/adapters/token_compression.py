@@ -21,6 +21,11 @@ tokens sit at consecutive positions. Every other compressor (``evs_prune``, ``to
 each kept token the position of its origin token in the uncompressed prompt and leaves the text
 at its own (``mmhay.adapters.kept_positions``): M-RoPE ids from the model's ``get_rope_index`` on
 Qwen, 1-D positions with gaps on LLaVA-OneVision, as vLLM's EVS does.
+
+Without ``--compress``, the same path keeps a sampler's frame scales in video mode (``keyclip``'s
+shrunk frames, ``Request.frame_scales``): each shrunk frame's features are pooled to its scale
+(``mmhay.adapters.frame_scales``), at their origins' positions. With ``--compress`` the
+compressor alone sets the tokens, on the frames as shown.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from typing import Any
 
 from mmhay.errors import ConfigError
 
-__all__ = ["FAMILIES", "check_family", "compressed_generation_inputs"]
+__all__ = ["FAMILIES", "check_family", "compressed_generation_inputs", "scales_apply"]
 
 FAMILIES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "llava_onevision")
 _GRID_KEEPING = ("spatial_pool", "temporal_pool", "dct_lowpass")
@@ -60,21 +65,40 @@ def check_family(model, spec: str) -> None:
     parse_compressor(spec)
 
 
-def compressed_generation_inputs(model, inputs: dict, spec: str, frame_times: Sequence[Sequence[float]]) -> tuple[dict, list[int], list[dict]]:
+def scales_apply(model, frame_scales: Sequence[Sequence[float]]) -> bool:
+    """Whether a batch's frame scales are kept by pooling after the vision tower: some frame was
+    planned smaller, and the model is of a family this module serves (``mmhay.adapters.frame_scales``)."""
+    from mmhay.adapters.frame_scales import shrinks_frames
+
+    supported = model.config.model_type in FAMILIES and "mm_encoder_outputs" in inspect.signature(model.forward).parameters
+    return supported and shrinks_frames(frame_scales)
+
+
+def compressed_generation_inputs(
+    model, inputs: dict, spec: str, frame_times: Sequence[Sequence[float]], frame_scales: Sequence[Sequence[float]] = ()
+) -> tuple[dict, list[int], list[dict]]:
     """``generate`` keyword arguments that start from compressed video features, the visual
     tokens each row kept, and each row's provenance as ``mmhay.exposure.Given.tokens`` (the grid
     compressed, frames per grid frame, each kept token's source frames and cells). ``inputs`` is
-    the processor's output for a batch of videos, one a row."""
+    the processor's output for a batch of videos, one a row. Without a compressor ``spec``, each
+    row's frames are pooled to its ``frame_scales`` (``mmhay.adapters.frame_scales``); with one,
+    the compressor alone sets the tokens."""
     import torch
 
+    from mmhay.adapters.frame_scales import patch_scales, pooled_to_scales
     from mmhay.adapters.kept_positions import origin_position_ids, with_placeholder_runs
     from mmhay.compression import compress, parse_compressor
 
     family = model.config.model_type
     qwen = family.startswith("qwen")
+    step = model.config.vision_config.temporal_patch_size if qwen else 1
     with torch.inference_mode():
         videos, output = _qwen_videos(model, inputs, frame_times) if qwen else _llava_videos(model, inputs, frame_times)
-        kept = [compress(spec, video.grid, video.times, carry=video.carry) for video in videos]
+        if spec:
+            kept = [compress(spec, video.grid, video.times, carry=video.carry) for video in videos]
+        else:
+            scales = [patch_scales(list(s), v.grid.shape[0], step) for s, v in zip(list(frame_scales) + [()] * len(videos), videos)]
+            kept = [pooled_to_scales(v.grid, v.times, s, carry=v.carry) for v, s in zip(videos, scales)]
     if family == "qwen3_vl":
         kept = [_by_temporal_patch(k, v) for k, v in zip(kept, videos)]
     token = model.config.video_token_id if qwen else model.config.video_token_index
@@ -87,8 +111,8 @@ def compressed_generation_inputs(model, inputs: dict, spec: str, frame_times: Se
         pooled = tuple(k.tokens for k in kept)
     else:
         pooled = torch.cat([torch.cat([k.tokens, v.extra]) for k, v in zip(kept, videos)])[None]
-    if parse_compressor(spec)[0] not in _GRID_KEEPING:
-        origins = [k.origins if v.extra is None else torch.cat([k.origins, torch.arange(v.grid.shape[:3].numel(), v.grid.shape[:3].numel() + len(v.extra))]) for k, v in zip(kept, videos)]
+    if not spec or parse_compressor(spec)[0] not in _GRID_KEEPING:
+        origins = [k.origins if v.extra is None else torch.cat([k.origins, _after(v, k.origins.device)]) for k, v in zip(kept, videos)]
         kwargs["position_ids"] = origin_position_ids(model, inputs, token, ids, mask, origins)
     elif qwen:
         kwargs["video_grid_thw"] = torch.tensor([_qwen_grid(k) for k in kept], dtype=torch.long, device=ids.device)
@@ -97,7 +121,6 @@ def compressed_generation_inputs(model, inputs: dict, spec: str, frame_times: Se
             kwargs["second_per_grid_ts"] = inputs["second_per_grid_ts"] * spans
     deepstack = {"deepstack_features": [tuple(k.carried[i] for k in kept) for i in range(len(videos[0].carry))]} if videos[0].carry else {}
     kwargs["mm_encoder_outputs"] = {"video": output(pooler_output=pooled, **deepstack)}
-    step = model.config.vision_config.temporal_patch_size if qwen else 1
     provenance = [
         {"grid": list(v.grid.shape[:3]), "step": int(step), "kept": torch.cat([k.frames, k.boxes], 1).tolist()} for k, v in zip(kept, videos)
     ]
@@ -138,11 +161,19 @@ def _by_temporal_patch(kept, video: _Video):
 
     patch = kept.origins // (video.grid.shape[1] * video.grid.shape[2])
     order = torch.argsort(patch, stable=True)
-    if torch.equal(order, torch.arange(len(order))):
+    if torch.equal(order, torch.arange(len(order), device=order.device)):
         return kept
     index = order.to(kept.tokens.device)
     fields = {name: getattr(kept, name)[order] for name in ("frames", "boxes", "sizes", "times", "origins")}
     return dataclasses.replace(kept, tokens=kept.tokens[index], carried=tuple(c[index] for c in kept.carried), **fields)
+
+
+def _after(video: _Video, device):
+    """The indices of the tokens the family appends after a video's grid (LLaVA-OneVision's newline)."""
+    import torch
+
+    cells = video.grid.shape[:3].numel()
+    return torch.arange(cells, cells + len(video.extra), device=device)
 
 
 def _run_lengths(kept, video: _Video) -> list[int]:

@@ -191,42 +191,89 @@ def test_qwen2_5_vl_steps_time_as_its_processor_says_and_temporal_pooling_widens
 
 
 def _origins(tokens: dict) -> list[int]:
-    """The flat origin index of each kept token of a compressor that keeps single cells (EVS)."""
+    """The flat origin index of each kept token: its box's top-left cell in its first frame."""
     t, h, w = tokens["grid"]
-    assert all(f1 == f0 + 1 and y1 == y0 + 1 and x1 == x0 + 1 for f0, f1, y0, x0, y1, x1 in tokens["kept"])
     return [f0 * h * w + y0 * w + x0 for f0, _, y0, x0, _, _ in tokens["kept"]]
 
 
+@pytest.fixture(scope="module")
+def plain_seen(adapters):
+    """Each forward's inputs for ``_spaced(4, 2.0)`` uncompressed, per family, asked once."""
+    seen: dict = {}
+
+    def run(family):
+        if family not in seen:
+            seen[family] = _seen(adapters(family), _spaced(4, 2.0))[0]
+        return seen[family]
+
+    return run
+
+
+@pytest.mark.parametrize("shown", ["evs_prune:q=0.25", "scales:2,2,1,1"])
 @pytest.mark.parametrize("family", FAMILIES)
-def test_pruned_tokens_keep_the_positions_and_features_of_their_origins(adapters, family):
-    adapter = adapters(family)
+def test_kept_tokens_sit_at_the_positions_of_their_origins(adapters, plain_seen, family, shown):
     # EVS keeps the first (temporal patch's) frame whole and some tokens of later ones, not the
-    # first in a row: consecutive positions or all tokens in Qwen3-VL's first run would not do
-    plain, _ = _seen(adapter, _spaced(4, 2.0))
-    pruned, tokens = _seen(adapter, _spaced(4, 2.0, "evs_prune:q=0.25"))
+    # first in a row: consecutive positions or all tokens in Qwen3-VL's first run would not do;
+    # a sampler's first frames at scale 2 (in video mode) are pooled 2x2 after the vision tower
+    adapter = adapters(family)
+    plain = plain_seen(family)
+    request = _spaced(4, 2.0, shown) if shown.startswith("evs") else Request(**{**_spaced(4, 2.0).__dict__, "frame_scales": (2.0, 2.0, 1.0, 1.0)})
+    kept, tokens = _seen(adapter, request)
     origins = _origins(tokens)
     t, h, w = tokens["grid"]
     assert origins == sorted(origins) and h * w < len(origins) < t * h * w and origins != list(range(len(origins)))
-    # the compressed prompt is the uncompressed one less the pruned visual tokens: its text (Qwen3-VL's
+    # the compressed prompt is the uncompressed one less the visual tokens not kept: its text (Qwen3-VL's
     # <t seconds> stamps between temporal patches included) and LLaVA-OneVision's newline token stay
     visual = _visual(adapter, plain[0]["input_ids"][0])
     order = torch.cumsum(visual.long(), 0) - 1  # each visual token's index among them
-    kept = set(origins) | ({int(visual.sum()) - 1} if family == "llava-onevision" else set())
-    stays = ~visual | torch.tensor([bool(v) and int(i) in kept for v, i in zip(visual, order)])
-    assert torch.equal(pruned[0]["input_ids"][0], plain[0]["input_ids"][0, stays])
-    # each token at its uncompressed position (Qwen: the M-RoPE rows; row 0 only marks the mask),
-    # with its uncompressed features (EVS copies them: exact)
+    chosen = set(origins) | ({int(visual.sum()) - 1} if family == "llava-onevision" else set())
+    stays = ~visual | torch.tensor([bool(v) and int(i) in chosen for v, i in zip(visual, order)])
+    assert torch.equal(kept[0]["input_ids"][0], plain[0]["input_ids"][0, stays])
+    # each token at its uncompressed position (Qwen: the M-RoPE rows; row 0 only marks the mask)
     mrope = family.startswith("qwen")
-    was, now = (plain[0]["position_ids"], pruned[0]["position_ids"]) if not mrope else (plain[0]["position_ids"][1:], pruned[0]["position_ids"][1:])
+    was, now = (plain[0]["position_ids"], kept[0]["position_ids"]) if not mrope else (plain[0]["position_ids"][1:], kept[0]["position_ids"][1:])
     assert torch.equal(now, was[..., stays])
-    assert torch.equal(pruned[0]["inputs_embeds"], plain[0]["inputs_embeds"][:, stays])
-    if family == "qwen3-vl":
-        index = torch.tensor(origins)
-        assert all(torch.equal(a, b[index]) for a, b in zip(pruned[0]["deepstack_visual_embeds"], plain[0]["deepstack_visual_embeds"], strict=True))
+    if shown.startswith("evs"):  # EVS copies the features it keeps: exact, deepstack levels too
+        assert torch.equal(kept[0]["inputs_embeds"], plain[0]["inputs_embeds"][:, stays])
+        if family == "qwen3-vl":
+            index = torch.tensor(origins)
+            assert all(torch.equal(a, b[index]) for a, b in zip(kept[0]["deepstack_visual_embeds"], plain[0]["deepstack_visual_embeds"], strict=True))
     # decoding goes on from the last prompt token + 1, as uncompressed
-    for step_pruned, step_plain in zip(pruned[1:], plain[1:], strict=False):
-        assert torch.equal(step_pruned["position_ids"][1:] if mrope else step_pruned["position_ids"], step_plain["position_ids"][1:] if mrope else step_plain["position_ids"])
-    assert len(pruned) > 1
+    for step_kept, step_plain in zip(kept[1:], plain[1:], strict=False):
+        assert torch.equal(step_kept["position_ids"][1:] if mrope else step_kept["position_ids"], step_plain["position_ids"][1:] if mrope else step_plain["position_ids"])
+    assert len(kept) > 1
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_plan_of_shrunk_frames_costs_the_visual_tokens_of_its_budget_in_video_mode(adapters, family):
+    # keyclip prices a frame at scale 2 as a quarter: 4 whole frames and 16 at half size are a
+    # budget of 8, as 8 uniform frames; 112x112 frames make 4x4 merged Qwen grids (2x2 at half)
+    adapter = adapters(family)
+    config = adapter.model.config
+    token = config.video_token_id if family.startswith("qwen") else config.video_token_index
+
+    def request(frames, scales=()):
+        pixels = np.random.default_rng(8).integers(0, 256, (frames, 112, 112, 3), dtype=np.uint8)
+        times = tuple(i + 0.5 for i in range(frames))
+        return Request(key="k", prompt="Which one?", answer_type="choice", options=("a", "b"), frames=pixels, frame_times=times, duration=float(frames), fps=8.0, frame_scales=scales)
+
+    for budget in (8, 16):
+        uniform = int((adapter._inputs([request(budget)])["input_ids"] == token).sum())
+        whole, halved = budget // 2, 2 * budget
+        (received,) = adapter.receive([request(whole + halved, (1.0,) * whole + (2.0,) * halved)])
+        tokens = received["tokens"]
+        planned = len(tokens["kept"]) + (0 if family.startswith("qwen") else 1)  # LLaVA-OneVision's newline
+        assert abs(planned - uniform) <= 0.05 * uniform, (budget, planned, uniform)
+        # the kept boxes tile every frame's grid once (a needle anywhere is fully kept, at its scale),
+        # 2x2 cells a token where the frame was halved
+        t, h, w = tokens["grid"]
+        cover = np.zeros((t, h, w), int)
+        for f0, f1, y0, x0, y1, x1 in tokens["kept"]:
+            cover[f0:f1, y0:y1, x0:x1] += 1
+            assert (y1 - y0, x1 - x0) == ((1, 1) if f0 < t * whole // (whole + halved) else (2, 2))
+        assert (cover == 1).all()
+        sizes = received["frame_sizes"]  # as the pooled tokens resolve each frame: half size where halved
+        assert sizes[whole:] == [[(w + 1) // 2, (h + 1) // 2] for w, h in sizes[:whole]] * (halved // whole) and len(sizes) == whole + halved
 
 
 def test_qwen3_vl_runs_follow_each_kept_tokens_origin_whatever_order_a_compressor_keeps():
