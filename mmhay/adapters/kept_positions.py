@@ -7,8 +7,12 @@ one run per temporal patch, between ``<t seconds>`` stamps; the others one per v
 text as the processor wrote it. ``origin_position_ids`` computes the uncompressed prompt's
 positions with the model's own rule (Qwen-VL's ``get_rope_index`` M-RoPE, or 1-D positions) and
 selects them at the kept places: each text token keeps its position, each kept visual token gets
-its origin's (vLLM's EVS does the same, ``vllm/multimodal/evs.py::recompute_mrope_positions``).
-Generation continues from the last prompt token's position + 1, as it does uncompressed.
+its origin's. Generation continues from the last prompt token's position + 1, as it does
+uncompressed. vLLM's EVS (vllm-project/vllm@094f117, ``vllm/multimodal/evs.py::
+recompute_mrope_positions``) also gives the kept tokens their full grid's M-RoPE positions; it
+differs after the video, restarting the text at the video's start + its merged width, where mmhay
+keeps the model's own uncompressed text positions (transformers 5.24's ``get_rope_index`` puts
+that text at the start + the larger merged side).
 """
 
 from __future__ import annotations

@@ -20,7 +20,8 @@ frames per kept grid frame, so ``temporal_pool:k`` steps k times as far), on LLa
 tokens sit at consecutive positions. Every other compressor (``evs_prune``, ``tome``, ...) gives
 each kept token the position of its origin token in the uncompressed prompt and leaves the text
 at its own (``mmhay.adapters.kept_positions``): M-RoPE ids from the model's ``get_rope_index`` on
-Qwen, 1-D positions with gaps on LLaVA-OneVision, as vLLM's EVS does.
+Qwen, 1-D positions with gaps on LLaVA-OneVision (vLLM's EVS keeps the kept tokens' M-RoPE
+positions too; where it differs, see ``mmhay.adapters.kept_positions``).
 
 Without ``--compress``, the same path keeps a sampler's frame scales in video mode (``keyclip``'s
 shrunk frames, ``Request.frame_scales``): each shrunk frame's features are pooled to its scale
