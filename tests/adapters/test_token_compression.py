@@ -247,13 +247,13 @@ def test_kept_tokens_sit_at_the_positions_of_their_origins(adapters, plain_seen,
 @pytest.mark.parametrize("family", FAMILIES)
 def test_a_plan_of_shrunk_frames_costs_the_visual_tokens_of_its_budget_in_video_mode(adapters, family):
     # keyclip prices a frame at scale 2 as a quarter: 4 whole frames and 16 at half size are a
-    # budget of 8, as 8 uniform frames; 112x112 frames make 4x4 merged Qwen grids (2x2 at half)
+    # budget of 8, as 8 uniform frames; 64x64 frames make 2x2 merged Qwen grids (1x1 at half)
     adapter = adapters(family)
     config = adapter.model.config
     token = config.video_token_id if family.startswith("qwen") else config.video_token_index
 
     def request(frames, scales=()):
-        pixels = np.random.default_rng(8).integers(0, 256, (frames, 112, 112, 3), dtype=np.uint8)
+        pixels = np.random.default_rng(8).integers(0, 256, (frames, 64, 64, 3), dtype=np.uint8)
         times = tuple(i + 0.5 for i in range(frames))
         return Request(key="k", prompt="Which one?", answer_type="choice", options=("a", "b"), frames=pixels, frame_times=times, duration=float(frames), fps=8.0, frame_scales=scales)
 
