@@ -310,12 +310,16 @@ class HFModel:
         counts, kind = None, self._kind(requests[0])
         received = received_inputs(self.processor, self.model.config, requests, inputs, kind)
         texts = woven_prompts(self.processor, texts, inputs, kind, self.as_video)
-        if requests[0].compress and kind == "video":
-            from mmhay.adapters.token_compression import compressed_generation_inputs
+        from mmhay.adapters.frame_scales import scaled_sizes
+        from mmhay.adapters.token_compression import compressed_generation_inputs, scales_apply
 
-            inputs, counts, kept = compressed_generation_inputs(self.model, dict(inputs), requests[0].compress, [r.frame_times for r in requests])
-            for row, tokens in zip(received, kept):
+        scales = [r.frame_scales for r in requests]  # a sampler's shrunk frames, pooled to their scale after the vision tower
+        if kind == "video" and (requests[0].compress or scales_apply(self.model, scales)):
+            inputs, counts, kept = compressed_generation_inputs(self.model, dict(inputs), requests[0].compress, [r.frame_times for r in requests], scales)
+            for row, tokens, request in zip(received, kept, requests):
                 row["tokens"] = tokens
+                if not request.compress and "frame_sizes" in row:  # pooled to the plan's scales
+                    row["frame_sizes"] = scaled_sizes(row["frame_sizes"], request.frame_scales)
         return texts, inputs, counts, received
 
     @cached_property

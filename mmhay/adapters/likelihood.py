@@ -156,7 +156,7 @@ def _continuations(tokenizer, prompt: str, request: Request) -> dict[str, list[i
 def _with_continuations(inputs: dict, prefixes: Sequence[tuple[int, ...]], pad: int):
     """``inputs`` with each row's ``prefixes`` tokens appended after its prompt, padded on the
     right to the longest, and how many columns were added. Every tensor laid out per token (the
-    mask, token-type ids) grows with them; the media tensors stay as they are."""
+    mask, token-type ids, position ids) grows with them; the media tensors stay as they are."""
     import torch
 
     ids = inputs["input_ids"]
@@ -175,6 +175,8 @@ def _with_continuations(inputs: dict, prefixes: Sequence[tuple[int, ...]], pad: 
             grown[key] = torch.cat([ids, added], dim=1)
         elif key == "attention_mask":
             grown[key] = torch.cat([value, mask], dim=1)
+        elif key == "position_ids":  # given where --compress keeps positions ([B, L], or Qwen-VL's [4, B, L]): go on by one
+            grown[key] = torch.cat([value, value[..., -1:] + torch.arange(1, extra + 1, device=value.device)], dim=-1)
         elif isinstance(value, torch.Tensor) and value.dim() == 2 and not value.is_floating_point() and value.shape == (rows, length):
             # token-type ids: text tokens carry type 0
             grown[key] = torch.cat([value, value.new_zeros((rows, extra))], dim=1)

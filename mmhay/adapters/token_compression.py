@@ -5,12 +5,28 @@ The processor prepares the video as usual; the vision tower encodes it; mmhay's 
 placeholder per kept token; generation starts from the compressed features (transformers'
 ``mm_encoder_outputs``), so the language model sees only them. Families:
 
-* Qwen2-VL and Qwen2.5-VL: features after the 2x2 patch merger, one grid per temporal patch (two
-  frames). Their 3-D rotary positions need a grid, so only compressors that keep one
-  (``spatial_pool``, ``temporal_pool``, ``dct_lowpass``) apply; the compressed grid is passed as
-  the video's grid, which gives the kept tokens the positions of a smaller video.
+* Qwen2-VL, Qwen2.5-VL and Qwen3-VL: features after the 2x2 patch merger, one grid per temporal
+  patch (two frames). Qwen3-VL's deepstack features (one ``[F, h, w, C]`` grid per level) are
+  compressed exactly as the main ones (``compress(..., carry=...)``), and its prompt keeps one
+  placeholder run per temporal patch between the ``<t seconds>`` stamps: a kept token goes in the
+  run of its origin's temporal patch, so a run may be left empty.
 * LLaVA-OneVision: features after its own 2x2 bilinear pooling, plus the newline token it appends
-  to each video (kept). One-dimensional positions: every compressor applies.
+  to each video (kept, after the kept tokens).
+
+Positions: the compressors that keep a frame grid (``spatial_pool``, ``temporal_pool``,
+``dct_lowpass``) give the positions of the smaller video they make: on Qwen the compressed grid
+is passed as the video's grid (Qwen2.5-VL's time step ``second_per_grid_ts`` multiplied by the
+frames per kept grid frame, so ``temporal_pool:k`` steps k times as far), on LLaVA-OneVision the
+tokens sit at consecutive positions. Every other compressor (``evs_prune``, ``tome``, ...) gives
+each kept token the position of its origin token in the uncompressed prompt and leaves the text
+at its own (``mmhay.adapters.kept_positions``): M-RoPE ids from the model's ``get_rope_index`` on
+Qwen, 1-D positions with gaps on LLaVA-OneVision (vLLM's EVS keeps the kept tokens' M-RoPE
+positions too; where it differs, see ``mmhay.adapters.kept_positions``).
+
+Without ``--compress``, the same path keeps a sampler's frame scales in video mode (``keyclip``'s
+shrunk frames, ``Request.frame_scales``): each shrunk frame's features are pooled to its scale
+(``mmhay.adapters.frame_scales``), at their origins' positions. With ``--compress`` the
+compressor alone sets the tokens, on the frames as shown.
 """
 
 from __future__ import annotations
@@ -22,9 +38,9 @@ from typing import Any
 
 from mmhay.errors import ConfigError
 
-__all__ = ["FAMILIES", "check_family", "compressed_generation_inputs"]
+__all__ = ["FAMILIES", "check_family", "compressed_generation_inputs", "scales_apply"]
 
-FAMILIES = ("qwen2_vl", "qwen2_5_vl", "llava_onevision")
+FAMILIES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "llava_onevision")
 _GRID_KEEPING = ("spatial_pool", "temporal_pool", "dct_lowpass")
 
 
@@ -35,6 +51,7 @@ class _Video:
     grid: Any  # [F, h, w, C]
     times: list[float]
     extra: Any = None  # LLaVA-OneVision's newline token [1, C]
+    carry: tuple = ()  # Qwen3-VL's deepstack features, [F, h, w, C_i] per level
 
 
 def check_family(model, spec: str) -> None:
@@ -49,60 +66,92 @@ def check_family(model, spec: str) -> None:
         raise ConfigError("--compress", "", f"token compression supports {', '.join(FAMILIES)}; this model is {family}", spec)
     if "mm_encoder_outputs" not in inspect.signature(model.forward).parameters:
         raise ConfigError("--compress", "", "needs a transformers release whose generate takes mm_encoder_outputs (5.2x or later)", spec)
-    name, _ = parse_compressor(spec)
-    if family.startswith("qwen") and name not in _GRID_KEEPING:
-        raise ConfigError("--compress", "", f"Qwen-VL positions need a frame grid: use {', '.join(_GRID_KEEPING)}", spec)
+    parse_compressor(spec)
 
 
-def compressed_generation_inputs(model, inputs: dict, spec: str, frame_times: Sequence[Sequence[float]]) -> tuple[dict, list[int], list[dict]]:
+def scales_apply(model, frame_scales: Sequence[Sequence[float]]) -> bool:
+    """Whether a batch's frame scales are kept by pooling after the vision tower: some frame was
+    planned smaller, and the model is of a family this module serves (``mmhay.adapters.frame_scales``)."""
+    from mmhay.adapters.frame_scales import shrinks_frames
+
+    supported = model.config.model_type in FAMILIES and "mm_encoder_outputs" in inspect.signature(model.forward).parameters
+    return supported and shrinks_frames(frame_scales)
+
+
+def compressed_generation_inputs(
+    model, inputs: dict, spec: str, frame_times: Sequence[Sequence[float]], frame_scales: Sequence[Sequence[float]] = ()
+) -> tuple[dict, list[int], list[dict]]:
     """``generate`` keyword arguments that start from compressed video features, the visual
     tokens each row kept, and each row's provenance as ``mmhay.exposure.Given.tokens`` (the grid
     compressed, frames per grid frame, each kept token's source frames and cells). ``inputs`` is
-    the processor's output for a batch of videos, one a row."""
+    the processor's output for a batch of videos, one a row. Without a compressor ``spec``, each
+    row's frames are pooled to its ``frame_scales`` (``mmhay.adapters.frame_scales``); with one,
+    the compressor alone sets the tokens."""
     import torch
-    from transformers.modeling_outputs import BaseModelOutputWithPooling
 
     from mmhay.adapters.fastv import fastv_generation_inputs, inside_llm
-    from mmhay.compression import compress
+    from mmhay.adapters.frame_scales import patch_scales, pooled_to_scales
+    from mmhay.adapters.kept_positions import origin_position_ids, with_placeholder_runs
+    from mmhay.compression import compress, parse_compressor
 
     if inside_llm(spec):  # nothing to compress before the language model: it prunes inside (mmhay.adapters.fastv)
         return fastv_generation_inputs(model, inputs, spec, frame_times)
     family = model.config.model_type
+    qwen = family.startswith("qwen")
+    step = model.config.vision_config.temporal_patch_size if qwen else 1
     with torch.inference_mode():
-        videos = _qwen_videos(model, inputs, frame_times) if family.startswith("qwen") else _llava_videos(model, inputs, frame_times)
-        kept = [compress(spec, video.grid, video.times) for video in videos]
-    token = model.config.video_token_id if family.startswith("qwen") else model.config.video_token_index
+        videos, output = _qwen_videos(model, inputs, frame_times) if qwen else _llava_videos(model, inputs, frame_times)
+        if spec:
+            kept = [compress(spec, video.grid, video.times, carry=video.carry) for video in videos]
+        else:
+            scales = [patch_scales(list(s), v.grid.shape[0], step) for s, v in zip(list(frame_scales) + [()] * len(videos), videos)]
+            kept = [pooled_to_scales(v.grid, v.times, s, carry=v.carry) for v, s in zip(videos, scales)]
+    if family == "qwen3_vl":
+        kept = [_by_temporal_patch(k, v) for k, v in zip(kept, videos)]
+    token = model.config.video_token_id if qwen else model.config.video_token_index
     counts = [len(k) + (0 if v.extra is None else len(v.extra)) for k, v in zip(kept, videos)]
-    ids, mask, types = _with_placeholders(inputs, token, counts, model.generation_config.pad_token_id or 0)
+    runs = [_run_lengths(k, v) if family == "qwen3_vl" else [n] for k, v, n in zip(kept, videos, counts)]
+    ids, mask, types = with_placeholder_runs(inputs, token, runs, model.generation_config.pad_token_id or 0)
     kwargs: dict[str, Any] = {"input_ids": ids, "attention_mask": mask}
-    if family.startswith("qwen"):
+    if qwen:
         kwargs["mm_token_type_ids"] = types
-        kwargs["video_grid_thw"] = torch.tensor([_qwen_grid(k, v) for k, v in zip(kept, videos)], dtype=torch.long, device=ids.device)
         pooled = tuple(k.tokens for k in kept)
     else:
         pooled = torch.cat([torch.cat([k.tokens, v.extra]) for k, v in zip(kept, videos)])[None]
-    kwargs["mm_encoder_outputs"] = {"video": BaseModelOutputWithPooling(pooler_output=pooled)}
-    step = model.config.vision_config.temporal_patch_size if family.startswith("qwen") else 1
+    if not spec or parse_compressor(spec)[0] not in _GRID_KEEPING:
+        origins = [k.origins if v.extra is None else torch.cat([k.origins, _after(v, k.origins.device)]) for k, v in zip(kept, videos)]
+        kwargs["position_ids"] = origin_position_ids(model, inputs, token, ids, mask, origins)
+    elif qwen:
+        kwargs["video_grid_thw"] = torch.tensor([_qwen_grid(k) for k in kept], dtype=torch.long, device=ids.device)
+        if "second_per_grid_ts" in inputs:  # a kept grid frame spans as many temporal patches as its first group
+            spans = torch.tensor([int(k.frames[0, 1] - k.frames[0, 0]) for k in kept], device=ids.device)
+            kwargs["second_per_grid_ts"] = inputs["second_per_grid_ts"] * spans
+    deepstack = {"deepstack_features": [tuple(k.carried[i] for k in kept) for i in range(len(videos[0].carry))]} if videos[0].carry else {}
+    kwargs["mm_encoder_outputs"] = {"video": output(pooler_output=pooled, **deepstack)}
     provenance = [
         {"grid": list(v.grid.shape[:3]), "step": int(step), "kept": torch.cat([k.frames, k.boxes], 1).tolist()} for k, v in zip(kept, videos)
     ]
     return kwargs, counts, provenance
 
 
-def _qwen_videos(model, inputs: dict, frame_times) -> list[_Video]:
+def _qwen_videos(model, inputs: dict, frame_times) -> tuple[list[_Video], Any]:
+    """Each video's merged features per temporal patch (and Qwen3-VL's deepstack levels), and the
+    class of the vision tower's output, to hand the compressed features back in."""
     grids = inputs["video_grid_thw"]
     encoded = model.model.get_video_features(pixel_values_videos=inputs["pixel_values_videos"], video_grid_thw=grids, return_dict=True)
     merge = model.model.visual.spatial_merge_size
     step = model.config.vision_config.temporal_patch_size  # frames per grid (the processor repeats the last to fill one)
+    levels = getattr(encoded, "deepstack_features", None) or []
     videos = []
-    for features, (t, h, w), times in zip(encoded.pooler_output, grids.tolist(), frame_times):
+    for i, (features, (t, h, w), times) in enumerate(zip(encoded.pooler_output, grids.tolist(), frame_times)):
         padded = list(times) + [times[-1]] * (t * step - len(times))
-        patch_times = [sum(padded[i * step : (i + 1) * step]) / step for i in range(t)]
-        videos.append(_Video(features.view(t, h // merge, w // merge, -1), patch_times))
-    return videos
+        patch_times = [sum(padded[j * step : (j + 1) * step]) / step for j in range(t)]
+        shape = (t, h // merge, w // merge, -1)
+        videos.append(_Video(features.view(shape), patch_times, carry=tuple(level[i].view(shape) for level in levels)))
+    return videos, type(encoded)
 
 
-def _qwen_grid(kept, video: _Video) -> list[int]:
+def _qwen_grid(kept) -> list[int]:
     """The (t, h, w) patch grid whose merged tokens are the kept ones, row-major per frame group."""
     groups = int(kept.frames[:, 0].unique().numel())
     per = len(kept) // groups
@@ -110,7 +159,39 @@ def _qwen_grid(kept, video: _Video) -> list[int]:
     return [groups, 2 * rows, 2 * (per // rows)]
 
 
-def _llava_videos(model, inputs: dict, frame_times) -> list[_Video]:
+def _by_temporal_patch(kept, video: _Video):
+    """``kept`` reordered (stably) by the temporal patch of each token's origin: Qwen3-VL's prompt
+    shows each temporal patch's tokens in its own run."""
+    import dataclasses
+
+    import torch
+
+    patch = kept.origins // (video.grid.shape[1] * video.grid.shape[2])
+    order = torch.argsort(patch, stable=True)
+    if torch.equal(order, torch.arange(len(order), device=order.device)):
+        return kept
+    index = order.to(kept.tokens.device)
+    fields = {name: getattr(kept, name)[order] for name in ("frames", "boxes", "sizes", "times", "origins")}
+    return dataclasses.replace(kept, tokens=kept.tokens[index], carried=tuple(c[index] for c in kept.carried), **fields)
+
+
+def _after(video: _Video, device):
+    """The indices of the tokens the family appends after a video's grid (LLaVA-OneVision's newline)."""
+    import torch
+
+    cells = video.grid.shape[:3].numel()
+    return torch.arange(cells, cells + len(video.extra), device=device)
+
+
+def _run_lengths(kept, video: _Video) -> list[int]:
+    """Kept tokens per temporal patch (Qwen3-VL's placeholder runs)."""
+    import torch
+
+    patch = kept.origins // (video.grid.shape[1] * video.grid.shape[2])
+    return torch.bincount(patch, minlength=video.grid.shape[0]).tolist()
+
+
+def _llava_videos(model, inputs: dict, frame_times) -> tuple[list[_Video], Any]:
     config = model.config
     encoded = model.model.get_video_features(
         pixel_values_videos=inputs["pixel_values_videos"],
@@ -123,32 +204,4 @@ def _llava_videos(model, inputs: dict, frame_times) -> list[_Video]:
         frames = len(times)
         side = round(((features.shape[0] - 1) // frames) ** 0.5)
         videos.append(_Video(features[:-1].view(frames, side, side, -1), list(times), features[-1:]))
-    return videos
-
-
-def _with_placeholders(inputs: dict, token: int, counts: Sequence[int], pad: int):
-    """input_ids, attention_mask and mm_token_type_ids with each row's run of video placeholders
-    resized to ``counts[row]``, padded on the left again."""
-    import torch
-
-    ids, mask = inputs["input_ids"], inputs["attention_mask"]
-    types = inputs.get("mm_token_type_ids")
-    rows = []
-    for row in range(ids.shape[0]):
-        keep = mask[row].bool()
-        row_ids = ids[row][keep]
-        row_types = types[row][keep] if types is not None else torch.zeros_like(row_ids)
-        where = (row_ids == token).nonzero().flatten()
-        start, end = int(where[0]), int(where[-1]) + 1
-        fill = torch.full((counts[row],), token, dtype=ids.dtype, device=ids.device)
-        kind = torch.full((counts[row],), int(row_types[start]), dtype=row_types.dtype, device=ids.device)
-        rows.append((torch.cat([row_ids[:start], fill, row_ids[end:]]), torch.cat([row_types[:start], kind, row_types[end:]])))
-    width = max(len(r) for r, _ in rows)
-    new_ids = torch.full((len(rows), width), pad, dtype=ids.dtype, device=ids.device)
-    new_mask = torch.zeros((len(rows), width), dtype=mask.dtype, device=ids.device)
-    new_types = torch.zeros((len(rows), width), dtype=rows[0][1].dtype, device=ids.device)
-    for i, (row_ids, row_types) in enumerate(rows):
-        new_ids[i, width - len(row_ids) :] = row_ids
-        new_mask[i, width - len(row_ids) :] = 1
-        new_types[i, width - len(row_ids) :] = row_types
-    return new_ids, new_mask, new_types
+    return videos, type(encoded)
