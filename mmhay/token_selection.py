@@ -72,7 +72,9 @@ def divprune(
     keep = kept_total // sets
     scored = features[..., :score_channels] if score_channels else features
     x = torch.nn.functional.normalize(scored.to(_compute_dtype(features)).reshape(sets, size, -1), dim=-1)
-    picks = _max_min_picks(1 - x @ x.transpose(1, 2), keep)
+    # 1 - x x^T in the product's own pass: one n x n matrix, not two
+    distance = torch.baddbmm(x.new_ones(1, 1, 1).expand(sets, size, size), x, x.transpose(1, 2), alpha=-1)
+    picks = _max_min_picks(distance, keep)
     kept = (picks + torch.arange(sets, device=picks.device)[:, None] * size).reshape(-1).sort().values
     full = _layout(_single_frames(stamps), stamps, _cells(h), _cells(w), 1.0, features.reshape(-1, channels), (h, w))
     index = kept.cpu()
@@ -87,17 +89,37 @@ def _max_min_picks(distance: torch.Tensor, keep: int) -> torch.Tensor:
     import torch
 
     sets, n, _ = distance.shape
-    rows = torch.arange(sets, device=distance.device)
-    # column-wise second smallest, as upstream's topk(2, largest=False).values[1]
-    score = distance.topk(2, dim=1, largest=False).values[:, 1] if n > 1 else distance.new_zeros(sets, n)
+    flat = distance.view(sets * n, n)
+    start = torch.arange(sets, device=distance.device) * n
+    score = _second_smallest_of_columns(distance) if n > 1 else distance.new_zeros(sets, n)
     picks = torch.empty(sets, keep, dtype=torch.int64, device=distance.device)
     for step in range(keep):
         pick = score.argmax(1)  # first index on ties
         picks[:, step] = pick
-        row = distance[rows, pick]
+        row = flat.index_select(0, start + pick)  # (advanced indexing distance[sets, pick] is ~1000x slower on CPU)
         score = row if step == 0 else torch.minimum(score, row)
-        score[rows, pick] = -torch.inf  # the running minimum keeps earlier picks at -inf
+        score.scatter_(1, pick[:, None], -torch.inf)  # the running minimum keeps earlier picks at -inf
     return picks
+
+
+def _second_smallest_of_columns(distance: torch.Tensor) -> torch.Tensor:
+    """[S, n]: each column's second-smallest entry counting repeats, as upstream's
+    ``topk(2, dim=0, largest=False).values[1]``. A token's own distance is its column's smallest
+    but for rounding, so this is the nearest other token's distance, one strided minimum (topk
+    or min with indices along a strided dimension are 10-80x slower on CPU); the columns where
+    another entry rounds below the token's own take topk. ``distance`` is left as it was."""
+    import torch
+
+    diagonal = distance.diagonal(dim1=1, dim2=2)
+    own = diagonal.clone()
+    diagonal.fill_(torch.inf)
+    second = distance.amin(dim=1)
+    diagonal.copy_(own)
+    odd = own > second
+    if odd.any():
+        sets, columns = odd.nonzero(as_tuple=True)
+        second[sets, columns] = distance[sets, :, columns].topk(2, dim=1, largest=False).values[:, 1]
+    return second
 
 
 def _visionzip_tokens(frames: int, h: int, w: int, dominant: int = 54, contextual: int = 10, merge: str = "add") -> int:
@@ -172,8 +194,9 @@ def visionzip(
     k = nnf.normalize(keys.reshape(frames, n, -1).to(device, compute), dim=-1)
     join = (_take(k, others) @ _take(k, targets).transpose(1, 2)).argmax(-1) if c else others[:, :0]  # [F, m - c]
     joined = torch.zeros(frames, c, dtype=torch.float32, device=device).scatter_add_(1, join, torch.ones_like(join, dtype=torch.float32))
-    total = torch.zeros(frames, c, channels, dtype=compute, device=device)
-    total.scatter_add_(1, join[..., None].expand(-1, -1, channels), _take(x, others))
+    total = torch.zeros(frames * c, channels, dtype=compute, device=device)
+    total.index_add_(0, (join + torch.arange(frames, device=device)[:, None] * c).reshape(-1), _take(x, others).reshape(-1, channels))
+    total = total.view(frames, c, channels)
     if merge == "add":
         merged = _take(x, targets) + total / joined.clamp(min=1)[..., None].to(compute)
     else:
@@ -210,5 +233,10 @@ def _provenance(tokens, chosen, targets, others, join, joined, stamps, grid: tup
 
 
 def _take(t: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """t[f, index[f, i]] for [F, n, D] t and [F, k] index."""
-    return t.gather(1, index[..., None].expand(-1, -1, t.shape[-1]))
+    """t[f, index[f, i]] for [F, n, D] t and [F, k] index (index_select: gather over an expanded
+    index is ~10x slower on CPU)."""
+    import torch
+
+    frames, n, width = t.shape
+    flat = (index + torch.arange(frames, device=index.device)[:, None] * n).reshape(-1)
+    return t.reshape(frames * n, width).index_select(0, flat).view(*index.shape, width)

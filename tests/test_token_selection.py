@@ -144,3 +144,15 @@ def test_compress_gives_the_tower_inputs_only_to_compressors_that_take_them():
     assert len(compress("evs_prune:q=0", features, [0.0], attention=attention)) == 12  # evs takes no attention
     with pytest.raises(ConfigError, match="unknown option"):
         parse_compressor("visionzip:attention=1")  # a tower input is no spec option
+
+
+def test_divprune_first_score_is_each_columns_second_smallest_even_where_another_entry_is_below_its_own():
+    from mmhay.token_selection import _second_smallest_of_columns
+
+    # column 0's own 0.5 lies above 0.2, column 2's own 0.6 above 0.3: there topk decides
+    distance = torch.tensor([[[0.5, 0.1, 0.9], [0.2, 0.0, 0.3], [0.7, 0.4, 0.6]]])
+    before = distance.clone()
+    assert _second_smallest_of_columns(distance)[0].tolist() == pytest.approx([0.5, 0.1, 0.6])
+    assert torch.equal(distance, before)
+    noisy = torch.rand(2, 6, 6, generator=torch.Generator().manual_seed(4))
+    assert torch.equal(_second_smallest_of_columns(noisy), noisy.topk(2, dim=1, largest=False).values[:, 1])

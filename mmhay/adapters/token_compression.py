@@ -59,12 +59,13 @@ def compressed_generation_inputs(model, inputs: dict, spec: str, frame_times: Se
     import torch
     from transformers.modeling_outputs import BaseModelOutputWithPooling
 
+    from mmhay.adapters.tower_attention import compressor_inputs
     from mmhay.compression import compress
 
     family = model.config.model_type
     with torch.inference_mode():
         videos = _qwen_videos(model, inputs, frame_times) if family.startswith("qwen") else _llava_videos(model, inputs, frame_times)
-        kept = [compress(spec, video.grid, video.times) for video in videos]
+        kept = [compress(spec, video.grid, video.times, **extra) for video, extra in zip(videos, compressor_inputs(model, inputs, spec))]
     token = model.config.video_token_id if family.startswith("qwen") else model.config.video_token_index
     counts = [len(k) + (0 if v.extra is None else len(v.extra)) for k, v in zip(kept, videos)]
     ids, mask, types = _with_placeholders(inputs, token, counts, model.generation_config.pad_token_id or 0)

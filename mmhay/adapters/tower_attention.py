@@ -29,7 +29,7 @@ from mmhay.errors import ConfigError
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["TowerAttention", "tower_attention"]
+__all__ = ["TowerAttention", "compressor_inputs", "received_attention", "tower_attention"]
 
 # Attention weights computed per chunk of at most this many floats (one chunk: 256 MiB).
 _CHUNK_FLOATS = 1 << 26
@@ -52,6 +52,19 @@ def tower_attention(model, inputs: dict) -> list[TowerAttention]:
     if family in ("qwen2_vl", "qwen2_5_vl"):
         return _qwen(model, inputs)
     raise ConfigError("--compress", "", f"the vision tower's attention is captured for llava_onevision, qwen2_vl and qwen2_5_vl; this model is {family}")
+
+
+def compressor_inputs(model, inputs: dict, spec: str) -> list[dict]:
+    """Per video of ``inputs``, the keyword arguments of ``mmhay.compression.compress`` that the
+    compressor of ``spec`` takes from the tower (``attention``, ``keys``); empty dicts, and no
+    tower pass, for the compressors that take none."""
+    from mmhay.compression import COMPRESSORS, parse_compressor
+
+    meta = COMPRESSORS.get(parse_compressor(spec)[0]).meta
+    if not {*meta.get("needs", ()), *meta.get("takes", ())} & {"attention", "keys"}:
+        videos = len(inputs["video_grid_thw"]) if "video_grid_thw" in inputs else len(inputs["pixel_values_videos"])
+        return [{} for _ in range(videos)]
+    return [{"attention": video.attention, "keys": video.keys} for video in tower_attention(model, inputs)]
 
 
 def received_attention(query: torch.Tensor, key: torch.Tensor, scaling: float, mask: torch.Tensor | None = None) -> torch.Tensor:

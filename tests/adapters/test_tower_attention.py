@@ -91,3 +91,19 @@ def test_qwen2_vl_attention_is_what_its_last_block_computes_summed_over_each_mer
     expected = torch.cat(seen).view(-1, 4).sum(-1)  # a merged token's 2x2 patches are consecutive
     assert [video.attention.shape for video in captured] == [grid.shape[:3] for grid in grids]
     torch.testing.assert_close(torch.cat([video.attention.reshape(-1) for video in captured]), expected, rtol=1e-5, atol=1e-7)
+
+
+def test_visionzip_through_the_adapter_shows_the_model_its_token_count(llava):
+    from mmhay.adapters import Request, create_adapter
+
+    _, _, checkpoint = llava
+    adapter = create_adapter(f"hf:{checkpoint}", {"max_new_tokens": "2"})
+    frames = np.random.default_rng(6).integers(0, 256, (4, 64, 96, 3), dtype=np.uint8)
+
+    def request(compress):
+        return Request(key="r", prompt="Which?", answer_type="choice", options=("a", "b"), frames=frames, frame_times=TIMES, duration=4.0, fps=8.0, compress=compress)
+
+    tower = adapter.model.config.vision_config
+    side = -(-(tower.image_size // tower.patch_size) // 2)  # the pooled grid; then the newline token
+    spec = "visionzip:dominant=2,contextual=1"
+    assert adapter.generate([request(spec)])[0].usage["visual_tokens"] == output_tokens(spec, 4, side, side) + 1 < 4 * side * side + 1
