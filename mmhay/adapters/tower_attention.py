@@ -152,14 +152,23 @@ def _qwen(model, inputs: dict) -> list[TowerAttention]:
     unit = visual.spatial_merge_size**2  # a merged token's patches are consecutive
     attention = found["attention"].view(-1, unit).sum(-1)
     keys = found["keys"].view(-1, unit, found["keys"].shape[-1]).mean(1)
-    if hasattr(visual, "get_window_index"):  # Qwen2.5-VL runs its blocks in window order
-        window, _ = visual.get_window_index(grids)
-        back = torch.argsort(window.to(attention.device))
+    if full is not None:  # Qwen2.5-VL runs its blocks in window order
+        back = torch.argsort(_window_index(visual, grids).to(attention.device))
         attention, keys = attention[back], keys[back]
     merge = visual.spatial_merge_size
     shapes = [(t, h // merge, w // merge) for t, h, w in grids.tolist()]
     counts = [t * h * w for t, h, w in shapes]
     return [TowerAttention(a.view(s), k.view(*s, -1)) for a, k, s in zip(attention.split(counts), keys.split(counts), shapes)]
+
+
+def _window_index(visual, grids):
+    """Qwen2.5-VL's window order of the merged tokens: ``get_window_index`` of its vision model
+    (transformers 4.5x) or ``transformers.vision_utils.get_vision_window_index`` (5.x)."""
+    if hasattr(visual, "get_window_index"):
+        return visual.get_window_index(grids)[0]
+    from transformers.vision_utils import get_vision_window_index
+
+    return get_vision_window_index(grids, spatial_merge_size=visual.spatial_merge_size, window_size=visual.window_size, patch_size=visual.patch_size)[0]
 
 
 def _encoder_layers(tower):

@@ -70,14 +70,16 @@ def test_llava_onevision_attention_is_the_towers_own_at_the_feature_layer_pooled
     assert not any(hooks), "the capture leaves no hook behind"
 
 
-def test_qwen2_vl_attention_is_what_its_last_block_computes_summed_over_each_merged_token(tmp_path_factory):
+@pytest.mark.parametrize("family", ["qwen2-vl", "qwen2.5-vl"])
+def test_qwen_attention_is_what_its_last_block_computes_summed_over_each_merged_token(family, tmp_path_factory):
     from transformers import AttentionInterface
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-    model, processor, _ = _loaded("qwen2-vl", tmp_path_factory)
+    model, processor, _ = _loaded(family, tmp_path_factory)
     inputs = _inputs(processor)
     captured = tower_attention(model, inputs)
-    last, seen = model.model.visual.blocks[-1].attn, []
+    visual = model.model.visual
+    last, seen, merged = visual.blocks[-1].attn, [], []
 
     def recording(module, query, key, value, attention_mask, scaling=None, **kwargs):
         if module is last:  # the q and k the model itself computed, rotary embedding applied
@@ -85,12 +87,19 @@ def test_qwen2_vl_attention_is_what_its_last_block_computes_summed_over_each_mer
         return sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling, **kwargs)
 
     AttentionInterface.register("mmhay_test_recording", recording)
-    model.model.visual.set_attn_implementation("mmhay_test_recording")
+    visual.set_attn_implementation("mmhay_test_recording")
+    hook = visual.merger.register_forward_hook(lambda module, args, out: merged.append(out))
     with torch.no_grad():
         grids = [video.grid for video in _qwen_videos(model, inputs, [TIMES, TIMES])]
+    hook.remove()
     expected = torch.cat(seen).view(-1, 4).sum(-1)  # a merged token's 2x2 patches are consecutive
+    # the order the blocks ran in, read off the model: where each merged feature the compressor gets
+    # stands in the merger's output (Qwen2.5-VL's window order; Qwen2-VL's is row-major already)
+    given = torch.cat([grid.reshape(-1, grid.shape[-1]) for grid in grids])
+    order = [int((merged[0] == row).all(1).nonzero()[0]) for row in given]
+    assert (order != sorted(order)) == (family == "qwen2.5-vl")
     assert [video.attention.shape for video in captured] == [grid.shape[:3] for grid in grids]
-    torch.testing.assert_close(torch.cat([video.attention.reshape(-1) for video in captured]), expected, rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(torch.cat([video.attention.reshape(-1) for video in captured]), expected[order], rtol=1e-5, atol=1e-7)
 
 
 def test_visionzip_through_the_adapter_shows_the_model_its_token_count(llava):
