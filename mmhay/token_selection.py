@@ -55,7 +55,9 @@ def divprune(
     tokens of a set (Python's round, half to even) as upstream, at least one, or ``tokens`` per
     frame (``tokens=N`` keeps N * F over the whole video). ``scope=video`` selects over all
     F*h*w tokens as upstream; ``scope=frame`` in each frame alone. The kept tokens come back in
-    their original order, as upstream's sorted ``keep_indexs`` puts them.
+    their original order, as upstream's sorted ``keep_indexs`` puts them. mmhay runs it on the
+    features ``--compress`` is given (LLaVA-OneVision: after the projector and the 2x2 pooling,
+    the newline token kept apart; upstream's LLaVA-1.6 set counts its newline tokens in n).
 
     Where mmhay differs: distances in float32 (upstream: the model dtype, so near-ties may break
     differently); an all-zero token has cosine 0 to every other (upstream divides by its zero
