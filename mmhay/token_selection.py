@@ -52,8 +52,9 @@ def divprune(
     the second-smallest entry of its column of D, its own distance being the smallest); each next
     pick is the token whose distance to the picked set (the minimum over it) is largest; ties go to
     the first index (``torch.argmax``), as upstream. Count: ``int(round(ratio * n))`` of the n
-    tokens of a set (Python's round, half to even) as upstream, at least one, or ``tokens`` per
-    frame (``tokens=N`` keeps N * F over the whole video). ``scope=video`` selects over all
+    tokens of a set (Python's round, half to even) as upstream, at least one; or, when ``tokens``
+    is above 0 (it overrides ``ratio``), that many per frame (``tokens=N`` keeps N * F over the
+    whole video at scope=video, N in each frame at scope=frame). ``scope=video`` selects over all
     F*h*w tokens as upstream; ``scope=frame`` in each frame alone. The kept tokens come back in
     their original order, as upstream's sorted ``keep_indexs`` puts them. mmhay runs it on the
     features ``--compress`` is given (LLaVA-OneVision: after the projector and the 2x2 pooling,
