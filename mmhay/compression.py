@@ -63,15 +63,32 @@ def parse_compressor(spec: str) -> tuple[str, dict[str, Any]]:
     return name, bind_options(COMPRESSORS.get(name, source=_SOURCE).obj, raw, _SOURCE, skip=2)
 
 
-def compress(spec: str, features: torch.Tensor, times: Any, carry: Sequence[torch.Tensor] = ()) -> Compressed:
+def compress(
+    spec: str,
+    features: torch.Tensor,
+    times: Any,
+    carry: Sequence[torch.Tensor] = (),
+    *,
+    attention: torch.Tensor | None = None,
+    keys: torch.Tensor | None = None,
+) -> Compressed:
     """Run the compressor ``spec`` on features [F, h, w, C] whose frames were shown at ``times``
-    (seconds); ``carry`` [F, h, w, C_i] each are compressed as the features are, into ``carried``."""
+    (seconds); ``carry`` [F, h, w, C_i] each are compressed as the features are, into ``carried``.
+
+    ``attention`` [F, h, w] (what each token receives in the vision tower) and ``keys`` [F, h, w, D]
+    reach only the compressors registered with them in ``needs`` (required) or ``takes``."""
     import dataclasses
 
     import torch
 
     name, options = parse_compressor(spec)
     entry = COMPRESSORS.get(name)
+    given = {"attention": attention, "keys": keys}
+    for need in entry.meta.get("needs", ()):
+        if given[need] is None:
+            raise ConfigError(_SOURCE, "", f"{name} needs the vision tower's {need}, which this model's adapter does not capture", spec)
+    wanted = (*entry.meta.get("needs", ()), *entry.meta.get("takes", ()))
+    options.update({key: given[key] for key in wanted if given[key] is not None})
     if not carry:
         return entry.obj(features, times, **options)
     channels = features.shape[-1]

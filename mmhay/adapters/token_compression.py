@@ -92,6 +92,7 @@ def compressed_generation_inputs(
     from mmhay.adapters.fastv import fastv_generation_inputs, inside_llm
     from mmhay.adapters.frame_scales import patch_scales, pooled_to_scales
     from mmhay.adapters.kept_positions import origin_position_ids, with_placeholder_runs
+    from mmhay.adapters.tower_attention import compressor_inputs
     from mmhay.compression import compress, parse_compressor
 
     if inside_llm(spec):  # nothing to compress before the language model: it prunes inside (mmhay.adapters.fastv)
@@ -102,7 +103,8 @@ def compressed_generation_inputs(
     with torch.inference_mode():
         videos, output = _qwen_videos(model, inputs, frame_times) if qwen else _llava_videos(model, inputs, frame_times)
         if spec:
-            kept = [compress(spec, video.grid, video.times, carry=video.carry) for video in videos]
+            extras = compressor_inputs(model, inputs, spec)  # the tower's attention, for the compressors that need it
+            kept = [compress(spec, video.grid, video.times, carry=video.carry, **extra) for video, extra in zip(videos, extras)]
         else:
             scales = [patch_scales(list(s), v.grid.shape[0], step) for s, v in zip(list(frame_scales) + [()] * len(videos), videos)]
             kept = [pooled_to_scales(v.grid, v.times, s, carry=v.carry) for v, s in zip(videos, scales)]
