@@ -56,7 +56,7 @@ def test_llava_onevision_attention_is_the_towers_own_at_the_feature_layer_pooled
     expected = nnf.interpolate(received, size=(pooled, pooled), mode="bilinear")[:, 0]
     expected_keys = nnf.interpolate(keys.permute(0, 3, 1, 2), size=(pooled, pooled), mode="bilinear").permute(0, 2, 3, 1)
     with torch.no_grad():
-        grids = [video.grid for video in _llava_videos(model, inputs, [TIMES, TIMES])]
+        grids = [video.grid for video in _llava_videos(model, inputs, [TIMES, TIMES])[0]]
     assert len(captured) == 2
     for row, (video, grid) in enumerate(zip(captured, grids)):
         assert video.attention.shape == grid.shape[:3] and video.keys.shape == (*grid.shape[:3], attn.head_dim)
@@ -90,7 +90,7 @@ def test_qwen_attention_is_what_its_last_block_computes_summed_over_each_merged_
     visual.set_attn_implementation("mmhay_test_recording")
     hook = visual.merger.register_forward_hook(lambda module, args, out: merged.append(out))
     with torch.no_grad():
-        grids = [video.grid for video in _qwen_videos(model, inputs, [TIMES, TIMES])]
+        grids = [video.grid for video in _qwen_videos(model, inputs, [TIMES, TIMES])[0]]
     hook.remove()
     expected = torch.cat(seen).view(-1, 4).sum(-1)  # a merged token's 2x2 patches are consecutive
     # the order the blocks ran in, read off the model: where each merged feature the compressor gets
