@@ -100,6 +100,7 @@ def main() -> None:
         grid_features = features.view(t, merged, merged, -1)
         times = [float(i) for i in range(t)]
         rows += _compressors(grid_features, times, args.repeats)
+        rows += _tower_attention(model, {"pixel_values_videos": pixels, "video_grid_thw": grid}, args.repeats)
         rows += _fastv(model, embeds, positions, visual, args.repeats, prefill_ms)
     rows += _samplers(args.repeats)
     device = torch.cuda.get_device_name()
@@ -114,7 +115,13 @@ def _compressors(features, times, repeats: int) -> list[tuple[str, float]]:
     from mmhay.compression import COMPRESSORS, compress
 
     per = features.shape[1] * features.shape[2]
-    specs = ["evs_prune:q=0.75", f"tome:target={per // 4}", "divprune:ratio=0.25", f"visionzip:dominant={per // 4 - per // 32},contextual={per // 32}"]
+    specs = [
+        "evs_prune:q=0.75",
+        f"tome:target={per // 4}",
+        "divprune:ratio=0.25",
+        "divprune:ratio=0.25,scope=frame",
+        f"visionzip:dominant={per // 4 - per // 32},contextual={per // 32}",
+    ]
     rows = []
     for spec in specs:
         name = spec.split(":")[0]
@@ -124,9 +131,18 @@ def _compressors(features, times, repeats: int) -> list[tuple[str, float]]:
         if COMPRESSORS.get(name).meta.get("needs"):
             import torch
 
-            extra = {"attention": torch.rand(features.shape[:3], device=features.device, generator=None)}
+            extra = {"attention": torch.rand(features.shape[:3], device=features.device)}
         rows.append((f"`{spec}` (reference{', Triton' if name in ('evs_prune', 'tome') else ''})", _timed(lambda: compress(spec, features, times, **extra), repeats)))
     return rows
+
+
+def _tower_attention(model, inputs: dict, repeats: int) -> list[tuple[str, float]]:
+    """VisionZip's input: the attention received at the tower's last block (a second pass of the tower)."""
+    try:
+        from mmhay.adapters.tower_attention import tower_attention
+    except ImportError:
+        return []
+    return [("tower attention capture for `visionzip` (a second tower pass)", _timed(lambda: tower_attention(model, inputs), repeats))]
 
 
 def _fastv(model, embeds, positions, visual: int, repeats: int, prefill_ms: float) -> list[tuple[str, float]]:
@@ -154,7 +170,7 @@ def _samplers(repeats: int) -> list[tuple[str, float]]:
         return []
     relevance = np.random.default_rng(0).random(3600)
     rows = []
-    for name in ("bolt_frames", "aks_frames"):
+    for name in ("inverse_transform_picks", "adaptive_split_picks"):
         select = getattr(query_sampling, name, None)
         if select is not None:
             rows.append((f"`{name}` over 3600 1-fps scores, 64 frames (CPU)", _cpu_timed(lambda select=select: select(relevance, 64), repeats)))
