@@ -286,7 +286,7 @@ def sweep(op, fused, inputs, reference, notes):
 
 def tome_reference(x, sizes, r):
     """One reference round of ``mmhay.compression`` (scope=frame, metric=feat), fp32 inside."""
-    from mmhay.compression import _tome_sets
+    from mmhay.token_merging import _tome_sets
 
     f, n, c = x.shape
     first = torch.arange(n, device=x.device).expand(f, n)[..., None]
@@ -386,13 +386,13 @@ def tome_case(inputs, bandwidth, compile_ops, notes):
 def tome_compressor_case(inputs) -> list[str]:
     """The whole ``tome`` compressor (target 16 a frame: 6 rounds from 576) through the kernels
     against its torch rounds, and how often a frame's provenance is the same."""
-    from mmhay import compression
+    from mmhay import token_merging
 
     f, h, w, c = inputs[0].shape
     times = [i / 2 for i in range(f)]
     if not GPU:
         inputs = [x.float() for x in inputs]  # the interpreter multiplies bf16 as raw integers
-    ways = {name: (lambda x, fused=fused: compression._tome(x, times, 16, "frame", "feat", fused)) for name, fused in (("kernels", True), ("torch", False))}
+    ways = {name: (lambda x, fused=fused: token_merging._tome(x, times, 16, "frame", "feat", fused)) for name, fused in (("kernels", True), ("torch", False))}
     got, want = (ways[name](inputs[0]) for name in ("kernels", "torch"))
     again = ways["kernels"](inputs[0])
     same = (got.boxes.view(f, -1) == want.boxes.view(f, -1)).all(1)

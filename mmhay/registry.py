@@ -43,7 +43,7 @@ _BUILTIN_MODULES = {
     "scorer": ["mmhay.relevance"],
     "adapter": ["mmhay.adapters.baselines", "mmhay.adapters.hf", "mmhay.adapters.api"],
     "decoder": ["mmhay.media.decode"],
-    "compressor": ["mmhay.compression", "mmhay.token_selection", "mmhay.adapters.fastv"],
+    "compressor": ["mmhay.compression", "mmhay.token_merging", "mmhay.token_selection", "mmhay.adapters.fastv"],
 }
 
 

@@ -230,7 +230,7 @@ def resample_picks_the_kernel_by_grid_size():
 
 def tome_reference(x, sizes, r):
     """One round of mmhay.compression's ToMe (scope=frame, metric=feat) on [F, N, C] tokens of these sizes."""
-    from mmhay.compression import _tome_sets
+    from mmhay.token_merging import _tome_sets
 
     f, n, _ = x.shape
     first = torch.arange(n).expand(f, n)[..., None]
@@ -266,7 +266,7 @@ def decision_margin(x, target, clip, heads):
     fp32 rounding (~1e-7 for cosines), no summation order can change which tokens merge."""
     import torch.nn.functional as nnf
 
-    from mmhay.compression import _tome_sets
+    from mmhay.token_merging import _tome_sets
 
     frames, h, w, channels = x.shape
     narrowest = float("inf")
@@ -358,7 +358,7 @@ def tome_round_merges_as_the_reference_round(dtype):
 @check()
 def tome_round_is_the_first_round_of_the_tome_compressor():
     from mmhay import kernels
-    from mmhay.compression import tome
+    from mmhay.token_merging import tome
 
     x = exact_tokens(2, 35, torch.float32, 10)
     want = tome(x.view(2, 5, 7, C), [0, 1], target=35 - 17)
@@ -414,18 +414,18 @@ def both_matching_kernels_find_the_reference_partners():
 
 @check(("frame", "feat", 5), ("clip4", "feat", 3), ("clip2", "headmean:4", 2))
 def tome_compressor_gives_the_same_tokens_and_provenance_through_the_kernels(case):
-    from mmhay import compression
+    from mmhay import token_merging
 
     scope, metric, target = case
     x = torch.randn(5, 3, 5, C, generator=torch.Generator().manual_seed(13))  # a tail clip when scope=clip4
     x[1, 1, 2] = x[1, 0, 0]  # one exact duplicate: merged first by both
     # later rounds merge means, whose scores no choice of inputs keeps exact: these inputs leave
     # every decision of every round a margin no summation order can cross
-    margin = decision_margin(x, target, compression._clip_length(scope), compression._head_groups(metric))
+    margin = decision_margin(x, target, token_merging._clip_length(scope), token_merging._head_groups(metric))
     assert margin > 1e-4, margin
     times = [0.0, 0.5, 1.0, 1.5, 2.0]
-    want = compression._tome(x, times, target, scope, metric, fused=False)
-    got = compression._tome(on_device(x), times, target, scope, metric, fused=True)
+    want = token_merging._tome(x, times, target, scope, metric, fused=False)
+    got = token_merging._tome(on_device(x), times, target, scope, metric, fused=True)
     for field in ("frames", "boxes", "sizes", "times"):
         assert torch.equal(getattr(got, field).cpu(), getattr(want, field)), (field, getattr(got, field), getattr(want, field))
     assert relative_error(got.tokens.cpu(), want.tokens.double()) < 1e-5

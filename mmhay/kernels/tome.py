@@ -461,7 +461,7 @@ def tome_round(
     """One ToMe round per frame: ``[F, N - r, C]`` tokens in x's dtype and their fp32 sizes ``[F, N - r]``.
 
     ``x`` is ``[F, N, C]`` (each token the mean of its sources), ``sizes`` ``[F, N]`` fp32 (how many
-    sources each holds: ones at the first round). As ``mmhay.compression.tome`` with scope=frame,
+    sources each holds: ones at the first round). As ``mmhay.token_merging.tome`` with scope=frame,
     metric=feat: A = even positions, B = odd; each A token's best B by cosine (first on ties); the
     r A tokens with the highest best score (earlier first on ties) merge into theirs by size-weighted
     mean; outputs are ordered by their first input position, which is the reference's order when
