@@ -12,15 +12,18 @@ placeholder per kept token; generation starts from the compressed features (tran
   run of its origin's temporal patch, so a run may be left empty.
 * LLaVA-OneVision: features after its own 2x2 bilinear pooling, plus the newline token it appends
   to each video (kept, after the kept tokens).
+* LLaVA-NeXT-Video: features after its own 2x2 pooling (``vision_resampler``) and the projector,
+  ``[F, side, side, C]`` (the tower's square patch grid halved), one placeholder run per video
+  and no newline.
 
 Positions: the compressors that keep a frame grid (``spatial_pool``, ``temporal_pool``,
 ``dct_lowpass``) give the positions of the smaller video they make: on Qwen the compressed grid
 is passed as the video's grid (Qwen2.5-VL's time step ``second_per_grid_ts`` multiplied by the
-frames per kept grid frame, so ``temporal_pool:k`` steps k times as far), on LLaVA-OneVision the
-tokens sit at consecutive positions. Every other compressor (``evs_prune``, ``tome``, ...) gives
+frames per kept grid frame, so ``temporal_pool:k`` steps k times as far), on LLaVA-OneVision and
+LLaVA-NeXT-Video the tokens sit at consecutive positions. Every other compressor (``evs_prune``, ``tome``, ...) gives
 each kept token the position of its origin token in the uncompressed prompt and leaves the text
 at its own (``mmhay.adapters.kept_positions``): M-RoPE ids from the model's ``get_rope_index`` on
-Qwen, 1-D positions with gaps on LLaVA-OneVision (vLLM's EVS keeps the kept tokens' M-RoPE
+Qwen, 1-D positions with gaps on the LLaVA families (vLLM's EVS keeps the kept tokens' M-RoPE
 positions too; where it differs, see ``mmhay.adapters.kept_positions``).
 
 Without ``--compress``, the same path keeps a sampler's frame scales in video mode (``keyclip``'s
@@ -40,7 +43,7 @@ from mmhay.errors import ConfigError
 
 __all__ = ["FAMILIES", "check_family", "compressed_generation_inputs", "scales_apply"]
 
-FAMILIES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "llava_onevision")
+FAMILIES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "llava_onevision", "llava_next_video")
 _GRID_KEEPING = ("spatial_pool", "temporal_pool", "dct_lowpass")
 
 
@@ -119,7 +122,7 @@ def compressed_generation_inputs(
         kwargs["mm_token_type_ids"] = types
         pooled = tuple(k.tokens for k in kept)
     else:
-        pooled = torch.cat([torch.cat([k.tokens, v.extra]) for k, v in zip(kept, videos)])[None]
+        pooled = torch.cat([k.tokens if v.extra is None else torch.cat([k.tokens, v.extra]) for k, v in zip(kept, videos)])[None]
     if not spec or parse_compressor(spec)[0] not in _GRID_KEEPING:
         origins = [k.origins if v.extra is None else torch.cat([k.origins, _after(v, k.origins.device)]) for k, v in zip(kept, videos)]
         kwargs["position_ids"] = origin_position_ids(model, inputs, token, ids, mask, origins)
@@ -194,6 +197,8 @@ def _run_lengths(kept, video: _Video) -> list[int]:
 
 
 def _llava_videos(model, inputs: dict, frame_times) -> tuple[list[_Video], Any]:
+    """Each video's pooled features per frame (and LLaVA-OneVision's newline), and the class of
+    the vision tower's output."""
     config = model.config
     encoded = model.model.get_video_features(
         pixel_values_videos=inputs["pixel_values_videos"],
@@ -201,9 +206,11 @@ def _llava_videos(model, inputs: dict, frame_times) -> tuple[list[_Video], Any]:
         vision_feature_select_strategy=config.vision_feature_select_strategy,
         return_dict=True,
     )
+    newline = int(config.model_type == "llava_onevision")  # LLaVA-NeXT-Video appends none to a video
     videos = []
     for features, times in zip(encoded.pooler_output, frame_times):
         frames = len(times)
-        side = round(((features.shape[0] - 1) // frames) ** 0.5)
-        videos.append(_Video(features[:-1].view(frames, side, side, -1), list(times), features[-1:]))
+        side = round(((features.shape[0] - newline) // frames) ** 0.5)
+        grid = features[: features.shape[0] - newline].view(frames, side, side, -1)
+        videos.append(_Video(grid, list(times), features[-1:] if newline else None))
     return videos, type(encoded)

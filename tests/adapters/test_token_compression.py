@@ -22,7 +22,7 @@ from mmhay.errors import ConfigError
 from mmhay.evaluate import EvalSettings, evaluate, open_data
 
 
-FAMILIES = ["qwen2-vl", "qwen2.5-vl", "qwen3-vl", "llava-onevision"]
+FAMILIES = ["qwen2-vl", "qwen2.5-vl", "qwen3-vl", "llava-onevision", "llava-next-video"]
 
 
 @pytest.fixture(scope="module")
@@ -227,7 +227,7 @@ def test_kept_tokens_sit_at_the_positions_of_their_origins(adapters, plain_seen,
     # <t seconds> stamps between temporal patches included) and LLaVA-OneVision's newline token stay
     visual = _visual(adapter, plain[0]["input_ids"][0])
     order = torch.cumsum(visual.long(), 0) - 1  # each visual token's index among them
-    chosen = set(origins) | ({int(visual.sum()) - 1} if family == "llava-onevision" else set())
+    chosen = set(origins) | ({int(visual.sum()) - 1} if family == "llava-onevision" else set())  # its newline
     stays = ~visual | torch.tensor([bool(v) and int(i) in chosen for v, i in zip(visual, order)])
     assert torch.equal(kept[0]["input_ids"][0], plain[0]["input_ids"][0, stays])
     # each token at its uncompressed position (Qwen: the M-RoPE rows; row 0 only marks the mask)
@@ -263,7 +263,7 @@ def test_a_plan_of_shrunk_frames_costs_the_visual_tokens_of_its_budget_in_video_
         whole, halved = budget // 2, 2 * budget
         (received,) = adapter.receive([request(whole + halved, (1.0,) * whole + (2.0,) * halved)])
         tokens = received["tokens"]
-        planned = len(tokens["kept"]) + (0 if family.startswith("qwen") else 1)  # LLaVA-OneVision's newline
+        planned = len(tokens["kept"]) + (family == "llava-onevision")  # LLaVA-OneVision's newline
         assert abs(planned - uniform) <= 0.05 * uniform, (budget, planned, uniform)
         # the kept boxes tile every frame's grid once (a needle anywhere is fully kept, at its scale),
         # 2x2 cells a token where the frame was halved
