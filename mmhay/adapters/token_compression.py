@@ -22,6 +22,11 @@ placeholder per kept token; generation starts from the compressed features (tran
   ``FrameN: <img>...</img>``, SmolVLM's ``Frame from MM:SS:`` and image markers): a kept token
   goes in the run of its origin's frame, so a run may be left empty. Their tokens go back as the
   ``image`` output (they read a video as its frames' pictures).
+* Gemma 3, for frame scales only (it takes frames as pictures, so ``--compress`` stays refused):
+  each picture, resized by its processor to one size, becomes ``mm_tokens_per_image`` soft tokens
+  (the projector's average pooling of the tower's patch grid), a square ``[side, side]`` grid
+  row-major; one ``<start_of_image>`` run per picture, its ``token_type_ids`` (its bidirectional
+  attention within a picture) resized with the runs.
 
 Positions: the compressors that keep a frame grid (``spatial_pool``, ``temporal_pool``,
 ``dct_lowpass``) give the positions of the smaller video they make: on Qwen the compressed grid
@@ -33,8 +38,9 @@ at its own (``mmhay.adapters.kept_positions``): M-RoPE ids from the model's ``ge
 Qwen, 1-D positions with gaps on the others (vLLM's EVS keeps the kept tokens' M-RoPE
 positions too; where it differs, see ``mmhay.adapters.kept_positions``).
 
-Without ``--compress``, the same path keeps a sampler's frame scales in video mode (``keyclip``'s
-shrunk frames, ``Request.frame_scales``): each shrunk frame's features are pooled to its scale
+Without ``--compress``, the same path keeps a sampler's frame scales in video mode, and on Gemma 3
+for frames as pictures (``keyclip``'s shrunk frames, ``Request.frame_scales``; a batch whose frames
+are all whole does not take it): each shrunk frame's features are pooled to its scale
 (``mmhay.adapters.frame_scales``), at their origins' positions. With ``--compress`` the
 compressor alone sets the tokens, on the frames as shown.
 """
@@ -63,17 +69,20 @@ class _Layout:
     token: str
     key: str = "video"
     per_frame: bool = False
+    types: str = ""  # the input of per-token types resized with the runs and passed on ("" none)
 
 
 _LAYOUTS = {
-    "qwen2_vl": _Layout("video_token_id"),
-    "qwen2_5_vl": _Layout("video_token_id"),
-    "qwen3_vl": _Layout("video_token_id", per_frame=True),
+    "qwen2_vl": _Layout("video_token_id", types="mm_token_type_ids"),
+    "qwen2_5_vl": _Layout("video_token_id", types="mm_token_type_ids"),
+    "qwen3_vl": _Layout("video_token_id", per_frame=True, types="mm_token_type_ids"),
     "llava_onevision": _Layout("video_token_index"),
     "llava_next_video": _Layout("video_token_index"),
     "internvl": _Layout("image_token_id", "image", per_frame=True),
     "smolvlm": _Layout("image_token_id", "image", per_frame=True),
+    "gemma3": _Layout("image_token_id", "image", per_frame=True, types="token_type_ids"),  # frames as pictures
 }
+_PICTURE_FAMILIES = ("gemma3",)  # frame scales kept for frames given as pictures; no --compress
 
 
 @dataclass(frozen=True)
@@ -101,12 +110,16 @@ def check_family(model, spec: str) -> None:
     parse_compressor(spec)
 
 
-def scales_apply(model, frame_scales: Sequence[Sequence[float]]) -> bool:
+def scales_apply(model, frame_scales: Sequence[Sequence[float]], kind: str = "video") -> bool:
     """Whether a batch's frame scales are kept by pooling after the vision tower: some frame was
-    planned smaller, and the model is of a family this module serves (``mmhay.adapters.frame_scales``)."""
+    planned smaller, and the model is of a family this module serves for frames of that ``kind``
+    (``video``: ``FAMILIES``; ``frames``, frames as pictures: Gemma 3, whose encoder resizes
+    every picture to one size, so a smaller picture would cost a whole one's tokens)
+    (``mmhay.adapters.frame_scales``)."""
     from mmhay.adapters.frame_scales import shrinks_frames
 
-    supported = model.config.model_type in FAMILIES and "mm_encoder_outputs" in inspect.signature(model.forward).parameters
+    families = {"video": FAMILIES, "frames": _PICTURE_FAMILIES}.get(kind, ())
+    supported = model.config.model_type in families and "mm_encoder_outputs" in inspect.signature(model.forward).parameters
     return supported and shrinks_frames(frame_scales)
 
 
@@ -146,10 +159,11 @@ def compressed_generation_inputs(
     token = getattr(model.config, layout.token)
     counts = [len(k) + (0 if v.extra is None else len(v.extra)) for k, v in zip(kept, videos)]
     runs = [_run_lengths(k, v) if layout.per_frame else [n] for k, v, n in zip(kept, videos, counts)]
-    ids, mask, types = with_placeholder_runs(inputs, token, runs, model.generation_config.pad_token_id or 0)
+    ids, mask, types = with_placeholder_runs(inputs, token, runs, model.generation_config.pad_token_id or 0, layout.types or "mm_token_type_ids")
     kwargs: dict[str, Any] = {"input_ids": ids, "attention_mask": mask}
+    if layout.types:
+        kwargs[layout.types] = types
     if qwen:
-        kwargs["mm_token_type_ids"] = types
         pooled = tuple(k.tokens for k in kept)
     else:
         pooled = torch.cat([k.tokens if v.extra is None else torch.cat([k.tokens, v.extra]) for k, v in zip(kept, videos)])[None]
@@ -282,4 +296,23 @@ def _square_frames(features, times) -> _Video:
     return _Video(features.reshape(frames, side, side, -1), list(times))
 
 
-_READERS = {"qwen2_vl": _qwen_videos, "qwen2_5_vl": _qwen_videos, "qwen3_vl": _qwen_videos, "internvl": _internvl_videos, "smolvlm": _smolvlm_videos}
+def _gemma3_pictures(model, inputs: dict, frame_times) -> tuple[list[_Video], Any]:
+    """Each request's frames, given as pictures, as Gemma 3's soft tokens: its projector averages
+    the tower's patch grid of every picture (resized to one size) into ``mm_tokens_per_image``
+    tokens, a square grid row-major as the prompt holds them (one ``<start_of_image>`` run each)."""
+    frames = [len(times) for times in frame_times]
+    if len(inputs["pixel_values"]) != sum(frames):
+        raise ValueError(f"{len(inputs['pixel_values'])} pictures for {sum(frames)} frames: pan and scan crops are not pooled to frame scales")
+    encoded = model.model.get_image_features(inputs["pixel_values"], return_dict=True)
+    per_row = encoded.pooler_output.split(frames)
+    return [_square_frames(features, times) for features, times in zip(per_row, frame_times)], type(encoded)
+
+
+_READERS = {
+    "qwen2_vl": _qwen_videos,
+    "qwen2_5_vl": _qwen_videos,
+    "qwen3_vl": _qwen_videos,
+    "internvl": _internvl_videos,
+    "smolvlm": _smolvlm_videos,
+    "gemma3": _gemma3_pictures,
+}

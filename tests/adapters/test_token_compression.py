@@ -29,7 +29,7 @@ def _placeholder(config) -> int:
     """The id of the token a family's prompt holds one of per visual token of a video."""
     if config.model_type.startswith("qwen"):
         return config.video_token_id
-    return config.image_token_id if config.model_type in ("internvl", "smolvlm") else config.video_token_index
+    return config.image_token_id if config.model_type in ("internvl", "smolvlm", "gemma3") else config.video_token_index
 
 
 @pytest.fixture(scope="module")
@@ -217,12 +217,12 @@ def plain_seen(adapters):
     return run
 
 
-@pytest.mark.parametrize("shown", ["evs_prune:q=0.25", "scales:2,2,1,1"])
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize(("family", "shown"), [(f, s) for s in ("evs_prune:q=0.25", "scales:2,2,1,1") for f in FAMILIES] + [("gemma3", "scales:2,2,1,1")])
 def test_kept_tokens_sit_at_the_positions_of_their_origins(adapters, plain_seen, family, shown):
     # EVS keeps the first (temporal patch's) frame whole and some tokens of later ones, not the
     # first in a row: consecutive positions or all tokens in Qwen3-VL's first run would not do;
-    # a sampler's first frames at scale 2 (in video mode) are pooled 2x2 after the vision tower
+    # a sampler's first frames at scale 2 (in video mode; as pictures on Gemma 3) are pooled 2x2
+    # after the vision tower
     adapter = adapters(family)
     plain = plain_seen(family)
     request = _spaced(4, 2.0, shown) if shown.startswith("evs") else Request(**{**_spaced(4, 2.0).__dict__, "frame_scales": (2.0, 2.0, 1.0, 1.0)})
@@ -252,13 +252,17 @@ def test_kept_tokens_sit_at_the_positions_of_their_origins(adapters, plain_seen,
     assert len(kept) > 1
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", [*FAMILIES, "gemma3"])
 def test_a_plan_of_shrunk_frames_costs_the_visual_tokens_of_its_budget_in_video_mode(adapters, family):
     # keyclip prices a frame at scale 2 as a quarter: 4 whole frames and 16 at half size are a
-    # budget of 8, as 8 uniform frames; 64x64 frames make 2x2 merged Qwen grids (1x1 at half)
+    # budget of 8, as 8 uniform frames; 64x64 frames make 2x2 merged Qwen grids (1x1 at half).
+    # Gemma 3 takes frames as pictures, each resized to one size (4 soft tokens, 2x2, here)
     adapter = adapters(family)
     config = adapter.model.config
     token = _placeholder(config)
+    if family == "gemma3":  # frame scales only: --compress applies to frames given as a video
+        with pytest.raises(ConfigError, match="as a video"):
+            adapter.check_compression("evs_prune")
 
     def request(frames, scales=()):
         pixels = np.random.default_rng(8).integers(0, 256, (frames, 64, 64, 3), dtype=np.uint8)
