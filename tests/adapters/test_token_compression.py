@@ -144,11 +144,12 @@ def test_an_odd_frame_count_compresses_over_its_temporal_patches(model):
 @contextmanager
 def _language_model_inputs(adapter, seen: list):
     """Record each forward of generation, prefill then each decode step: the input ids, and what
-    the language model is called with (position ids, input embeddings, Qwen3-VL's deepstack features)."""
+    the language model is called with (position ids, input embeddings, Qwen3-VL's deepstack features),
+    and Gemma 3's token types."""
     names = ("position_ids", "inputs_embeds", "deepstack_visual_embeds")
 
     def call(module, args, kwargs):
-        seen.append({"input_ids": kwargs["input_ids"]})
+        seen.append({"input_ids": kwargs["input_ids"], **({"token_type_ids": kwargs["token_type_ids"]} if kwargs.get("token_type_ids") is not None else {})})
 
     def language_model(module, args, kwargs):
         seen[-1].update({name: kwargs[name] for name in names if kwargs.get(name) is not None})
@@ -237,6 +238,8 @@ def test_kept_tokens_sit_at_the_positions_of_their_origins(adapters, plain_seen,
     chosen = set(origins) | ({int(visual.sum()) - 1} if family == "llava-onevision" else set())  # its newline
     stays = ~visual | torch.tensor([bool(v) and int(i) in chosen for v, i in zip(visual, order)])
     assert torch.equal(kept[0]["input_ids"][0], plain[0]["input_ids"][0, stays])
+    if family == "gemma3":  # its pictures' bidirectional attention follows the token types, resized with the runs
+        assert torch.equal(kept[0]["token_type_ids"][0], plain[0]["token_type_ids"][0, stays])
     # each token at its uncompressed position (Qwen: the M-RoPE rows; row 0 only marks the mask)
     mrope = family.startswith("qwen")
     was, now = (plain[0]["position_ids"], kept[0]["position_ids"]) if not mrope else (plain[0]["position_ids"][1:], kept[0]["position_ids"][1:])
