@@ -1,10 +1,11 @@
 """`--compress` after the vision tower, with tiny Qwen2-VL, Qwen2.5-VL, Qwen3-VL, LLaVA-OneVision,
-LLaVA-NeXT-Video, InternVL and SmolVLM2 checkpoints: a compressor that keeps every token answers as no compression does (the features
-really are the ones the model reads, at the positions it gives them), a real one shrinks the
-visual tokens to its count, its kept tokens sit at their origins' positions, batches answer as
-their requests do alone (up to rounding: ``greedy.assert_batch_answers_as_alone``), what cannot
-apply is refused before anything runs, and in video mode a sampler's shrunk frames cost their
-share of the tokens (``mmhay.adapters.frame_scales``)."""
+LLaVA-NeXT-Video, InternVL and SmolVLM2 checkpoints: a compressor that keeps every token answers
+as no compression does (the features really are the ones the model reads, at the positions it
+gives them), a real one shrinks the visual tokens to its count, its kept tokens sit at their
+origins' positions, batches answer as their requests do alone (up to rounding:
+``greedy.assert_batch_answers_as_alone``), what cannot apply is refused before anything runs, and
+in video mode (Gemma 3: frames as pictures) a sampler's shrunk frames cost their share of the
+tokens (``mmhay.adapters.frame_scales``)."""
 
 import json
 from contextlib import contextmanager
