@@ -314,7 +314,7 @@ class HFModel:
         from mmhay.adapters.token_compression import compressed_generation_inputs, scales_apply
 
         scales = [r.frame_scales for r in requests]  # a sampler's shrunk frames, pooled to their scale after the vision tower
-        if kind == "video" and (requests[0].compress or scales_apply(self.model, scales)):
+        if (kind == "video" and (requests[0].compress or scales_apply(self.model, scales))) or (kind == "frames" and scales_apply(self.model, scales, kind)):
             inputs, counts, kept = compressed_generation_inputs(self.model, dict(inputs), requests[0].compress, [r.frame_times for r in requests], scales)
             for row, tokens, request in zip(received, kept, requests):
                 row["tokens"] = tokens

@@ -23,13 +23,15 @@ from typing import Any
 __all__ = ["origin_position_ids", "with_placeholder_runs"]
 
 
-def with_placeholder_runs(inputs: dict, token: int, runs: Sequence[Sequence[int]], pad: int):
-    """input_ids, attention_mask and mm_token_type_ids with row r's k-th run of ``token``
-    placeholders resized to ``runs[r][k]`` (0 leaves the text around it), padded on the left again."""
+def with_placeholder_runs(inputs: dict, token: int, runs: Sequence[Sequence[int]], pad: int, types_key: str = "mm_token_type_ids"):
+    """input_ids, attention_mask and the token types (``inputs[types_key]``: Qwen-VL's
+    mm_token_type_ids, Gemma 3's token_type_ids; zeros where absent) with row r's k-th run of
+    ``token`` placeholders resized to ``runs[r][k]`` (0 leaves the text around it), padded on the
+    left again."""
     import torch
 
     ids, mask = inputs["input_ids"], inputs["attention_mask"]
-    types = inputs.get("mm_token_type_ids")
+    types = inputs.get(types_key)
     rows = []
     for row in range(ids.shape[0]):
         keep = mask[row].bool()

@@ -62,8 +62,7 @@ def compressor_inputs(model, inputs: dict, spec: str) -> list[dict]:
 
     meta = COMPRESSORS.get(parse_compressor(spec)[0]).meta
     if not {*meta.get("needs", ()), *meta.get("takes", ())} & {"attention", "keys"}:
-        videos = len(inputs["video_grid_thw"]) if "video_grid_thw" in inputs else len(inputs["pixel_values_videos"])
-        return [{} for _ in range(videos)]
+        return [{} for _ in range(len(inputs["input_ids"]))]  # one video a row
     return [{"attention": video.attention, "keys": video.keys} for video in tower_attention(model, inputs)]
 
 

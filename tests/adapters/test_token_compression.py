@@ -1,10 +1,11 @@
-"""`--compress` after the vision tower, with tiny Qwen2-VL, Qwen2.5-VL, Qwen3-VL and LLaVA-OneVision
-checkpoints: a compressor that keeps every token answers as no compression does (the features
-really are the ones the model reads, at the positions it gives them), a real one shrinks the
-visual tokens to its count, its kept tokens sit at their origins' positions, batches answer as
-their requests do alone (up to rounding: ``greedy.assert_batch_answers_as_alone``), what cannot
-apply is refused before anything runs, and in video mode a sampler's shrunk frames cost their
-share of the tokens (``mmhay.adapters.frame_scales``)."""
+"""`--compress` after the vision tower, with tiny Qwen2-VL, Qwen2.5-VL, Qwen3-VL, LLaVA-OneVision,
+LLaVA-NeXT-Video, InternVL and SmolVLM2 checkpoints: a compressor that keeps every token answers
+as no compression does (the features really are the ones the model reads, at the positions it
+gives them), a real one shrinks the visual tokens to its count, its kept tokens sit at their
+origins' positions, batches answer as their requests do alone (up to rounding:
+``greedy.assert_batch_answers_as_alone``), what cannot apply is refused before anything runs, and
+in video mode (Gemma 3: frames as pictures) a sampler's shrunk frames cost their share of the
+tokens (``mmhay.adapters.frame_scales``)."""
 
 import json
 from contextlib import contextmanager
@@ -22,7 +23,14 @@ from mmhay.errors import ConfigError
 from mmhay.evaluate import EvalSettings, evaluate, open_data
 
 
-FAMILIES = ["qwen2-vl", "qwen2.5-vl", "qwen3-vl", "llava-onevision"]
+FAMILIES = ["qwen2-vl", "qwen2.5-vl", "qwen3-vl", "llava-onevision", "llava-next-video", "internvl", "smolvlm2"]
+
+
+def _placeholder(config) -> int:
+    """The id of the token a family's prompt holds one of per visual token of a video."""
+    if config.model_type.startswith("qwen"):
+        return config.video_token_id
+    return config.image_token_id if config.model_type in ("internvl", "smolvlm", "gemma3") else config.video_token_index
 
 
 @pytest.fixture(scope="module")
@@ -137,18 +145,19 @@ def test_an_odd_frame_count_compresses_over_its_temporal_patches(model):
 @contextmanager
 def _language_model_inputs(adapter, seen: list):
     """Record each forward of generation, prefill then each decode step: the input ids, and what
-    the language model is called with (position ids, input embeddings, Qwen3-VL's deepstack features)."""
+    the language model is called with (position ids, input embeddings, Qwen3-VL's deepstack features),
+    and Gemma 3's token types."""
     names = ("position_ids", "inputs_embeds", "deepstack_visual_embeds")
 
     def call(module, args, kwargs):
-        seen.append({"input_ids": kwargs["input_ids"]})
+        seen.append({"input_ids": kwargs["input_ids"], **({"token_type_ids": kwargs["token_type_ids"]} if kwargs.get("token_type_ids") is not None else {})})
 
     def language_model(module, args, kwargs):
         seen[-1].update({name: kwargs[name] for name in names if kwargs.get(name) is not None})
 
     handles = [
         adapter.model.register_forward_pre_hook(call, with_kwargs=True),
-        adapter.model.model.language_model.register_forward_pre_hook(language_model, with_kwargs=True),
+        (getattr(adapter.model.model, "language_model", None) or adapter.model.model.text_model).register_forward_pre_hook(language_model, with_kwargs=True),
     ]
     try:
         yield
@@ -174,7 +183,7 @@ def _seen(adapter, request: Request) -> tuple[list, dict | None]:
 
 def _visual(adapter, ids):
     config = adapter.model.config
-    return ids == (config.video_token_id if config.model_type.startswith("qwen") else config.video_token_index)
+    return ids == _placeholder(config)
 
 
 def test_qwen2_5_vl_steps_time_as_its_processor_says_and_temporal_pooling_widens_the_step(adapters):
@@ -210,12 +219,12 @@ def plain_seen(adapters):
     return run
 
 
-@pytest.mark.parametrize("shown", ["evs_prune:q=0.25", "scales:2,2,1,1"])
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize(("family", "shown"), [(f, s) for s in ("evs_prune:q=0.25", "scales:2,2,1,1") for f in FAMILIES] + [("gemma3", "scales:2,2,1,1")])
 def test_kept_tokens_sit_at_the_positions_of_their_origins(adapters, plain_seen, family, shown):
     # EVS keeps the first (temporal patch's) frame whole and some tokens of later ones, not the
     # first in a row: consecutive positions or all tokens in Qwen3-VL's first run would not do;
-    # a sampler's first frames at scale 2 (in video mode) are pooled 2x2 after the vision tower
+    # a sampler's first frames at scale 2 (in video mode; as pictures on Gemma 3) are pooled 2x2
+    # after the vision tower
     adapter = adapters(family)
     plain = plain_seen(family)
     request = _spaced(4, 2.0, shown) if shown.startswith("evs") else Request(**{**_spaced(4, 2.0).__dict__, "frame_scales": (2.0, 2.0, 1.0, 1.0)})
@@ -227,9 +236,11 @@ def test_kept_tokens_sit_at_the_positions_of_their_origins(adapters, plain_seen,
     # <t seconds> stamps between temporal patches included) and LLaVA-OneVision's newline token stay
     visual = _visual(adapter, plain[0]["input_ids"][0])
     order = torch.cumsum(visual.long(), 0) - 1  # each visual token's index among them
-    chosen = set(origins) | ({int(visual.sum()) - 1} if family == "llava-onevision" else set())
+    chosen = set(origins) | ({int(visual.sum()) - 1} if family == "llava-onevision" else set())  # its newline
     stays = ~visual | torch.tensor([bool(v) and int(i) in chosen for v, i in zip(visual, order)])
     assert torch.equal(kept[0]["input_ids"][0], plain[0]["input_ids"][0, stays])
+    if family == "gemma3":  # its pictures' bidirectional attention follows the token types, resized with the runs
+        assert torch.equal(kept[0]["token_type_ids"][0], plain[0]["token_type_ids"][0, stays])
     # each token at its uncompressed position (Qwen: the M-RoPE rows; row 0 only marks the mask)
     mrope = family.startswith("qwen")
     was, now = (plain[0]["position_ids"], kept[0]["position_ids"]) if not mrope else (plain[0]["position_ids"][1:], kept[0]["position_ids"][1:])
@@ -245,13 +256,17 @@ def test_kept_tokens_sit_at_the_positions_of_their_origins(adapters, plain_seen,
     assert len(kept) > 1
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", [*FAMILIES, "gemma3"])
 def test_a_plan_of_shrunk_frames_costs_the_visual_tokens_of_its_budget_in_video_mode(adapters, family):
     # keyclip prices a frame at scale 2 as a quarter: 4 whole frames and 16 at half size are a
-    # budget of 8, as 8 uniform frames; 64x64 frames make 2x2 merged Qwen grids (1x1 at half)
+    # budget of 8, as 8 uniform frames; 64x64 frames make 2x2 merged Qwen grids (1x1 at half).
+    # Gemma 3 takes frames as pictures, each resized to one size (4 soft tokens, 2x2, here)
     adapter = adapters(family)
     config = adapter.model.config
-    token = config.video_token_id if family.startswith("qwen") else config.video_token_index
+    token = _placeholder(config)
+    if family == "gemma3":  # frame scales only: --compress applies to frames given as a video
+        with pytest.raises(ConfigError, match="as a video"):
+            adapter.check_compression("evs_prune")
 
     def request(frames, scales=()):
         pixels = np.random.default_rng(8).integers(0, 256, (frames, 64, 64, 3), dtype=np.uint8)
@@ -263,7 +278,7 @@ def test_a_plan_of_shrunk_frames_costs_the_visual_tokens_of_its_budget_in_video_
         whole, halved = budget // 2, 2 * budget
         (received,) = adapter.receive([request(whole + halved, (1.0,) * whole + (2.0,) * halved)])
         tokens = received["tokens"]
-        planned = len(tokens["kept"]) + (0 if family.startswith("qwen") else 1)  # LLaVA-OneVision's newline
+        planned = len(tokens["kept"]) + (family == "llava-onevision")  # LLaVA-OneVision's newline
         assert abs(planned - uniform) <= 0.05 * uniform, (budget, planned, uniform)
         # the kept boxes tile every frame's grid once (a needle anywhere is fully kept, at its scale),
         # 2x2 cells a token where the frame was halved
@@ -273,6 +288,8 @@ def test_a_plan_of_shrunk_frames_costs_the_visual_tokens_of_its_budget_in_video_
             cover[f0:f1, y0:y1, x0:x1] += 1
             assert (y1 - y0, x1 - x0) == ((1, 1) if f0 < t * whole // (whole + halved) else (2, 2))
         assert (cover == 1).all()
+        if family in ("internvl", "smolvlm2"):  # their processors' output does not say the frames' size
+            continue
         sizes = received["frame_sizes"]  # as the pooled tokens resolve each frame: half size where halved
         assert sizes[whole:] == [[(w + 1) // 2, (h + 1) // 2] for w, h in sizes[:whole]] * (halved // whole) and len(sizes) == whole + halved
 
