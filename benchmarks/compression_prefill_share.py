@@ -100,6 +100,7 @@ def main() -> None:
         grid_features = features.view(t, merged, merged, -1)
         times = [float(i) for i in range(t)]
         rows += _compressors(grid_features, times, args.repeats)
+        rows += _divprune_loop(grid_features, args.repeats)
         rows += _tower_attention(model, {"pixel_values_videos": pixels, "video_grid_thw": grid}, args.repeats)
         rows += _fastv(model, embeds, positions, visual, args.repeats, prefill_ms)
     rows += _samplers(args.repeats)
@@ -134,6 +135,27 @@ def _compressors(features, times, repeats: int) -> list[tuple[str, float]]:
             extra = {"attention": torch.rand(features.shape[:3], device=features.device)}
         rows.append((f"`{spec}` (reference{', Triton' if name in ('evs_prune', 'tome') else ''})", _timed(lambda: compress(spec, features, times, **extra), repeats)))
     return rows
+
+
+def _divprune_loop(features, repeats: int) -> list[tuple[str, float]]:
+    """DivPrune's greedy loop alone (2048 picks of the 8192 tokens), the torch steps against the
+    one-launch kernel, on the same distance matrix; and whether they pick the same tokens."""
+    try:
+        from mmhay.token_selection import _max_min_picks
+    except ImportError:
+        return []
+    import torch
+
+    x = torch.nn.functional.normalize(features.float().reshape(1, -1, features.shape[-1]), dim=-1)
+    distance = 1 - x @ x.transpose(1, 2)
+    keep = x.shape[1] // 4
+    same = torch.equal(_max_min_picks(distance, keep, fused=False), _max_min_picks(distance, keep, fused=True))
+    torch_ms = _timed(lambda: _max_min_picks(distance, keep, fused=False), repeats)
+    kernel_ms = _timed(lambda: _max_min_picks(distance, keep, fused=True), repeats)
+    return [
+        (f"DivPrune greedy loop, {keep} of {x.shape[1]}: torch steps", torch_ms),
+        (f"DivPrune greedy loop: one-launch kernel ({torch_ms / kernel_ms:.1f}x the torch steps; same picks: {same})", kernel_ms),
+    ]
 
 
 def _tower_attention(model, inputs: dict, repeats: int) -> list[tuple[str, float]]:

@@ -84,17 +84,24 @@ def divprune(
     return _result(full.tokens[kept], full.frames[index], full.boxes[index], full.sizes[index], full.times[index], full.origins[index])
 
 
-def _max_min_picks(distance: torch.Tensor, keep: int) -> torch.Tensor:
-    """[S, keep] int64: DivPrune's picks in pick order from each of S distance matrices [S, n, n].
+def _max_min_picks(distance: torch.Tensor, keep: int, fused: bool | None = None) -> torch.Tensor:
+    """[S, keep] int64: DivPrune's picks in pick order from each of S distance matrices [S, n, n];
+    ``fused`` (default: on CUDA, float32, n <= 16384) runs the loop in ``mmhay.kernels.max_min_picks``.
 
     The score of each token is its distance to the picked set, updated by one row per step (a
     running minimum is exact, so it equals upstream's minimum over all picked rows)."""
     import torch
 
+    from mmhay import kernels
+
     sets, n, _ = distance.shape
+    score = _second_smallest_of_columns(distance) if n > 1 else distance.new_zeros(sets, n)
+    if fused is None:
+        fused = kernels.available(distance) and distance.dtype == torch.float32 and n <= 16384
+    if fused:  # the whole loop in one launch: docs/benchmarks.md, "What token compression costs next to the prefill"
+        return kernels.max_min_picks(distance, score, keep)
     flat = distance.view(sets * n, n)
     start = torch.arange(sets, device=distance.device) * n
-    score = _second_smallest_of_columns(distance) if n > 1 else distance.new_zeros(sets, n)
     picks = torch.empty(sets, keep, dtype=torch.int64, device=distance.device)
     for step in range(keep):
         pick = score.argmax(1)  # first index on ties

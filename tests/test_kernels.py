@@ -461,6 +461,25 @@ def kernels_check_the_layout():
     ])
 
 
+@check()
+def divprune_picks_are_the_reference_picks_ties_included():
+    from mmhay import kernels
+    from mmhay.token_selection import _max_min_picks, _second_smallest_of_columns
+
+    generator = torch.Generator().manual_seed(17)
+    x = torch.nn.functional.normalize(torch.randn(3, 37, 8, generator=generator), dim=-1)
+    x[1, 20:] = x[1, :17]  # exact duplicates: equal scores, the first index must win as in torch.argmax
+    distance = 1 - x @ x.transpose(1, 2)
+    for keep in (1, 12, 37):
+        want = _max_min_picks(distance, keep)  # CPU tensors: the torch loop
+        got = kernels.max_min_picks(*on_device(distance, _second_smallest_of_columns(distance)), keep)
+        assert torch.equal(got.cpu(), want), (keep, got, want)
+    refused_saying([
+        (lambda: kernels.max_min_picks(distance.double(), distance[:, 0].double(), 2), "float32"),
+        (lambda: kernels.max_min_picks(distance, distance[:, 0], 38), "keep must be"),
+    ])
+
+
 @pytest.fixture(scope="module")
 def interpreted():
     """Every check's traceback (None where it passed), from one child process under TRITON_INTERPRET=1."""
@@ -559,6 +578,20 @@ def test_tome_kernels_compile_for_hopper_without_a_gpu():
         source = ASTSource(kernel, {**signature, **{name: "constexpr" for name in constants}}, constants)
         compiled = triton.compile(source, target=GPUTarget("cuda", 90, 32), options={"num_warps": warps})
         assert compiled.asm["cubin"], kernel
+
+
+def test_divprune_kernel_compiles_for_hopper_without_a_gpu():
+    pytest.importorskip("triton.backends.nvidia")
+    if os.environ.get("TRITON_INTERPRET", "0") not in ("", "0"):
+        pytest.skip("triton was imported as an interpreter here")
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    from mmhay.kernels.divprune import _max_min_kernel
+
+    signature = {"distance": "*fp32", "first": "*fp32", "picks": "*i64", "n": "i32", "keep": "i32", "stride_set": "i64", "stride_row": "i32", "BLOCK": "constexpr"}
+    compiled = triton.compile(ASTSource(_max_min_kernel, signature, {"BLOCK": 8192}), target=GPUTarget("cuda", 90, 32), options={"num_warps": 16})
+    assert compiled.asm["cubin"]
 
 
 def test_importing_the_package_loads_neither_torch_nor_triton():

@@ -8,6 +8,7 @@ counts and grids in one launch, without compiling again when they change.
 * ``pool2x2(x, frames, grids)``: 2x2 average pooling of every frame.
 * ``separable_resample(x, frames, grids, A, B)``: ``A @ frame @ Bᵀ`` per channel (DCT low-pass, bilinear).
 * ``tome_round(x, sizes, r)``: one ToMe bipartite-matching round per frame of ``x [F, N, C]`` (not ragged).
+* ``max_min_picks(distance, first, keep)``: DivPrune's greedy max-min picks, the whole loop in one launch.
 
 Ask ``available(x)`` first: the kernels run on CUDA tensors (and, for tests, on CPU under
 ``TRITON_INTERPRET=1``). Importing this package loads neither torch nor triton; the first use of a
@@ -19,11 +20,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-__all__ = ["available", "evs_dissimilarity", "pool2x2", "separable_resample", "tome_round"]
+__all__ = ["available", "evs_dissimilarity", "max_min_picks", "pool2x2", "separable_resample", "tome_round"]
 
-_HOMES = {"evs_dissimilarity": "evs", "pool2x2": "pool", "separable_resample": "resample", "tome_round": "tome"}
+_HOMES = {"evs_dissimilarity": "evs", "max_min_picks": "divprune", "pool2x2": "pool", "separable_resample": "resample", "tome_round": "tome"}
 
 if TYPE_CHECKING:
+    from mmhay.kernels.divprune import max_min_picks
     from mmhay.kernels.evs import evs_dissimilarity
     from mmhay.kernels.pool import pool2x2
     from mmhay.kernels.resample import separable_resample
