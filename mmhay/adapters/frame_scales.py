@@ -5,10 +5,13 @@ A sampler that shrinks some frames (``keyclip``; ``FramePlan.scales``) prices a 
 as 1/s² of a full one. One video holds one frame size, so in video mode the frames are rendered
 whole (``mmhay.sampling.render_plan``), and each would cost a full frame's tokens: up to
 ``max_scale``² (4x) the budget. ``pooled_to_scales`` pools each frame's ``h x w`` features (on
-Qwen-VL each temporal patch's, at the least shrink among its frames) to ``round(h/s) x round(w/s)``
-by adaptive average pooling (torch's bins: output row i of n covers input rows
+Qwen-VL each temporal patch's, at the least shrink among its frames) to a grid of about
+``h/s x w/s`` by adaptive average pooling (torch's bins: output row i of n covers input rows
 ``floor(i*h/n)..ceil((i+1)*h/n)``), so the tokens cost what the plan priced them; a frame at scale
-1 is copied. The result is a ``mmhay.compression.Compressed`` like any compressor's, each token
+1 is copied. Each side is h/s rounded down or up: ``round`` first, the other way where that keeps
+the video's running count nearer its running price ``sum(h*w/s^2)`` (a 3 x 4 grid at scale 2,
+priced 3, alternates 2 x 2 and 1 x 2), so a video's total stays within one frame's rounding of
+the plan, however odd its grid. The result is a ``mmhay.compression.Compressed`` like any compressor's, each token
 with its box and origin (its box's top-left cell), so the model reads it at its origin's position
 (``mmhay.adapters.kept_positions``) and exposure traces a needle through it.
 """
@@ -41,9 +44,28 @@ def patch_scales(scales: Sequence[float], patches: int, step: int) -> list[float
     return [min(padded[i * step : (i + 1) * step]) for i in range(patches)]
 
 
+def _pooled_grid(h: int, w: int, scale: float, owed: float) -> tuple[int, int]:
+    """The pooled (rows, cols) of an h x w grid at ``scale``: each side h/s rounded, or the other
+    way, whichever brings the tokens spent nearest ``owed`` + this frame's price (first on ties)."""
+    import math
+
+    if scale == 1:
+        return h, w
+
+    def sides(n: int) -> list[int]:
+        exact = n / scale
+        nearest = max(1, min(n, round(exact)))
+        other = max(1, min(n, math.floor(exact) if nearest > exact else math.ceil(exact)))
+        return [nearest] if other == nearest else [nearest, other]
+
+    price = owed + h * w / (scale * scale)
+    candidates = [(r, c) for r in sides(h) for c in sides(w)]
+    return min(candidates, key=lambda rc: abs(price - rc[0] * rc[1]))
+
+
 def pooled_to_scales(features, times: Sequence[float], scales: Sequence[float], carry: Sequence[Any] = ()):
-    """Features ``[F, h, w, C]`` with frame f pooled to ``round(h/s_f) x round(w/s_f)`` tokens
-    (at least one a side), as ``Compressed``; ``carry`` ``[F, h, w, C_i]`` are pooled alike."""
+    """Features ``[F, h, w, C]`` with frame f pooled to about ``h/s_f x w/s_f`` tokens (at least
+    one a side; ``_pooled_grid``), as ``Compressed``; ``carry`` ``[F, h, w, C_i]`` are pooled alike."""
     import torch
     import torch.nn.functional as nnf
 
@@ -55,8 +77,10 @@ def pooled_to_scales(features, times: Sequence[float], scales: Sequence[float], 
     joined = torch.cat([features, *(c.to(features.dtype) for c in carry)], -1) if carry else features
     compute = torch.promote_types(features.dtype, torch.float32)
     tokens, frames_of, boxes, sizes, stamps, origins = [], [], [], [], [], []
+    owed = 0.0  # tokens priced so far minus tokens spent
     for f, scale in enumerate(scales):
-        rows, cols = max(1, round(h / scale)), max(1, round(w / scale))
+        rows, cols = _pooled_grid(h, w, scale, owed)
+        owed += h * w / (scale * scale) - rows * cols
         if (rows, cols) == (h, w):
             tokens.append(joined[f].reshape(-1, joined.shape[-1]))
         else:

@@ -318,3 +318,19 @@ def test_likelihood_scoring_reads_the_kept_tokens_at_their_positions(adapters, f
     kept = adapter.score_likelihood([Request(**{**r.__dict__, "compress": "evs_prune:q=0"}) for r in spelled])  # explicit positions
     assert [a.likelihood for a in kept] == [a.likelihood for a in plain]
     assert [a.text for a in kept] == [a.text for a in plain]
+
+
+def test_an_odd_grid_pooled_to_its_scale_costs_what_the_plan_priced():
+    from mmhay.adapters.frame_scales import pooled_to_scales
+
+    # a 3 x 4 grid at scale 2 is priced 3 tokens a frame: 2 x 2 then 1 x 2 in turn, 24 for 8 frames
+    # (rounding each side alone would spend 4 a frame, 32)
+    features = torch.randn(9, 3, 4, 5, generator=torch.Generator().manual_seed(2))
+    scales = [1.0] + [2.0] * 8
+    out = pooled_to_scales(features, [float(i) for i in range(9)], scales)
+    assert len(out) == 12 + 24
+    for f in range(9):  # every cell of every frame in some token's box (adaptive bins overlap where 3 rows pool to 2)
+        covered = torch.zeros(3, 4, dtype=torch.int64)
+        for y0, x0, y1, x1 in out.boxes[out.frames[:, 0] == f].tolist():
+            covered[y0:y1, x0:x1] += 1
+        assert bool((covered >= 1).all()), f
