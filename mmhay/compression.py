@@ -360,7 +360,13 @@ def evs_prune(features: torch.Tensor, times: Any, q: float = 0.75, *, score_chan
         x = scored.to(_compute_dtype(features))
         change = 1 - nnf.cosine_similarity(x[1:], x[:-1], dim=-1)
         score = torch.cat([torch.full_like(x[:1, :, :, 0], math.inf), change]).reshape(-1)
-    kept = torch.argsort(score, descending=True, stable=True)[:keep].sort().values
+    return _selected(features, stamps, torch.argsort(score, descending=True, stable=True)[:keep].sort().values)
+
+
+def _selected(features: torch.Tensor, stamps: torch.Tensor, kept: torch.Tensor) -> Compressed:
+    """The tokens of features [F, h, w, C] at the flat indices ``kept`` (in order), each its own
+    source: the provenance of a pruning compressor."""
+    frames, h, w, channels = features.shape
     full = _layout(_single_frames(stamps), stamps, _cells(h), _cells(w), 1.0, features.reshape(-1, channels), (h, w))
     index = kept.cpu()
     return _result(full.tokens[kept], full.frames[index], full.boxes[index], full.sizes[index], full.times[index], full.origins[index])

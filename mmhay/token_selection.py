@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mmhay.compression import COMPRESSORS, _cells, _compute_dtype, _grid, _layout, _require, _result, _single_frames
+from mmhay.compression import COMPRESSORS, _compute_dtype, _grid, _require, _result, _selected
 from mmhay.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -78,10 +78,7 @@ def divprune(
     # 1 - x x^T in the product's own pass: one n x n matrix, not two
     distance = torch.baddbmm(x.new_ones(1, 1, 1).expand(sets, size, size), x, x.transpose(1, 2), alpha=-1)
     picks = _max_min_picks(distance, keep)
-    kept = (picks + torch.arange(sets, device=picks.device)[:, None] * size).reshape(-1).sort().values
-    full = _layout(_single_frames(stamps), stamps, _cells(h), _cells(w), 1.0, features.reshape(-1, channels), (h, w))
-    index = kept.cpu()
-    return _result(full.tokens[kept], full.frames[index], full.boxes[index], full.sizes[index], full.times[index], full.origins[index])
+    return _selected(features, stamps, (picks + torch.arange(sets, device=picks.device)[:, None] * size).reshape(-1).sort().values)
 
 
 def _max_min_picks(distance: torch.Tensor, keep: int, fused: bool | None = None) -> torch.Tensor:
